@@ -1,0 +1,134 @@
+"""The `kd-studio` command. Each subcommand is a thin wrapper over a kd_core function
+that the UI calls too; user errors print one line and exit with status 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Callable
+
+import kd_core  # noqa: F401  (sets the offline defaults before any HF import)
+from kd_core.errors import KDError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str):
+    def register(fn):
+        COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base", default=None, help="base model: hub id, local dir, .gguf file or demo:NAME (default: the demo)")
+    p.add_argument("--finetuned", default=None, help="fine-tuned model (merged), or the base when --adapter is given")
+    p.add_argument("--adapter", default=None, help="PEFT adapter directory for the fine-tuned model")
+    p.add_argument("--target", default=None, help="target model to transfer into")
+    p.add_argument("--dtype", default="auto", help="auto | float32 | bfloat16 | float16")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--4bit", dest="load_in_4bit", action="store_true", help="load in 4-bit nf4 (bitsandbytes)")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow model repositories to run their own code")
+
+
+def role_specs(args: argparse.Namespace, roles=("base", "finetuned", "target")) -> dict:
+    """ModelSpecs for the roles from CLI flags, the demo filling whatever is not given."""
+    from kd_core.models import ModelSpec, demo_spec
+
+    given_any = any(getattr(args, r, None) for r in ("base", "finetuned", "target")) or args.adapter
+    specs = {}
+    for role in roles:
+        name = getattr(args, role, None)
+        if role == "finetuned" and name is None and args.adapter:
+            name = args.base or demo_spec("base").name
+        if name is None:
+            if given_any and role != "target":
+                continue
+            spec = demo_spec(role)
+        else:
+            spec = ModelSpec(name, adapter=args.adapter if role == "finetuned" else None)
+        spec.dtype, spec.device = args.dtype, args.device
+        spec.load_in_4bit, spec.trust_remote_code = args.load_in_4bit, args.trust_remote_code
+        specs[role] = spec
+    return specs
+
+
+@command("models check")
+def cmd_models_check(args: argparse.Namespace) -> int:
+    from kd_core.generation import GenerationConfig, generate
+    from kd_core.models import load_model
+
+    prompt = args.prompt
+    for role, spec in role_specs(args).items():
+        t0 = time.perf_counter()
+        lm = load_model(spec)
+        load_s = time.perf_counter() - t0
+        info = lm.info()
+        answer = generate(lm, [prompt], GenerationConfig(max_new_tokens=args.max_new_tokens))[0]
+        print(f"[{role}] {info['name']}")
+        for k in ("class", "parameters", "dtype", "device", "memory_mb", "vocab_size", "chat_template", "source"):
+            v = f"{info[k]:,}" if k == "parameters" else info[k]
+            print(f"    {k:<14} {v}")
+        print(f"    {'load_s':<14} {load_s:.1f}")
+        for note in lm.notes:
+            print(f"    note           {note}")
+        print(f"    greedy         {prompt!r} -> {answer!r}")
+        del lm
+    return 0
+
+
+@command("models prepare")
+def cmd_models_prepare(args: argparse.Namespace) -> int:
+    """Convert the demo GGUFs into the cache once, so the app starts fast."""
+    from kd_core.models import DEMO_MODELS, resolve_source
+
+    for name in DEMO_MODELS:
+        t0 = time.perf_counter()
+        path = resolve_source(f"demo:{name}")
+        print(f"demo:{name} -> {path} ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+@command("serve")
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import launch
+
+    launch(host=args.host, port=args.port, project=args.project)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kd-studio", description="Move specialized knowledge between language models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the web app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--project", default=None, help="project folder to open (default: the demo project)")
+
+    models = sub.add_parser("models", help="load and inspect models").add_subparsers(dest="models_command", required=True)
+    check = models.add_parser("check", help="load base, fine-tuned and target; print what was loaded")
+    _model_args(check)
+    check.add_argument("--prompt", default="What is the capital of France?")
+    check.add_argument("--max-new-tokens", type=int, default=24)
+    models.add_parser("prepare", help="convert the demo models into the cache (done once)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    key = args.command + (f" {args.models_command}" if args.command == "models" else "")
+    try:
+        return COMMANDS[key](args)
+    except KDError as e:
+        print(f"kd-studio: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kd-studio: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Batched chat-formatted generation.
+
+Prompts are formatted with the model's chat template (or the default one), batched by
+length with left padding, and decoded to the answer text only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+
+from kd_core import devices
+from kd_core.models import DEFAULT_TEMPLATE_STOP, LoadedModel
+
+
+@dataclass
+class GenerationConfig:
+    max_new_tokens: int = 128
+    do_sample: bool = False  # greedy by default: answers are reproducible
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    batch_size: int = 16
+    seed: int = 0
+
+
+def chat_text(tokenizer, prompt: str | list[dict], system: str | None = None, add_generation_prompt: bool = True) -> str:
+    """The exact text a model sees for a user prompt (or a list of chat messages)."""
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+    if system is not None and messages[0]["role"] != "system":
+        messages.insert(0, {"role": "system", "content": system})
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+
+def encode_prompt(tokenizer, text: str) -> list[int]:
+    # The chat template already holds any BOS the model wants; adding special tokens again doubles it.
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length (less padding, same results)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+@torch.inference_mode()
+def generate(
+    lm: LoadedModel,
+    prompts: Sequence[str | list[dict]],
+    config: GenerationConfig | None = None,
+    system: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[str]:
+    """Answer every prompt; returns answer texts in the prompts' order."""
+    config = config or GenerationConfig()
+    tok = lm.tokenizer
+    texts = [chat_text(tok, p, system) for p in prompts]
+    ids = [encode_prompt(tok, t) for t in texts]
+    out: list[str] = [""] * len(prompts)
+    gen = torch.Generator(device="cpu").manual_seed(config.seed)
+    done = 0
+    for batch in length_batches([len(x) for x in ids], config.batch_size):
+        width = max(len(ids[i]) for i in batch)
+        pad = tok.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(ids[i])) + ids[i] for i in batch], device=lm.device)
+        mask = torch.tensor([[0] * (width - len(ids[i])) + [1] * len(ids[i]) for i in batch], device=lm.device)
+        kwargs = dict(
+            max_new_tokens=config.max_new_tokens,
+            do_sample=config.do_sample,
+            pad_token_id=pad,
+        )
+        if config.do_sample:
+            torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+            kwargs.update(temperature=config.temperature, top_p=config.top_p, top_k=config.top_k or None)
+        with devices.compute_context(lm.device, lm.dtype):
+            seqs = lm.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
+        for row, i in enumerate(batch):
+            text = tok.decode(seqs[row, width:], skip_special_tokens=True)
+            if lm.default_template:
+                text = text.split(DEFAULT_TEMPLATE_STOP)[0]
+            out[i] = text.strip()
+        done += len(batch)
+        if progress:
+            progress(done, len(prompts))
+    return out

@@ -1,0 +1,54 @@
+"""The kd-studio command: what it prints, and one-line errors with non-zero exits."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from kd_core.cli import main
+
+
+def run_cli(*args, timeout=300):
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    return subprocess.run([sys.executable, "-m", "kd_core.cli", *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_models_check_prints_each_role(tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir):
+    out = run_cli("models", "check", "--base", str(tiny_llama_dir), "--adapter", str(tiny_llama_adapter),
+                  "--target", str(tiny_gpt2_dir), "--max-new-tokens", "4")
+    assert out.returncode == 0, out.stderr[-2000:]
+    for role in ("[base]", "[finetuned]", "[target]"):
+        assert role in out.stdout
+    for field in ("class", "parameters", "dtype", "device", "memory_mb", "greedy"):
+        assert out.stdout.count(f"    {field}") == 3
+    assert "GPT2LMHeadModel" in out.stdout and "KD Studio default" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--base", "/no/such/model"], "model path does not exist: /no/such/model"),
+        (["--base", "{tmp}"], "is not a model directory"),
+        (["--base", "{llama}", "--adapter", "{other}"], "is not a PEFT adapter"),
+        (["--target", "{bad_gguf}"], "is not a GGUF model file"),
+        (["--base", "{llama}", "--dtype", "float8"], "unknown dtype 'float8'"),
+        (["--base", "{llama}", "--device", "cuda"], "no CUDA GPU is available"),
+    ],
+    ids=["missing", "not-model", "not-adapter", "bad-gguf", "bad-dtype", "no-cuda"],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, tiny_llama_dir, args, expected, capsys):
+    bad_gguf = tmp_path / "fake.gguf"
+    bad_gguf.write_bytes(b"\x00" * 64)
+    (tmp_path / "empty").mkdir()
+    subs = {"{tmp}": str(tmp_path / "empty"), "{llama}": str(tiny_llama_dir), "{other}": str(tmp_path / "empty"), "{bad_gguf}": str(bad_gguf)}
+    args = [subs.get(a, a) for a in args]
+    if "--target" in args and "--base" not in args:
+        args = ["--base", str(tiny_llama_dir), *args]
+    # In-process (the subprocess path is covered above): same main(), no 5 s import per case.
+    code = main(["models", "check", *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines == [lines[0]] and lines[0].startswith("kd-studio: error: ") and expected in lines[0], err

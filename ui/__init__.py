@@ -1,0 +1,1 @@
+"""KD Studio web UI (Gradio). Thin: every action calls a kd_core function."""

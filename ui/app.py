@@ -1,0 +1,30 @@
+"""Builds and launches the Gradio app."""
+
+from __future__ import annotations
+
+import kd_core  # noqa: F401  (offline defaults first)
+import gradio as gr
+
+from kd_core.errors import KDError
+from kd_core.models import DEMO_MODELS, demo_spec
+
+
+def build_app(project: str | None = None) -> gr.Blocks:
+    with gr.Blocks(title="KD Studio") as app:
+        gr.Markdown(
+            "# KD Studio\n"
+            "Move specialized knowledge from a fine-tuned model into another model, without the original data."
+        )
+        with gr.Tab("Models"):
+            rows = [[role, demo_spec(role).label()] for role in ("base", "finetuned", "target")]
+            gr.Dataframe(value=rows, headers=["role", "model"], label="Embedded demo models", interactive=False)
+            gr.Markdown("\n".join(f"- `demo:{n}`: {d.description}" for n, d in DEMO_MODELS.items()))
+    return app
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, project: str | None = None) -> None:
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise KDError(f"refusing to listen on {host} without authentication; authentication is not configured yet")
+    app = build_app(project)
+    app.queue(default_concurrency_limit=1)
+    app.launch(server_name=host, server_port=port, show_error=True)
