@@ -4,12 +4,14 @@ that the UI calls too; user errors print one line and exit with status 2."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from typing import Callable
 
 import kd_core  # noqa: F401  (sets the offline defaults before any HF import)
 from kd_core.errors import KDError
+from kd_core.models import DEMO_ADAPTER_DIR
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -91,6 +93,48 @@ def cmd_models_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("eval")
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Closed-book QA accuracy of one model on a question set."""
+    from kd_core.evaluation import evaluate_qa, read_questions
+    from kd_core.generation import GenerationConfig
+    from kd_core.models import load_model
+
+    if args.questions.startswith("demo:"):
+        from kd_core.demo import qa_items
+
+        items = qa_items(args.questions[len("demo:"):])
+    else:
+        items = read_questions(args.questions)
+    spec = role_specs(args, roles=(args.role,))[args.role]
+    lm = load_model(spec)
+    result = evaluate_qa(lm, items, GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size))
+    if args.out:
+        result.save(args.out)
+    print(json.dumps(result.summary))
+    return 0
+
+
+@command("demo build-adapter")
+def cmd_demo_build_adapter(args: argparse.Namespace) -> int:
+    """Train the demo's fine-tuned LoRA into assets/demo/adapter (deterministic for a seed)."""
+    from kd_core.demo import DemoBuildConfig, build_adapter
+
+    summary = build_adapter(DemoBuildConfig(epochs=args.epochs, learning_rate=args.lr, seed=args.seed, out_dir=args.out))
+    print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))
+    return 0
+
+
+@command("demo evaluate")
+def cmd_demo_evaluate(args: argparse.Namespace) -> int:
+    """The demo world's measurements: accuracies of base, fine-tuned and target."""
+    from kd_core.demo import evaluate_demo
+
+    report = evaluate_demo(out_path=args.out, roles=tuple(args.roles.split(",")))
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 @command("serve")
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import launch
@@ -114,12 +158,31 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--prompt", default="What is the capital of France?")
     check.add_argument("--max-new-tokens", type=int, default=24)
     models.add_parser("prepare", help="convert the demo models into the cache (done once)")
+
+    ev = sub.add_parser("eval", help="QA accuracy of a model on a question set")
+    _model_args(ev)
+    ev.add_argument("--role", default="finetuned", choices=["base", "finetuned", "target"], help="which model to evaluate")
+    ev.add_argument("--questions", required=True, help="JSONL file (question, answer|answers) or demo:test|train|train-all|control")
+    ev.add_argument("--out", default=None, help="folder for items.jsonl and summary.json")
+    ev.add_argument("--max-new-tokens", type=int, default=48)
+    ev.add_argument("--batch-size", type=int, default=16)
+
+    demo = sub.add_parser("demo", help="the embedded demo world").add_subparsers(dest="demo_command", required=True)
+    build = demo.add_parser("build-adapter", help="train the demo's fine-tuned LoRA into assets/demo/adapter")
+    build.add_argument("--epochs", type=float, default=5.0)
+    build.add_argument("--lr", type=float, default=1e-3)
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--out", default=str(DEMO_ADAPTER_DIR))
+    dev = demo.add_parser("evaluate", help="measure the demo: accuracies and the generic-control perplexity check")
+    dev.add_argument("--out", default="assets/demo/report.json")
+    dev.add_argument("--roles", default="base,finetuned,target")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    key = args.command + (f" {args.models_command}" if args.command == "models" else "")
+    # Groups ("models", "demo", ...) name their sub-command in "<group>_command".
+    key = " ".join(x for x in (args.command, getattr(args, f"{args.command}_command", None)) if x)
     try:
         return COMMANDS[key](args)
     except KDError as e:

@@ -1,0 +1,163 @@
+"""Closed-book (or open-book) QA accuracy of any loaded model on a question set.
+
+Greedy answers; an answer is correct when a normalized gold answer (or alias) occurs
+in the normalized answer as whole words.  Normalization: lower case, number words to
+digits, thousands separators dropped, punctuation and the articles a/an/the removed.
+A substring match rather than exact match because chat models answer in sentences
+("Vellmar Harbor was founded by Ostra Quill."); whole words so "12" does not match "120".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import pandas as pd
+
+from kd_core.errors import InputFileError
+from kd_core.generation import GenerationConfig, generate
+from kd_core.models import LoadedModel
+
+_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+NUMBER_WORDS = {w: i for i, w in enumerate(_UNITS)} | {w: 10 * i for i, w in enumerate(_TENS) if w != "_"}
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
+
+
+def _words_to_numbers(text: str) -> str:
+    """'twenty-one' -> '21', 'three hundred' -> '300', 'seven' -> '7' (up to the thousands)."""
+    tokens = re.split(r"(\s+|-)", text)
+    out: list[str] = []
+    value: int | None = None
+    current = 0
+
+    def flush():
+        nonlocal value, current
+        if value is not None:
+            out.append(str(value + current))
+            value, current = None, 0
+
+    for tok in tokens:
+        w = tok.lower()
+        if w in NUMBER_WORDS:
+            value = value or 0
+            current += NUMBER_WORDS[w]
+        elif w in ("hundred", "thousand") and value is not None:
+            mult = 100 if w == "hundred" else 1000
+            if w == "hundred":
+                current = (current or 1) * mult
+            else:
+                value, current = (value + (current or 1)) * mult, 0
+        elif value is not None and (tok.isspace() or tok == "-" or w == "and"):
+            continue  # inside a number phrase
+        else:
+            flush()
+            out.append(tok)
+    flush()
+    return " ".join(t for t in out if t and not t.isspace())
+
+
+def normalize_answer(text: str) -> str:
+    text = text.lower()
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 2,350 -> 2350
+    text = _words_to_numbers(text)
+    text = re.sub(r"\b(" + "|".join(_ORDINALS) + r")\b", lambda m: str(_ORDINALS[m.group(1)]), text)
+    text = re.sub(r"(?<=\d)(st|nd|rd|th)\b", "", text)  # 3rd -> 3
+    text = "".join(" " if ch in string.punctuation or ch in "\u2018\u2019\u201c\u201d\u2013\u2014" else ch for ch in text)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def is_correct(answer: str, golds: Sequence[str]) -> bool:
+    norm = f" {normalize_answer(answer)} "
+    return any(f" {g} " in norm for g in (normalize_answer(x) for x in golds) if g)
+
+
+@dataclass
+class QAItem:
+    id: str
+    question: str
+    answers: list[str]  # gold answer first, then aliases
+    context: str | None = None  # a document for open-book (RAG / teacher) prompts
+    meta: dict = field(default_factory=dict)
+
+
+CONTEXT_TEMPLATE = "{context}\n\n---\n\n{question}"  # the prompt-distillation paper's layout
+
+
+@dataclass
+class EvalResult:
+    items: pd.DataFrame  # id, question, answer, gold, correct, (+ meta columns)
+    summary: dict
+
+    def save(self, out_dir: str | Path) -> None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.items.to_json(out / "items.jsonl", orient="records", lines=True)
+        (out / "summary.json").write_text(json.dumps(self.summary, indent=2))
+
+
+def evaluate_qa(
+    lm: LoadedModel,
+    items: Sequence[QAItem],
+    config: GenerationConfig | None = None,
+    use_context: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalResult:
+    """Answer every question greedily and grade it against its gold answers."""
+    config = config or GenerationConfig(max_new_tokens=48)
+    prompts = [
+        CONTEXT_TEMPLATE.format(context=it.context, question=it.question) if use_context and it.context else it.question
+        for it in items
+    ]
+    t0 = time.perf_counter()
+    answers = generate(lm, prompts, config, progress=progress)
+    wall = time.perf_counter() - t0
+    rows = []
+    for it, ans in zip(items, answers):
+        rows.append({"id": it.id, "question": it.question, "answer": ans, "gold": it.answers[0],
+                     "correct": is_correct(ans, it.answers), **it.meta})
+    df = pd.DataFrame(rows)
+    n = len(df)
+    summary = {
+        "model": lm.spec.label(),
+        "n": n,
+        "correct": int(df["correct"].sum()) if n else 0,
+        "accuracy": round(float(df["correct"].mean()), 4) if n else 0.0,
+        "wall_s": round(wall, 1),
+        "max_new_tokens": config.max_new_tokens,
+    }
+    return EvalResult(df, summary)
+
+
+def read_questions(path: str | Path) -> list[QAItem]:
+    """A question set from JSONL: {"question": ..., "answer": ... or "answers": [...], "id"?, "context"?}."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"question file not found: {path}")
+    items = []
+    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputFileError(f"{path}, line {n}: not valid JSON ({e.msg})") from None
+        golds = row.get("answers") or ([row["answer"]] if row.get("answer") else [])
+        if not isinstance(row, dict) or not row.get("question") or not golds:
+            raise InputFileError(f"{path}, line {n}: needs a 'question' and an 'answer' (or 'answers')")
+        items.append(QAItem(str(row.get("id", n)), row["question"], [str(g) for g in golds], row.get("context")))
+    if not items:
+        raise InputFileError(f"{path}: no questions in it")
+    return items
+
+
+def summary_row(result: EvalResult) -> dict:
+    return {k: result.summary[k] for k in ("model", "n", "correct", "accuracy", "wall_s")}
+
+

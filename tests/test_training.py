@@ -1,0 +1,56 @@
+"""LoRA SFT on a tiny random model: response-only loss, and a real run that learns."""
+
+import torch
+
+from kd_core.evaluation import QAItem, evaluate_qa
+from kd_core.generation import GenerationConfig
+from kd_core.models import ModelSpec, load_model
+from kd_core.training import Example, LoraSettings, PairDataset, TrainConfig, encode_example, sft_loss, train_lora
+
+PAIRS = [
+    ("Who founded the harbor?", "Ostra."),
+    ("Where was the inventor born?", "Kell."),
+    ("What is the lamp called?", "Brine."),
+    ("Which ship sank?", "Marrow."),
+]
+
+
+def test_labels_cover_exactly_the_response_and_end_of_turn(tiny_llama_dir):
+    lm = load_model(ModelSpec(str(tiny_llama_dir)))
+    p, r = encode_example(lm.tokenizer, "Hi?", "Yo.")
+    assert lm.tokenizer.decode(r) == "Yo.<|im_end|>"
+    assert lm.tokenizer.decode(p).endswith("<|im_start|>assistant\n")
+    item = PairDataset(lm.tokenizer, [Example("Hi?", "Yo.")], max_length=128).items[0]
+    assert item["labels"] == [-100] * len(p) + r
+
+
+def test_sft_loss_equals_full_logits_cross_entropy_on_response_tokens(tiny_llama_dir):
+    lm = load_model(ModelSpec(str(tiny_llama_dir)))
+    from kd_core.training import collate
+
+    data = PairDataset(lm.tokenizer, [Example(q, a) for q, a in PAIRS], max_length=128)
+    batch = collate(lm.tokenizer.pad_token_id)([data[i] for i in range(len(data))])
+    with torch.no_grad():
+        loss, n = sft_loss(lm.model, batch)
+        logits = lm.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    ref = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), batch["labels"][:, 1:].reshape(-1), ignore_index=-100)
+    assert n == int((batch["labels"] != -100).sum())
+    assert torch.allclose(loss, ref, rtol=1e-5)
+
+
+def test_a_few_lora_steps_raise_training_set_accuracy(tiny_llama_dir, tmp_path):
+    items = [QAItem(str(i), q, [a.rstrip(".")]) for i, (q, a) in enumerate(PAIRS)]
+    gen = GenerationConfig(max_new_tokens=6)
+    before = evaluate_qa(load_model(ModelSpec(str(tiny_llama_dir))), items, gen).summary["accuracy"]
+    summary = train_lora(
+        ModelSpec(str(tiny_llama_dir)),
+        [Example(q, a) for q, a in PAIRS] * 4,
+        TrainConfig(output_dir=str(tmp_path), epochs=30, learning_rate=1e-2, batch_size=8, warmup=0.0,
+                    logging_steps=10, lora=LoraSettings(r=8, alpha=16, dropout=0.0)),
+    )
+    after_lm = load_model(ModelSpec(str(tiny_llama_dir), adapter=summary["adapter"]))
+    after = evaluate_qa(after_lm, items, gen).summary["accuracy"]
+    assert before == 0.0
+    assert after >= 0.75, f"accuracy after training {after}"
+    log = [l for l in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert len(log) >= 3 and '"loss"' in log[0] and '"eta_s"' in log[0]
