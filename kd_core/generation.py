@@ -72,6 +72,8 @@ def generate(
             pad_token_id=pad,
         )
         if config.do_sample:
+            # generate() samples from the global RNG; reseeding per batch from our own
+            # generator makes sampled prompts reproducible for a seed.
             torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
             kwargs.update(temperature=config.temperature, top_p=config.top_p, top_k=config.top_k or None)
         with devices.compute_context(lm.device, lm.dtype):

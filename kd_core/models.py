@@ -17,7 +17,6 @@ with one readable line.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import importlib.util
 import io
@@ -162,7 +161,6 @@ def _demo_gguf(name: str) -> Path:
     if demo.gguf is not None:
         return pkg_dir / demo.gguf
     # Gemma ships in chunk packages; the package's own assemble() joins them and checks sha256.
-    # Imported by path-free import only here: the module has no heavy side effects.
     mod = importlib.import_module(demo.package)
     target = cache_dir() / "gguf" / mod.MODEL_NAME
     try:
@@ -274,7 +272,8 @@ def _check_weights_format(source: str, allow_pickle: bool) -> None:
     p = Path(source)
     if not p.is_dir() or allow_pickle:
         return
-    if not any(p.glob("*.safetensors")) and any(p.glob("*.bin")) | any(p.glob("*.pt")) | any(p.glob("*.pth")):
+    pickles = [f for pattern in ("*.bin", "*.pt", "*.pth") for f in p.glob(pattern)]
+    if pickles and not any(p.glob("*.safetensors")):
         raise ModelLoadError(
             f"{source} holds only pickle weights (.bin/.pt), which can run code when loaded; "
             "convert them to safetensors or set allow_pickle for this model"
@@ -303,7 +302,7 @@ def load_model(spec: ModelSpec) -> LoadedModel:
             model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     except ModelLoadError:
         raise
-    except (OSError, ValueError, EnvironmentError) as e:
+    except (OSError, ValueError) as e:
         raise ModelLoadError(_explain_load_error(spec.name, source, e)) from None
     if not spec.load_in_4bit:
         model.to(device)
@@ -455,9 +454,3 @@ def _quiet():
             os.environ.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
         else:
             os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = old_pb
-
-
-@functools.lru_cache(maxsize=None)
-def demo_available(name: str) -> bool:
-    demo = DEMO_MODELS.get(name)
-    return demo is not None and importlib.util.find_spec(demo.package) is not None
