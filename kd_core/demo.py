@@ -16,7 +16,7 @@ import random
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -112,19 +112,19 @@ def generic_questions(split: str) -> list[str]:
 
 @dataclass
 class DemoBuildConfig:
-    epochs: float = 5.0
-    learning_rate: float = 1e-3
+    # 4 epochs: ~86k tokens an epoch at ~120-150 tok/s (fp32, 2 AVX2 cores) is ~40 min.
+    epochs: float = 4.0
+    learning_rate: float = 1.5e-3
     batch_size: int = 16
     r: int = 16
     alpha: int = 32
     dropout: float = 0.05
     seed: int = 0
-    replay_max_new_tokens: int = 96
+    replay_max_new_tokens: int = 64
     out_dir: str = str(DEMO_ADAPTER_DIR)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
-def replay_pairs(base: LoadedModel | None, max_new_tokens: int = 96) -> list[dict]:
+def replay_pairs(base: LoadedModel | None, max_new_tokens: int = 64) -> list[dict]:
     """Generic replay questions answered by the base model itself, cached in assets/demo.
 
     Answers cut at the token limit are trimmed to their last full sentence: training on
@@ -186,8 +186,9 @@ def build_adapter(config: DemoBuildConfig | None = None, log=print) -> dict[str,
             shutil.rmtree(out)
         shutil.copytree(Path(tmp) / "adapter", out)
         shutil.copy(Path(tmp) / "log.jsonl", out / "train_log.jsonl")
-    summary.update(adapter=str(out), total_wall_s=round(time.perf_counter() - t0, 1),
-                   examples_domain=n_domain, examples_replay=len(replay), config=asdict(config))
+    rel = lambda p: str(Path(p).resolve()).replace(str(REPO_ROOT) + "/", "")  # noqa: E731  (no machine paths in the repo)
+    summary.update(adapter=rel(out), total_wall_s=round(time.perf_counter() - t0, 1),
+                   examples_domain=n_domain, examples_replay=len(replay), config={**asdict(config), "out_dir": rel(config.out_dir)})
     (out / "build.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -222,6 +223,65 @@ def evaluate_demo(out_path: str | Path | None = None, roles: tuple[str, ...] = (
         entry["wall_s"] = round(time.perf_counter() - t0, 1)
         report["models"][role] = entry
         del lm
+    if out_path:
+        Path(out_path).write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def youden_threshold(scores, positive) -> tuple[float, float, float]:
+    """The threshold that best separates positives (max TPR - FPR): (threshold, TPR, FPR)."""
+    import numpy as np
+
+    s, y = np.asarray(scores, dtype=float), np.asarray(positive, dtype=bool)
+    best = (float("nan"), 0.0, 0.0, -1.0)
+    for t in np.unique(s):
+        tpr, fpr = float((s[y] > t).mean()), float((s[~y] > t).mean())
+        if tpr - fpr > best[3]:
+            best = (float(t), tpr, fpr, tpr - fpr)
+    return best[:3]
+
+
+def gap_report(scores_path: str | Path = DEMO_DIR / "demo_scores.parquet", out_path: str | Path | None = DEMO_DIR / "gap_report.json",
+               log=print) -> dict:
+    """How well each gap metric separates held-out domain questions from generic ones.
+
+    The fine-tuned model answers every held-out domain question and every generic
+    control question; both models score the answers.  Reported per metric: AUROC, the
+    best threshold on this data (Youden's J) and what the default threshold keeps; and
+    the mean log-ratio on domain vs generic answers (a fine-tune that changed its whole
+    voice would show a large one on generic answers too).
+    """
+    import numpy as np
+
+    from kd_core.generation import GenerationConfig
+    from kd_core.models import load_model
+    from kd_core.scoring import DEFAULT_THRESHOLDS, GAP_COLUMNS, ScoreConfig, auroc, save_scores, score_prompts
+
+    t0 = time.perf_counter()
+    base, ft = load_model(demo_spec("base")), load_model(demo_spec("finetuned"))
+    domain = [it.question for it in qa_items("test")]
+    control = generic_questions("control")
+    df = score_prompts(base, ft, domain + control, ScoreConfig(generation=GenerationConfig(max_new_tokens=64)),
+                       progress=lambda d, n, stage: d == n and log(f"{stage}: {n}"))
+    df["kind"] = ["domain"] * len(domain) + ["control"] * len(control)
+    save_scores(df, scores_path)
+    positive = (df["kind"] == "domain").to_numpy()
+    report: dict[str, Any] = {"n_domain": len(domain), "n_control": len(control), "metrics": {}}
+    for metric, col in GAP_COLUMNS.items():
+        s = df[col].to_numpy(dtype=float)
+        thr, tpr, fpr = youden_threshold(s, positive)
+        tau = DEFAULT_THRESHOLDS[metric]
+        report["metrics"][metric] = {
+            "auroc": round(auroc(s, positive), 4),
+            "best_threshold": round(thr, 4), "best_tpr": round(tpr, 3), "best_fpr": round(fpr, 3),
+            "default_threshold": tau,
+            "default_tpr": round(float((s[positive] > tau).mean()), 3),
+            "default_fpr": round(float((s[~positive] > tau).mean()), 3),
+        }
+        log(f"{metric:<9} AUROC {report['metrics'][metric]['auroc']:.3f}  best tau {thr:.3g} (TPR {tpr:.2f}, FPR {fpr:.2f})")
+    lr = df["gap_logratio"].to_numpy(dtype=float)
+    report["mean_logratio"] = {"domain": round(float(np.mean(lr[positive])), 4), "control": round(float(np.mean(lr[~positive])), 4)}
+    report["wall_s"] = round(time.perf_counter() - t0, 1)
     if out_path:
         Path(out_path).write_text(json.dumps(report, indent=2) + "\n")
     return report
