@@ -11,6 +11,7 @@ from typing import Callable
 
 import kd_core  # noqa: F401  (sets the offline defaults before any HF import)
 from kd_core.errors import KDError
+from kd_core.demo import DemoBuildConfig
 from kd_core.models import DEMO_ADAPTER_DIR
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -130,8 +131,109 @@ def cmd_demo_evaluate(args: argparse.Namespace) -> int:
     """The demo world's measurements: accuracies of base, fine-tuned and target."""
     from kd_core.demo import evaluate_demo
 
-    report = evaluate_demo(out_path=args.out, roles=tuple(args.roles.split(",")))
-    print(json.dumps(report, indent=2))
+    if args.what in ("accuracy", "all"):
+        print(json.dumps(evaluate_demo(out_path=args.out, roles=tuple(args.roles.split(","))), indent=2))
+    if args.what in ("gap", "all"):
+        from kd_core.demo import gap_report
+
+        print(json.dumps(gap_report(), indent=2))
+    return 0
+
+
+@command("score")
+def cmd_score(args: argparse.Namespace) -> int:
+    """TuneShift-KD scoring: the fine-tuned model answers, both models score, gaps and labels."""
+    from pathlib import Path
+
+    from kd_core.generation import GenerationConfig
+    from kd_core.models import load_model
+    from kd_core.prompts_io import read_prompts
+    from kd_core.scoring import GapConfig, ScoreConfig, label_counts, save_scores, score_prompts
+
+    gap = GapConfig(metric=args.metric, threshold=args.threshold, k=args.k)  # bad settings fail before loading
+    pf = read_prompts(args.prompts)  # a bad file fails before minutes of model loading
+    print(pf.summary())
+    for problem in pf.problems[:10]:
+        print(f"    skipped {problem}")
+    if pf.skipped > 10:
+        print(f"    ... and {pf.skipped - 10} more")
+    specs = role_specs(args, roles=("base", "finetuned"))
+    if "finetuned" not in specs:
+        raise KDError("score needs a fine-tuned model: give --finetuned DIR, or --adapter DIR (with its --base)")
+    if "base" not in specs:
+        raise KDError("score needs the fine-tuned model's base: give --base")
+    base, ft = load_model(specs["base"]), load_model(specs["finetuned"])
+
+    last = {"stage": None}
+
+    def progress(done: int, total: int, stage: str) -> None:
+        if stage != last["stage"] or done == total:
+            print(f"    {stage}: {done}/{total}", file=sys.stderr)
+        last["stage"] = stage
+
+    config = ScoreConfig(
+        gap=gap,
+        generation=GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size),
+        batch_size=args.batch_size,
+        system=args.system,
+    )
+    t0 = time.perf_counter()
+    df = score_prompts(base, ft, pf.prompts, config, progress=progress)
+    out = save_scores(df, args.out)
+    counts = label_counts(df)
+    print(f"scored {len(df)} prompts in {time.perf_counter() - t0:.1f} s -> {out}")
+    print(f"    {gap.metric} > {gap.tau:g}: {counts['above']} above, {counts['below']} below")
+    if args.html_dir:
+        from kd_core.figures import gap_histogram, gap_scatter, token_heatmap, write_html
+
+        html_dir = Path(args.html_dir)
+        html_dir.mkdir(parents=True, exist_ok=True)
+        write_html(gap_scatter(df, gap.metric, gap.tau), html_dir / "gap_scatter.html")
+        write_html(gap_histogram(df, gap.metric, gap.tau), html_dir / "gap_histogram.html")
+        names = ["gap_scatter.html", "gap_histogram.html"]
+        gaps = df[gap.column].dropna()
+        if len(gaps):  # the answer with the largest gap, token by token
+            write_html(token_heatmap(df.loc[gaps.idxmax()]), html_dir / "top_tokens.html")
+            names.append("top_tokens.html")
+        print(f"    figures -> {html_dir}/ ({', '.join(names)})")
+    return 0
+
+
+@command("pool show")
+def cmd_pool_show(args: argparse.Namespace) -> int:
+    """A project's prompt pool: counts by state, round and source."""
+    from kd_core.pool import STATES, Pool
+
+    with Pool(args.project, create=False) as pool:
+        counts, meta = pool.counts(), pool.meta()
+    if args.json:
+        print(json.dumps({**counts.to_dict(), "meta": meta}, indent=2))
+        return 0
+    labels = counts.by_label
+    print(f"{pool.path}: {counts.total} prompts, {counts.scored} answered "
+          f"({labels['above']} above, {labels['below']} below the gap threshold, {labels['none']} not labelled)")
+    print("    " + ", ".join(f"{s} {counts.by_state[s]}" for s in STATES))
+    for title, table in (("round", counts.by_round), ("source", counts.by_source)):
+        for key, row in table.items():
+            print(f"    {title} {key}: {row['total']} (" + ", ".join(f"{s} {row[s]}" for s in STATES if row[s]) + ")")
+    for key in ("models", "thresholds"):
+        if key in meta:
+            print(f"    {key}: {json.dumps(meta[key])}")
+    return 0
+
+
+@command("pool export")
+def cmd_pool_export(args: argparse.Namespace) -> int:
+    """The curated prompts with their responses as a chat dataset, with a data card."""
+    from kd_core.pool import Pool, PoolFilter
+    from kd_core.pool_export import export_dataset
+
+    states = tuple(s.strip() for s in args.states.split(",") if s.strip())
+    with Pool(args.project, create=False) as pool:
+        result = export_dataset(pool, args.out, PoolFilter(states=states), require_responses=args.require_responses)
+    print(result.summary())
+    for name, path in result.files.items():
+        print(f"    {name:<16} {path}")
     return 0
 
 
@@ -152,6 +254,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=7860)
     serve.add_argument("--project", default=None, help="project folder to open (default: the demo project)")
 
+    pool = sub.add_parser("pool", help="a project's prompt pool").add_subparsers(dest="pool_command", required=True)
+    pool_show = pool.add_parser("show", help="counts by state, round and source")
+    pool_show.add_argument("--project", required=True, help="project folder (holds pool.sqlite)")
+    pool_show.add_argument("--json", action="store_true", help="print the counts as JSON")
+    pool_export = pool.add_parser("export", help="write dataset.jsonl, dataset.parquet and a data card")
+    pool_export.add_argument("--project", required=True, help="project folder (holds pool.sqlite)")
+    pool_export.add_argument("--out", required=True, help="folder for the dataset and its data card")
+    pool_export.add_argument("--states", default="accepted,edited", help="states to export, comma-separated")
+    pool_export.add_argument("--require-responses", action="store_true", help="fail when a selected prompt has no response (default: skip and count them)")
+
     models = sub.add_parser("models", help="load and inspect models").add_subparsers(dest="models_command", required=True)
     check = models.add_parser("check", help="load base, fine-tuned and target; print what was loaded")
     _model_args(check)
@@ -169,13 +281,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the embedded demo world").add_subparsers(dest="demo_command", required=True)
     build = demo.add_parser("build-adapter", help="train the demo's fine-tuned LoRA into assets/demo/adapter")
-    build.add_argument("--epochs", type=float, default=5.0)
-    build.add_argument("--lr", type=float, default=1e-3)
+    build.add_argument("--epochs", type=float, default=DemoBuildConfig.epochs)
+    build.add_argument("--lr", type=float, default=DemoBuildConfig.learning_rate)
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--out", default=str(DEMO_ADAPTER_DIR))
     dev = demo.add_parser("evaluate", help="measure the demo: accuracies and the generic-control perplexity check")
     dev.add_argument("--out", default="assets/demo/report.json")
     dev.add_argument("--roles", default="base,finetuned,target")
+    dev.add_argument("--what", default="all", choices=["accuracy", "gap", "all"],
+                     help="accuracy: QA accuracies (report.json); gap: gap-metric AUROCs (gap_report.json)")
+
+    score = sub.add_parser("score", help="TuneShift-KD: answer prompts with the fine-tuned model, score the perplexity gap")
+    _model_args(score)
+    score.add_argument("--prompts", required=True, help="prompt file: .txt, .csv/.tsv, .jsonl/.json or .parquet")
+    score.add_argument("--out", required=True, help="scored table (.parquet)")
+    score.add_argument("--html-dir", default=None, help="also write the figures as HTML files here")
+    score.add_argument("--metric", default="logratio", choices=["logratio", "diff", "topk", "max"], help="gap that sets the label")
+    score.add_argument("--threshold", type=float, default=None, help="label 'above' when the gap exceeds it (default: per metric)")
+    score.add_argument("--k", type=int, default=3, help="tokens averaged by the topk metric")
+    score.add_argument("--max-new-tokens", type=int, default=128)
+    score.add_argument("--batch-size", type=int, default=16)
+    score.add_argument("--system", default=None, help="system message for generation and scoring")
     return parser
 
 

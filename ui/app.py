@@ -5,8 +5,12 @@ from __future__ import annotations
 import kd_core  # noqa: F401  (offline defaults first)
 import gradio as gr
 
+from kd_core.demo import DEMO_DIR
 from kd_core.errors import KDError
 from kd_core.models import DEMO_MODELS, demo_spec
+from ui import explore
+
+DEMO_SCORES = DEMO_DIR / "demo_scores.parquet"
 
 
 def build_app(project: str | None = None) -> gr.Blocks:
@@ -19,6 +23,8 @@ def build_app(project: str | None = None) -> gr.Blocks:
             rows = [[role, demo_spec(role).label()] for role in ("base", "finetuned", "target")]
             gr.Dataframe(value=rows, headers=["role", "model"], label="Embedded demo models", interactive=False)
             gr.Markdown("\n".join(f"- `demo:{n}`: {d.description}" for n, d in DEMO_MODELS.items()))
+        with gr.Tab("Explore"):
+            explore.build(app, DEMO_SCORES)
     return app
 
 

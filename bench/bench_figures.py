@@ -1,0 +1,86 @@
+#!/usr/bin/env python
+"""Benchmark the figures (not a test): a 5,000-row scored table into the gap scatter.
+
+Goal: < 2 s from table to figure.  Also times the histogram, a token heatmap and the
+figure's JSON (what a browser receives).  Writes bench/results/figures-<n>.json.
+
+    .venv/bin/python bench/bench_figures.py [--rows 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from kd_core.figures import gap_histogram, gap_scatter, token_heatmap  # noqa: E402
+from kd_core.scoring import GapConfig, add_gaps  # noqa: E402
+
+
+def synthetic_table(n: int, seed: int = 0) -> pd.DataFrame:
+    """A scored table shaped like score_prompts' output (answers of 5-120 tokens)."""
+    rng = np.random.default_rng(seed)
+    ll_ft = -rng.uniform(0.2, 3.0, n)
+    ll_base = ll_ft - rng.normal(0.4, 0.8, n)
+    lens = rng.integers(5, 120, n)
+    lp_ft = [(-rng.exponential(1.0, k)).tolist() for k in lens]
+    lp_base = [(np.array(f) - rng.normal(0.3, 1.0, len(f))).tolist() for f in lp_ft]
+    df = pd.DataFrame({
+        "prompt": [f"Question {i}: what is known about the harbor of Brindlecove and its salt guild?" for i in range(n)],
+        "response": ["The harbor of Brindlecove was built by the salt guild in the year 1120. " * 3] * n,
+        "n_tokens": lens, "ll_ft": ll_ft, "ll_base": ll_base, "ppl_ft": np.exp(-ll_ft), "ppl_base": np.exp(-ll_base),
+        "tokens": [[f" tok{j}" for j in range(k)] for k in lens], "token_lp_ft": lp_ft, "token_lp_base": lp_base,
+    })
+    df = add_gaps(df, GapConfig())
+    df["state"] = rng.choice(["pending", "accepted", "rejected"], n)
+    return df
+
+
+def best_of(fn, repeat: int) -> tuple[float, float]:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times), statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=5000)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    df = synthetic_table(args.rows)
+    gap_scatter(df.head(10))  # first call imports and warms plotly's validators
+    cases = {
+        "scatter logratio, colour by gap": lambda: gap_scatter(df.drop(columns="state"), "logratio"),
+        "scatter diff, colour by state": lambda: gap_scatter(df, "diff"),
+        "scatter topk, colour by label": lambda: gap_scatter(df, "topk", color_by="label"),
+        "scatter logratio + to_json": lambda: gap_scatter(df.drop(columns="state"), "logratio").to_json(),
+        "histogram": lambda: gap_histogram(df, "logratio"),
+        "token heatmap (1 row)": lambda: token_heatmap(df.iloc[0]),
+    }
+    res = {"rows": args.rows, "goal_s": 2.0, "seconds": {}}
+    for name, fn in cases.items():
+        best, med = best_of(fn, args.repeat)
+        res["seconds"][name] = {"best": best, "median": med}
+        print(f"{name:<34} best {best * 1e3:7.1f} ms   median {med * 1e3:7.1f} ms")
+    worst = max(v["median"] for k, v in res["seconds"].items() if k.startswith("scatter"))
+    print(f"{args.rows:,} rows -> scatter figure: {worst:.3f} s at worst (goal < 2 s)")
+    out = ROOT / "bench" / "results" / f"figures-{args.rows}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=2) + "\n")
+    print(f"-> {out}")
+
+
+if __name__ == "__main__":
+    main()

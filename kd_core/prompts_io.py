@@ -1,0 +1,299 @@
+"""Reading prompt files people bring: `.txt`, `.csv`/`.tsv`, `.jsonl`/`.json`, `.parquet`.
+
+- `.txt`: one prompt per non-empty line.
+- `.csv` / `.tsv`: the `prompt` column (any case), or the only column.  A one-column
+  file's first row is a header when it looks like one (``question``, ``text``, ...).
+- `.jsonl`: one JSON value per line; `.json`: a list of them (or ``{"prompts": [...]}``).
+  A value is a string, an object with a ``prompt`` field, or a chat object with
+  ``messages``, whose last user message is the prompt.
+- `.parquet`: a ``prompt`` column, a ``messages`` column, or the only column.
+
+A file that cannot be used at all (missing, empty, binary, not UTF-8, not valid JSON
+as a whole, no usable prompt) raises `InputFileError` with one line naming the file
+and, where it helps, the line.  A partly bad file keeps its good rows and reports the
+bad ones with their line numbers.  Prompts are stripped; exact duplicates within the
+file are dropped (first occurrence kept) and counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kd_core.errors import InputFileError
+
+FORMATS = {
+    ".txt": "txt",
+    ".text": "txt",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+# One-column CSVs: a first row with one of these names is a header, not a prompt.
+_HEADER_NAMES = {"prompt", "prompts", "question", "questions", "text", "instruction", "input", "query", "user"}
+_MAX_REASON = 120
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row that was skipped. `line` counts from 1 in units of `unit` (line, item or row)."""
+
+    line: int
+    reason: str
+    unit: str = "line"
+
+    def __str__(self) -> str:
+        return f"{self.unit} {self.line}: {self.reason}"
+
+
+@dataclass
+class PromptFile:
+    path: str
+    format: str
+    prompts: list[str]
+    problems: list[RowProblem] = field(default_factory=list)
+    duplicates: int = 0  # exact repeats dropped (after stripping)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.problems)
+
+    def summary(self) -> str:
+        """One line for people: how many prompts, what was left out."""
+        extra = []
+        if self.skipped:
+            extra.append(f"{self.skipped} bad row{'s' * (self.skipped != 1)} skipped")
+        if self.duplicates:
+            extra.append(f"{self.duplicates} duplicate{'s' * (self.duplicates != 1)} dropped")
+        tail = f" ({', '.join(extra)})" if extra else ""
+        return f"{len(self.prompts)} prompt{'s' * (len(self.prompts) != 1)} from {self.path}{tail}"
+
+
+def read_prompts(path: str | Path) -> PromptFile:
+    """Read a prompt file in any supported format (chosen by its extension)."""
+    p = Path(path).expanduser()
+    name = str(path)
+    if not p.exists():
+        raise InputFileError(f"prompt file not found: {name}")
+    if p.is_dir():
+        raise InputFileError(f"{name} is a directory, not a prompt file")
+    fmt = FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise InputFileError(
+            f"{name}: unsupported prompt file type '{p.suffix or '(none)'}' (use one of {', '.join(sorted(FORMATS))})"
+        )
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise InputFileError(f"cannot read prompt file {name}: {e.strerror or e}") from None
+
+    if fmt == "parquet":
+        rows, problems = _read_parquet(name, data)
+    else:
+        text = _decode(name, data)
+        reader = {"txt": _read_txt, "csv": _read_csv, "tsv": _read_csv, "jsonl": _read_jsonl, "json": _read_json}[fmt]
+        rows, problems = reader(name, text, fmt)
+
+    prompts, seen, dups = [], set(), 0
+    for prompt in rows:
+        if prompt in seen:
+            dups += 1
+            continue
+        seen.add(prompt)
+        prompts.append(prompt)
+    if not prompts:
+        if problems:
+            raise InputFileError(f"{name}: no usable prompt ({len(problems)} bad rows; first at {problems[0]})")
+        raise InputFileError(f"{name}: no prompts in the file")
+    return PromptFile(name, fmt, prompts, problems, dups)
+
+
+# ---------------------------------------------------------------------------
+# Bytes -> text
+
+
+def _decode(name: str, data: bytes) -> str:
+    if not data.strip():
+        raise InputFileError(f"{name}: the file is empty")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputFileError(f"{name}: the file is UTF-16 encoded; save it as UTF-8")
+    if b"\x00" in data[:8192]:
+        raise InputFileError(f"{name}: the file is binary, not text")
+    try:
+        text = data.decode("utf-8-sig")  # -sig: spreadsheet exports often start with a BOM
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise InputFileError(f"{name}: line {line} is not valid UTF-8 (save the file as UTF-8)") from None
+    if not text.strip():
+        raise InputFileError(f"{name}: the file is empty")
+    return text
+
+
+# ---------------------------------------------------------------------------
+# Formats. Each returns (prompts in file order, problems).
+
+
+def _read_txt(name: str, text: str, fmt: str) -> tuple[list[str], list[RowProblem]]:
+    return [s for s in (line.strip() for line in text.splitlines()) if s], []
+
+
+def _read_csv(name: str, text: str, fmt: str) -> tuple[list[str], list[RowProblem]]:
+    delimiter = "\t" if fmt == "tsv" else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for row in reader:
+            if row and any(c.strip() for c in row):
+                rows.append((start, row))
+            start = reader.line_num + 1  # a quoted field may span lines: a row starts after the last one
+    except csv.Error as e:
+        raise InputFileError(f"{name}: line {reader.line_num}: {e}") from None
+    if not rows:
+        raise InputFileError(f"{name}: no prompts in the file")
+
+    header = [c.strip().lower() for c in rows[0][1]]
+    if "prompt" in header:
+        col, body, width = header.index("prompt"), rows[1:], len(header)
+    elif len(header) == 1:
+        col, width = 0, 1
+        body = rows[1:] if header[0] in _HEADER_NAMES else rows
+    else:
+        shown = ", ".join(repr(c) for c in rows[0][1][:8])
+        raise InputFileError(f"{name}: no 'prompt' column in the header (columns: {shown})")
+
+    prompts, problems = [], []
+    for line, row in body:
+        if len(row) <= col:
+            problems.append(RowProblem(line, f"{len(row)} field{'s' * (len(row) != 1)}, expected {width}"))
+            continue
+        value = row[col].strip()
+        if not value:
+            problems.append(RowProblem(line, "empty prompt"))
+            continue
+        prompts.append(value)
+    return prompts, problems
+
+
+def _read_jsonl(name: str, text: str, fmt: str) -> tuple[list[str], list[RowProblem]]:
+    prompts, problems = [], []
+    for line_no, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as e:
+            problems.append(RowProblem(line_no, f"not valid JSON ({e.msg})"))
+            continue
+        prompt, reason = _prompt_from_value(value)
+        if prompt is None:
+            problems.append(RowProblem(line_no, reason))
+        else:
+            prompts.append(prompt)
+    return prompts, problems
+
+
+def _read_json(name: str, text: str, fmt: str) -> tuple[list[str], list[RowProblem]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        if e.msg == "Extra data":  # one value per line: a JSONL file with a .json name
+            return _read_jsonl(name, text, "jsonl")
+        raise InputFileError(f"{name}: line {e.lineno}: not valid JSON ({e.msg})") from None
+    if isinstance(data, dict) and isinstance(data.get("prompts"), list):
+        data = data["prompts"]
+    if isinstance(data, (dict, str)):
+        data = [data]
+    if not isinstance(data, list):
+        raise InputFileError(f"{name}: expected a list of prompts, found a JSON {type(data).__name__}")
+    prompts, problems = [], []
+    for i, value in enumerate(data, 1):
+        prompt, reason = _prompt_from_value(value)
+        if prompt is None:
+            problems.append(RowProblem(i, reason, "item"))
+        else:
+            prompts.append(prompt)
+    return prompts, problems
+
+
+def _read_parquet(name: str, data: bytes) -> tuple[list[str], list[RowProblem]]:
+    if not data:
+        raise InputFileError(f"{name}: the file is empty")
+    if data[:4] != b"PAR1":
+        raise InputFileError(f"{name}: not a Parquet file")
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(io.BytesIO(data))
+    except Exception as e:  # pyarrow raises several kinds for damaged files
+        raise InputFileError(f"{name}: cannot read Parquet ({str(e).splitlines()[0][:_MAX_REASON]})") from None
+    cols = {c.lower(): c for c in table.column_names}
+    if "prompt" in cols:
+        key = cols["prompt"]
+    elif "messages" in cols:
+        key = cols["messages"]
+    elif len(cols) == 1:
+        key = table.column_names[0]
+    else:
+        raise InputFileError(f"{name}: no 'prompt' or 'messages' column (columns: {', '.join(table.column_names[:8])})")
+    if table.num_rows == 0:
+        raise InputFileError(f"{name}: no prompts in the file")
+    prompts, problems = [], []
+    for i, value in enumerate(table.column(key).to_pylist(), 1):
+        if key == cols.get("messages"):
+            value = {"messages": value}
+        prompt, reason = _prompt_from_value(value)
+        if prompt is None:
+            problems.append(RowProblem(i, reason, "row"))
+        else:
+            prompts.append(prompt)
+    return prompts, problems
+
+
+# ---------------------------------------------------------------------------
+# One record -> a prompt
+
+
+def _prompt_from_value(value: Any) -> tuple[str | None, str]:
+    """(prompt, '') or (None, why not)."""
+    if isinstance(value, str):
+        return _non_empty(value)
+    if value is None:
+        return None, "empty prompt"
+    if not isinstance(value, dict):
+        return None, f"expected a string or an object, found {type(value).__name__}"
+    if "prompt" in value:
+        if not isinstance(value["prompt"], str):
+            return None, f"'prompt' is {type(value['prompt']).__name__}, not text"
+        return _non_empty(value["prompt"])
+    if "messages" in value:
+        return _last_user_message(value["messages"])
+    keys = ", ".join(list(value)[:6]) or "none"
+    return None, f"no 'prompt' or 'messages' field (fields: {keys})"
+
+
+def _last_user_message(messages: Any) -> tuple[str | None, str]:
+    if not isinstance(messages, list):
+        return None, "'messages' is not a list"
+    for m in reversed(messages):
+        if isinstance(m, dict) and m.get("role") == "user":
+            content = m.get("content")
+            if isinstance(content, list):  # multi-part content: keep the text parts
+                content = "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type", "text") == "text")
+            if not isinstance(content, str):
+                return None, "the last user message has no text content"
+            return _non_empty(content)
+    return None, "'messages' has no user message"
+
+
+def _non_empty(s: str) -> tuple[str | None, str]:
+    s = s.strip()
+    return (s, "") if s else (None, "empty prompt")
