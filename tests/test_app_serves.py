@@ -19,3 +19,32 @@ def test_serve_refuses_other_addresses_without_auth(capsys):
 
     assert main(["serve", "--host", "0.0.0.0"]) == 2
     assert "refusing to listen on 0.0.0.0 without authentication" in capsys.readouterr().err
+
+
+@pytest.mark.browser
+def test_explore_shows_the_demo_scatter_and_the_threshold_moves_the_labels(served_app, browser):
+    import re
+
+    from ui.app import DEMO_SCORES
+
+    if not DEMO_SCORES.exists():
+        pytest.fail(f"{DEMO_SCORES} is missing: run `kd-studio demo evaluate --what gap`")
+    page = browser.new_page()
+    page.goto(served_app)
+    page.get_by_role("tab", name="Explore").click()
+    summary = page.locator("#explore-summary")
+    summary.get_by_text("above").wait_for(timeout=30_000)
+
+    def above() -> int:
+        return int(re.search(r"(\d+) above", summary.inner_text()).group(1))
+
+    first = above()
+    assert page.locator(".js-plotly-plot").count() >= 2  # scatter and histogram rendered by plotly
+    number = page.get_by_label("Threshold").first  # the slider's number box
+    number.fill("3.5")
+    number.press("Enter")
+    page.wait_for_function(
+        "([el, n]) => !el.innerText.includes(n + ' above')", arg=[summary.element_handle(), first], timeout=30_000
+    )
+    assert above() < first  # a higher threshold keeps fewer prompts
+    page.close()
