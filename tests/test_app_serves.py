@@ -1,5 +1,7 @@
 """`kd-studio serve` (what `make run` starts) serves the app, and a real browser renders it."""
 
+import os
+
 import pytest
 
 
@@ -39,7 +41,9 @@ def test_explore_shows_the_demo_scatter_and_the_threshold_moves_the_labels(serve
         return int(re.search(r"(\d+) above", summary.inner_text()).group(1))
 
     first = above()
-    assert page.locator(".js-plotly-plot").count() >= 2  # scatter and histogram rendered by plotly
+    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)  # scatter and histogram, drawn by plotly.js
+    if os.environ.get("KD_STUDIO_SCREENSHOTS"):
+        page.screenshot(path=os.path.join(os.environ["KD_STUDIO_SCREENSHOTS"], "explore.png"), full_page=True)
     number = page.get_by_label("Threshold").first  # the slider's number box
     number.fill("3.5")
     number.press("Enter")

@@ -6,6 +6,7 @@ kd_core (scoring.relabel, figures.*), the same functions the CLI writes HTML wit
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import gradio as gr
@@ -26,7 +27,7 @@ def slider_range(df, metric: str) -> tuple[float, float]:
     else:
         lo, hi = (values.min(), values.max()) if len(values) else (0.0, 1.0)
     tau = DEFAULT_THRESHOLDS[metric]
-    return float(min(lo, tau)), float(max(hi, tau))
+    return math.floor(min(lo, tau) * 100) / 100, math.ceil(max(hi, tau) * 100) / 100
 
 
 def view(df, metric: str, threshold: float):
