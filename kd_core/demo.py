@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kd_core.evaluation import QAItem
-from kd_core.models import DEMO_ADAPTER_DIR, REPO_ROOT, LoadedModel, ModelSpec, demo_spec
+from kd_core.models import DEMO_ADAPTER_DIR, REPO_ROOT, LoadedModel, demo_spec
 
 DEMO_DIR = REPO_ROOT / "assets" / "demo"
 WORLD_DIR = DEMO_DIR / "world"
@@ -191,10 +191,6 @@ def build_adapter(config: DemoBuildConfig | None = None, log=print) -> dict[str,
                    examples_domain=n_domain, examples_replay=len(replay), config={**asdict(config), "out_dir": rel(config.out_dir)})
     (out / "build.json").write_text(json.dumps(summary, indent=2))
     return summary
-
-
-def finetuned_spec() -> ModelSpec:
-    return demo_spec("finetuned")
 
 
 # ---------------------------------------------------------------------------

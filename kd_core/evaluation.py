@@ -155,9 +155,3 @@ def read_questions(path: str | Path) -> list[QAItem]:
     if not items:
         raise InputFileError(f"{path}: no questions in it")
     return items
-
-
-def summary_row(result: EvalResult) -> dict:
-    return {k: result.summary[k] for k in ("model", "n", "correct", "accuracy", "wall_s")}
-
-

@@ -19,6 +19,8 @@ def test_question_sets_are_disjoint_and_sized():
     assert len(test_q) == 2 * len(demo.facts()) and len(train_q) == 5 * len(demo.facts())
     assert not test_q & train_q, "a held-out phrasing is also a training phrasing"
     assert not set(demo.seeds()) & test_q
+    seed_facts = set(demo.seed_fact_ids())
+    assert 10 <= len(seed_facts) <= 25 and seed_facts <= {f.id for f in demo.facts()}
     control = demo.qa_items("control")
     assert 40 <= len(control) <= 100 and all(it.answers[0] for it in control)
     replay = set(demo.generic_questions("replay"))
