@@ -75,15 +75,16 @@ from kd_core.prompts_io import PromptFile
 Progress = Callable[[int, int, str], None]
 
 METRICS = ("logratio", "diff", "topk", "max")
-# Default thresholds, measured on the demo (SmolLM2-135M + demo LoRA; 80 held-out domain
-# questions vs 80 generic control questions, greedy answers of <= 64 tokens):
-#   logratio (the default metric, AUROC 0.97): 1.0 nats keeps 91% of domain prompts and
-#     12% of generic ones (best balanced cut: 1.09).  Generic answers are not at 0: the
-#     fine-tune shifted the model's voice (median 0.63), so a small tau keeps them all.
-#   diff (AUROC 0.93): the paper's tau = 1.5, kept for fidelity; on the demo it keeps
-#     93% / 44% (3.0 would keep 84% / 10%).  Heavy-tailed: prefer logratio.
-#   topk, k = 3 (AUROC 0.89): 4.0 nats keeps 81% / 19%.
-#   max (AUROC 0.84): 8.0 nats keeps 68% / 10%.
+# Default thresholds, measured on the demo (SmolLM2-135M + demo LoRA; all 396 held-out
+# domain questions vs 100 generic control questions, greedy answers of <= 64 tokens;
+# assets/demo/gap_report.json, `kd-studio demo evaluate`):
+#   logratio (the default metric, AUROC 0.98): 1.0 nats keeps 96% of domain prompts and
+#     11% of generic ones (Youden-best cut 1.09).  Generic answers are not at 0: the
+#     fine-tune shifted the model's voice (mean 0.66), so a small tau keeps them all.
+#   diff (AUROC 0.96): the paper's tau = 1.5, kept for fidelity; on the demo it keeps
+#     97% / 42% (best cut 2.6: 89% / 10%).  Heavy-tailed: prefer logratio.
+#   topk, k = 3 (AUROC 0.92): 4.0 nats keeps 84% / 21% (best cut 6.1: 75% / 4%).
+#   max (AUROC 0.86): 8.0 nats keeps 75% / 14% (the best cut).
 # A different fine-tune shifts these: look at the histogram (figures.gap_histogram).
 DEFAULT_THRESHOLDS = {"logratio": 1.0, "diff": 1.5, "topk": 4.0, "max": 8.0}
 GAP_COLUMNS = {m: f"gap_{m}" for m in METRICS}
