@@ -11,7 +11,7 @@ from typing import Callable
 
 import kd_core  # noqa: F401  (sets the offline defaults before any HF import)
 from kd_core.errors import KDError
-from kd_core.demo import DemoBuildConfig
+from kd_core.demo import DemoBuildConfig, seeds_path as demo_seeds_path
 from kd_core.models import DEMO_ADAPTER_DIR
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -199,6 +199,85 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("expand")
+def cmd_expand(args: argparse.Namespace) -> int:
+    """TuneShift-KD expansion rounds into a project's pool (resumes where it stopped)."""
+    from pathlib import Path
+
+    from kd_core.expansion import ExpansionConfig, add_seeds, run_expansion
+    from kd_core.generation import GenerationConfig
+    from kd_core.models import load_model
+    from kd_core.pool import Pool
+    from kd_core.scoring import GapConfig
+
+    config = ExpansionConfig(
+        rounds=args.rounds,
+        per_round=args.per_round,
+        generators=tuple(g.strip() for g in args.generators.split(",") if g.strip()),
+        sampling=GenerationConfig(max_new_tokens=args.prompt_tokens, do_sample=True, temperature=args.temperature,
+                                  top_p=args.top_p, batch_size=args.batch_size),
+        answer=GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size),
+        gap=GapConfig(metric=args.metric, threshold=args.threshold),
+        score_batch_size=args.batch_size,
+        system=args.system,
+        max_pool=args.max_pool,
+        auto_accept=args.auto_accept,
+        seed=args.seed,
+    )
+    seeds = None
+    if args.seeds:  # a bad seed file fails before minutes of model loading
+        from kd_core.prompts_io import read_prompts
+
+        path = str(demo_seeds_path()) if args.seeds == "demo:seeds" else args.seeds
+        seeds = read_prompts(path)
+        print(seeds.summary())
+        Path(args.project).expanduser().mkdir(parents=True, exist_ok=True)  # a new project starts from its seeds
+    with Pool(args.project) as pool:
+        if seeds is None and pool.count() == 0:
+            raise KDError(f"{pool.path} holds no prompts: give --seeds FILE (or --seeds demo:seeds)")
+        specs = role_specs(args, roles=("base", "finetuned"))
+        if "finetuned" not in specs or "base" not in specs:
+            raise KDError("expand needs the base and the fine-tuned model (--base with --adapter or --finetuned)")
+        base, ft = load_model(specs["base"]), load_model(specs["finetuned"])
+        if seeds is not None:
+            print(f"seeds: {add_seeds(pool, seeds.prompts, ft, config, name=seeds.path).summary()}")
+
+        last = {"stage": None, "t": 0.0}
+
+        def progress(done: int, total: int, stage: str) -> None:
+            now = time.perf_counter()
+            if stage != last["stage"] or done == total or now - last["t"] > 10:
+                print(f"    {stage}: {done}/{total}", file=sys.stderr, flush=True)
+                last.update(stage=stage, t=now)
+
+        t0 = time.perf_counter()
+        history = run_expansion(pool, base, ft, config, progress=progress, log=lambda m: print(m, flush=True))
+        counts = pool.counts()
+    print(f"{len(history)} rounds done in {time.perf_counter() - t0:.0f} s; the pool holds {counts.total} prompts, "
+          f"{counts.by_label['above']} above the threshold, {counts.by_state['accepted']} accepted")
+    return 0
+
+
+@command("demo coverage")
+def cmd_demo_coverage(args: argparse.Namespace) -> int:
+    """How many demo facts the accepted prompts of an expanded pool carry."""
+    from pathlib import Path
+
+    from kd_core.demo import coverage_report
+    from kd_core.pool import Pool
+
+    with Pool(args.project, create=False) as pool:
+        report = coverage_report(pool)
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"accepted {report['accepted']} prompts touch {report['facts']}/{report['facts_total']} facts "
+          f"({report['coverage']:.0%}); {report['beyond_seeds']} of them no seed mentions (seeds: {report['seed_facts']})")
+    for title, table in (("generator", report["by_generator"]), ("round", report["by_round"])):
+        for key, row in table.items():
+            print(f"    {title} {key}: {row['accepted']} accepted, {row['facts']} facts, {row['beyond_seeds']} beyond the seeds")
+    return 0
+
+
 @command("pool show")
 def cmd_pool_show(args: argparse.Namespace) -> int:
     """A project's prompt pool: counts by state, round and source."""
@@ -290,6 +369,28 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--roles", default="base,finetuned,target")
     dev.add_argument("--what", default="all", choices=["accuracy", "gap", "all"],
                      help="accuracy: QA accuracies (report.json); gap: gap-metric AUROCs (gap_report.json)")
+
+    expand = sub.add_parser("expand", help="TuneShift-KD: grow seed prompts into a pool of high-gap prompts, round by round")
+    _model_args(expand)
+    expand.add_argument("--project", required=True, help="project folder (its pool.sqlite is created if missing)")
+    expand.add_argument("--seeds", default=None, help="seed prompt file (.txt, .csv, .jsonl, ...) or demo:seeds; not needed to resume")
+    expand.add_argument("--rounds", type=int, default=3, help="rounds in all (a resumed loop counts the finished ones)")
+    expand.add_argument("--per-round", type=int, default=48, help="candidates asked of each generator per round")
+    expand.add_argument("--generators", default="crawl,list,few-shot,self-query", help="comma-separated: crawl, list, few-shot, self-query")
+    expand.add_argument("--temperature", type=float, default=1.0)
+    expand.add_argument("--top-p", type=float, default=0.95)
+    expand.add_argument("--prompt-tokens", type=int, default=48, help="max new tokens when a generator writes prompts")
+    expand.add_argument("--max-new-tokens", type=int, default=96, help="max new tokens of the fine-tuned model's answers")
+    expand.add_argument("--batch-size", type=int, default=16)
+    expand.add_argument("--metric", default="logratio", choices=["logratio", "diff", "topk", "max"])
+    expand.add_argument("--threshold", type=float, default=None, help="gap threshold (default: per metric)")
+    expand.add_argument("--max-pool", type=int, default=None, help="stop once the pool holds this many prompts")
+    expand.add_argument("--auto-accept", action="store_true", help="accept prompts above the threshold (default: leave them pending for review)")
+    expand.add_argument("--system", default=None)
+    expand.add_argument("--seed", type=int, default=0)
+    cov = demo.add_parser("coverage", help="how many demo facts an expanded pool's accepted prompts carry")
+    cov.add_argument("--project", required=True)
+    cov.add_argument("--out", default=None, help="write the report as JSON here")
 
     score = sub.add_parser("score", help="TuneShift-KD: answer prompts with the fine-tuned model, score the perplexity gap")
     _model_args(score)

@@ -281,3 +281,54 @@ def gap_report(scores_path: str | Path = DEMO_DIR / "demo_scores.parquet", out_p
     if out_path:
         Path(out_path).write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+# ---------------------------------------------------------------------------
+# Coverage of an expanded pool
+
+
+def facts_stated(prompt: str, response: str) -> set[str]:
+    """The demo facts a (prompt, answer) pair carries: it names the fact's subject and the
+    answer holds the fact's gold answer (or an alias)."""
+    from kd_core.evaluation import is_correct, normalize_answer
+
+    both = f" {normalize_answer(prompt + ' ' + response)} "
+    return {f.id for f in facts() if f" {normalize_answer(f.subject)} " in both and is_correct(response, f.golds)}
+
+
+def coverage_report(pool, states: tuple[str, ...] = ("accepted", "edited")) -> dict[str, Any]:
+    """How many demo facts the curated prompts of a pool touch, per generator and per round,
+    and how many of them no seed mentions, with the expansion log of the pool beside it."""
+    from kd_core.pool import PoolFilter
+
+    rows = pool.query(PoolFilter(states=states, has_response=True), order="round")
+    seed_facts = set(seed_fact_ids())
+    total = len(facts())
+    touched = [facts_stated(t, r) for t, r in zip(rows["text"], rows["response"])]
+
+    def summary(mask) -> dict[str, Any]:
+        ids = set().union(*[t for t, m in zip(touched, mask) if m])
+        return {"accepted": int(sum(mask)), "facts": len(ids), "beyond_seeds": len(ids - seed_facts), "ids": sorted(ids)}
+
+    everything = summary([True] * len(rows))
+    by_generator = {g: summary(list(rows["source"] == g)) for g in sorted(set(rows["source"]))}
+    by_round, seen = {}, set()
+    for r in sorted(set(rows["round"])):
+        s = summary(list(rows["round"] == r))
+        s["new"] = len(set(s["ids"]) - seen)
+        seen |= set(s["ids"])
+        s["cumulative"] = len(seen)
+        by_round[int(r)] = s
+    for s in (everything, *by_generator.values(), *by_round.values()):
+        s["coverage"] = round(s["facts"] / total, 3)
+        del s["ids"]
+    return {
+        "facts_total": total,
+        "seed_facts": len(seed_facts),
+        "states": list(states),
+        **everything,
+        "by_generator": by_generator,
+        "by_round": by_round,
+        "expansion": pool.get_meta("expansion.rounds", []),
+        "settings": pool.get_meta("expansion.config"),
+    }

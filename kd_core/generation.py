@@ -45,7 +45,6 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-@torch.inference_mode()
 def generate(
     lm: LoadedModel,
     prompts: Sequence[str | list[dict]],
@@ -54,11 +53,22 @@ def generate(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[str]:
     """Answer every prompt; returns answer texts in the prompts' order."""
+    return complete(lm, [chat_text(lm.tokenizer, p, system) for p in prompts], config, progress)
+
+
+@torch.inference_mode()
+def complete(
+    lm: LoadedModel,
+    texts: Sequence[str],
+    config: GenerationConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[str]:
+    """Continue already formatted texts (a chat prefix, a prefilled assistant turn);
+    returns the new text only, in the texts' order."""
     config = config or GenerationConfig()
     tok = lm.tokenizer
-    texts = [chat_text(tok, p, system) for p in prompts]
     ids = [encode_prompt(tok, t) for t in texts]
-    out: list[str] = [""] * len(prompts)
+    out: list[str] = [""] * len(texts)
     gen = torch.Generator(device="cpu").manual_seed(config.seed)
     done = 0
     for batch in length_batches([len(x) for x in ids], config.batch_size):
@@ -85,5 +95,5 @@ def generate(
             out[i] = text.strip()
         done += len(batch)
         if progress:
-            progress(done, len(prompts))
+            progress(done, len(texts))
     return out

@@ -455,6 +455,14 @@ class Pool:
         self._seen_decision = last
         return self._index
 
+    @_locked
+    def known(self, texts: Sequence[str]) -> list[bool]:
+        """Whether each text repeats (exactly or nearly) a text the pool has ever held, or an
+        earlier one of `texts`: what `add_prompts` would leave out.  Generators ask first
+        so that they do not spend a round's budget on prompts dedup will drop."""
+        with self._write():
+            return [m is not None for m in self._sync_index().screen([t.strip() for t in texts])]
+
     # -- adding prompts and results ---------------------------------------
 
     @_locked
@@ -646,7 +654,8 @@ class Pool:
             params = [*params, int(limit), int(offset)]
         df = pd.DataFrame(self._read(sql, params), columns=list(_PROMPT_COLUMNS))
         df["parent_ids"] = [json.loads(x) for x in df["parent_ids"]]
-        df["scores"] = pd.Series([None if x is None else json.loads(x) for x in df["scores"]], index=df.index, dtype=object)
+        # pandas may hand back a missing value as NaN rather than None (its string dtype does).
+        df["scores"] = pd.Series([json.loads(x) if isinstance(x, str) else None for x in df["scores"]], index=df.index, dtype=object)
         df["edited"] = df["text"] != df["original_text"]
         df["gap"] = df["gap"].astype(float)
         return df

@@ -739,3 +739,12 @@ def test_threads_sharing_one_pool_lose_nothing(pool):
     assert errors == []
     assert sorted(pool.query()["text"]) == sorted({f"Thread question {i} about Brindlecove?" for i in range(60)})
     assert pool.count(PoolFilter(states="accepted")) == len(pool.decisions())
+
+
+def test_query_reads_a_mix_of_scored_and_unscored_prompts(tmp_path):
+    # pandas 3 hands a missing text back as NaN; the scores column must still come back as dicts and None.
+    with Pool(tmp_path) as p:
+        ids = p.add_prompts(["Who named Brindlecove?", "Where is Saltmere?"], "seed").added
+        p.set_results(ids[0], "Aldemar.", scores={"ll_ft": -0.5}, gap=1.2, gap_metric="logratio", auto_label="above")
+        df = p.query()
+    assert df["scores"].tolist() == [{"ll_ft": -0.5}, None]

@@ -1,0 +1,263 @@
+"""The TuneShift-KD expansion loop (methods.md section 1, steps 2-5).
+
+One round:  generate -> dedup -> fine-tuned answers -> scores under base and fine-tuned
+-> label by threshold -> store, all in the project's pool (kd_core.pool), which is the
+loop's only state.  So a loop killed anywhere resumes from the pool: prompts without an
+answer are answered and scored first, and a round whose generators did not all finish
+(recorded in the pool's meta after each one) runs the rest.  Every generator draws
+from its own seed (seed, round, generator), so a resumed round proposes what the
+killed one would have, and what was already added is dropped as a duplicate.
+
+Round 0 holds the seeds.  The high-gap set the generators learn from is every prompt
+labelled "above" that nobody rejected.  Stops after `rounds`, when a round adds no
+new high-gap prompt, or when the pool holds `max_pool` prompts.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from kd_core.errors import InputFileError, KDError
+from kd_core.generation import GenerationConfig, chat_text, encode_prompt
+from kd_core.generators import Exemplar, GenContext, Generator, make_generators
+from kd_core.models import LoadedModel
+from kd_core.pool import Pool, PoolFilter, Results
+from kd_core.scoring import GapConfig, ScoreConfig, check_same_tokenizer, score_prompts
+
+Progress = Callable[[int, int, str], None]
+
+META_LOG = "expansion.rounds"  # one entry per finished round
+META_CURRENT = "expansion.current"  # the round under way: which generators are done
+LIVE = ("pending", "accepted", "edited")  # not rejected
+
+
+@dataclass
+class ExpansionConfig:
+    rounds: int = 3
+    per_round: int = 48  # candidates asked of each generator per round
+    generators: tuple[str, ...] = ("crawl", "list", "few-shot", "self-query")
+    sampling: GenerationConfig = field(
+        default_factory=lambda: GenerationConfig(max_new_tokens=48, do_sample=True, temperature=1.0, top_p=0.95)
+    )
+    answer: GenerationConfig = field(default_factory=lambda: GenerationConfig(max_new_tokens=96))
+    gap: GapConfig = field(default_factory=GapConfig)
+    score_batch_size: int = 16
+    chunk: int = 64  # prompts answered and stored per commit: a kill loses at most this much work
+    system: str | None = None
+    max_pool: int | None = None
+    auto_accept: bool = False  # accept what lands above the threshold ("who" = auto)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("rounds", "per_round", "chunk", "score_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < (0 if name == "rounds" else 1):
+                raise KDError(f"expansion setting {name} must be a whole number >= {0 if name == 'rounds' else 1}, got {value!r}")
+        make_generators(self.generators)  # unknown names fail now, not at round 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def context_limit(lm: LoadedModel) -> int | None:
+    cfg = getattr(lm.model.config, "get_text_config", lambda: lm.model.config)()
+    return getattr(cfg, "max_position_embeddings", None)
+
+
+def check_prompt_lengths(lm: LoadedModel, prompts: Sequence[str], answer_tokens: int, source: str, system: str | None = None) -> None:
+    """Refuse prompts that leave no room for an answer in the model's context, naming them."""
+    limit = context_limit(lm)
+    if not limit:
+        return
+    for i, p in enumerate(prompts):
+        n = len(encode_prompt(lm.tokenizer, chat_text(lm.tokenizer, p, system)))
+        if n + answer_tokens > limit:
+            head = p[:60].replace("\n", " ")
+            raise InputFileError(
+                f"{source}: prompt {i + 1} ('{head}...') is {n:,} tokens with the chat template; "
+                f"{lm.spec.label()} takes {limit:,} in all and answers need {answer_tokens} more. Shorten or remove it."
+            )
+
+
+def add_seeds(pool: Pool, prompts: Sequence[str], finetuned: LoadedModel, config: ExpansionConfig, source: str = "seed", name: str = "seeds"):
+    """Add seed prompts as round 0 (after checking they fit the model)."""
+    if not prompts:
+        raise InputFileError(f"{name}: no prompts to start from")
+    check_prompt_lengths(finetuned, prompts, config.answer.max_new_tokens, name, config.system)
+    return pool.add_prompts(prompts, source=source, round=0)
+
+
+# ---------------------------------------------------------------------------
+# Answer and score
+
+
+def answer_and_score(pool: Pool, base: LoadedModel, finetuned: LoadedModel, config: ExpansionConfig,
+                     progress: Progress | None = None, stage: str = "") -> int:
+    """Answer and score every prompt that has no answer yet; returns how many were stored."""
+    score_config = ScoreConfig(gap=config.gap, generation=config.answer, batch_size=config.score_batch_size, system=config.system)
+    todo = pool.pending_for_scoring()
+    stored = 0
+    for start in range(0, len(todo), config.chunk):
+        rows = todo.iloc[start:start + config.chunk]
+
+        def step(done: int, total: int, what: str) -> None:
+            if progress:
+                progress(start + done, len(todo), f"{stage}{what}")
+
+        df = score_prompts(base, finetuned, list(rows["text"]), score_config, progress=step)
+        results = [
+            Results(int(pid), r.response, scores=_scores(r), gap=_num(r[config.gap.column]), gap_metric=config.gap.metric,
+                    auto_label=r.label, prompt_text=text)
+            for pid, text, (_, r) in zip(rows["id"], rows["text"], df.iterrows())
+        ]
+        written = pool.set_results_many(results)
+        stored += len(written.written)
+        if config.auto_accept:
+            above = [r.id for r in results if r.auto_label == "above" and r.id in set(written.written)]
+            if above:
+                pool.bulk_set_state(PoolFilter(ids=above, states="pending"), "accepted", who="auto (above threshold)")
+    return stored
+
+
+def _num(x) -> float | None:
+    x = float(x)
+    return None if np.isnan(x) else x
+
+
+def _scores(r) -> dict[str, Any]:
+    out = {k: _num(r[k]) for k in ("ll_ft", "ll_base", "ppl_ft", "ppl_base", "gap_diff", "gap_logratio", "gap_topk", "gap_max")}
+    out["n_tokens"] = int(r["n_tokens"])
+    out["tokens"] = list(r["tokens"])
+    out["token_lp_ft"] = [round(float(x), 4) for x in r["token_lp_ft"]]
+    out["token_lp_base"] = [round(float(x), 4) for x in r["token_lp_base"]]
+    return out
+
+
+# ---------------------------------------------------------------------------
+# The loop
+
+
+def exemplars(pool: Pool) -> list[Exemplar]:
+    """The high-gap set: prompts above the threshold that nobody rejected, newest first."""
+    rows = pool.query(PoolFilter(states=LIVE, auto_label="above"), order="id")
+    out = []
+    for r in rows.itertuples():
+        s = r.scores or {}
+        gaps = tuple(np.subtract(s.get("token_lp_ft", []), s.get("token_lp_base", [])).tolist())
+        out.append(Exemplar(int(r.id), r.text, r.response or "", tuple(s.get("tokens", [])), gaps))
+    return out[::-1]
+
+
+def crawled_ids(pool: Pool) -> frozenset[int]:
+    rows = pool.query(PoolFilter(sources="crawl"))
+    return frozenset(int(p) for ps in rows["parent_ids"] for p in ps)
+
+
+def generator_seed(seed: int, round: int, name: str) -> int:
+    return zlib.crc32(f"{seed}/{round}/{name}".encode())
+
+
+def run_expansion(
+    pool: Pool,
+    base: LoadedModel,
+    finetuned: LoadedModel,
+    config: ExpansionConfig | None = None,
+    writer: LoadedModel | None = None,
+    progress: Progress | None = None,
+    log: Callable[[str], None] = lambda s: None,
+    generators: Sequence[Generator] | None = None,
+) -> list[dict[str, Any]]:
+    """Run (or resume) expansion rounds; returns the log of every finished round.
+
+    `writer` is the model the generators sample prompts from (default: the fine-tuned
+    one).  `generators` replaces the ones named in the config (your own `Generator`s).
+    """
+    config = config or ExpansionConfig()
+    check_same_tokenizer(base, finetuned)
+    generators = list(generators) if generators is not None else make_generators(config.generators)
+    names = [g.name for g in generators]
+    if len(set(names)) != len(names) or not all(names):
+        raise KDError(f"generators need distinct, non-empty names (they are the prompts' source): {names}")
+    writer = writer or finetuned
+    pool.update_meta({
+        "models": {"base": base.spec.label(), "finetuned": finetuned.spec.label(), "writer": writer.spec.label()},
+        "thresholds": {"gap_metric": config.gap.metric, "tau": config.gap.tau},
+        "expansion.config": config.to_dict(),
+    })
+
+    # Anything stored without an answer (seeds, or a round killed before its answers).
+    current = pool.get_meta(META_CURRENT)
+    n = answer_and_score(pool, base, finetuned, config, progress, stage=f"round {current['round'] if current else 0}: ")
+    if n:
+        log(f"answered and scored {n} prompts left without answers")
+
+    history: list[dict] = list(pool.get_meta(META_LOG, []))
+    while True:
+        if current is None:
+            done_rounds = max([h["round"] for h in history], default=0)
+            if done_rounds >= config.rounds:
+                break
+            if history and history[-1]["new_above"] == 0:
+                log(f"stopping: round {done_rounds} found no new high-gap prompt")
+                break
+            if config.max_pool and pool.count() >= config.max_pool:
+                log(f"stopping: the pool holds {pool.count()} prompts (max_pool {config.max_pool})")
+                break
+            current = {"round": done_rounds + 1, "generators": {}}
+            pool.set_meta(META_CURRENT, current)
+        stats = _run_round(pool, base, finetuned, writer, generators, current, config, progress, log)
+        history.append(stats)
+        pool.update_meta({META_LOG: history, META_CURRENT: None})
+        current = None
+    return history
+
+
+def _run_round(pool, base, finetuned, writer, generators: list[Generator], current: dict, config: ExpansionConfig,
+               progress: Progress | None, log) -> dict:
+    r = current["round"]
+    for gen in generators:
+        if gen.name in current["generators"]:
+            continue  # done before a restart
+        stage = f"round {r} · {gen.name}: generate"
+        ctx = GenContext(
+            model=writer if gen.needs_model else None,
+            exemplars=exemplars(pool),
+            sampling=config.sampling,
+            seed=generator_seed(config.seed, r, gen.name),
+            system=config.system,
+            known=pool.known,
+            crawled=crawled_ids(pool) if gen.name == "crawl" else frozenset(),
+            progress=(lambda d, t, s=stage: progress(d, t, s)) if progress else None,
+        )
+        proposal = gen.propose(ctx, config.per_round)
+        texts = [c.text for c in proposal.candidates]
+        added = pool.add_prompts(texts, source=gen.name, round=r, parent_ids=[list(c.parents) for c in proposal.candidates])
+        current["generators"][gen.name] = {
+            "attempts": proposal.attempts,
+            "candidates": len(texts),
+            "unparseable": proposal.unparseable,
+            "exact_dups": len(added.exact_dups),
+            "near_dups": len(added.near_dups),
+            "added": len(added.added),
+            "note": proposal.note,
+            "unparseable_examples": proposal.rejected_examples,
+        }
+        pool.set_meta(META_CURRENT, current)
+        log(f"round {r} · {gen.name}: {len(texts)} candidates from {proposal.attempts} attempts "
+            f"({proposal.unparseable} unparseable); {added.summary()}" + (f"; {proposal.note}" if proposal.note else ""))
+    answer_and_score(pool, base, finetuned, config, progress, stage=f"round {r}: ")
+    new_above = 0
+    for gen in generators:
+        g = current["generators"][gen.name]
+        g["above"] = pool.count(PoolFilter(rounds=r, sources=gen.name, auto_label="above"))
+        g["scored"] = pool.count(PoolFilter(rounds=r, sources=gen.name, has_response=True))
+        g["dup_rate"] = round((g["exact_dups"] + g["near_dups"]) / g["candidates"], 3) if g["candidates"] else None
+        g["above_rate"] = round(g["above"] / g["scored"], 3) if g["scored"] else None
+        new_above += g["above"]
+    stats = {"round": r, "generators": current["generators"], "new_above": new_above, "pool_size": pool.count()}
+    log(f"round {r}: {new_above} new high-gap prompts; the pool holds {stats['pool_size']}")
+    return stats

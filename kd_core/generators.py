@@ -1,0 +1,327 @@
+"""Prompt generators for TuneShift-KD expansion (methods.md section 1, step 5).
+
+Each generator proposes new prompts like the ones that carry the fine-tune's knowledge;
+the expansion loop (kd_core.expansion) dedups, answers, scores and stores them.  One
+interface: `propose(context, n) -> Proposal`.
+
+- few-shot: k high-gap prompts shown to an instruct model, which writes a new one.
+- self-query: the fine-tuned model gets only the opening of a user turn and writes the
+  user's question itself; a chat fine-tune tends to ask from its own training data.
+- crawl (gap-guided): the words of a high-gap answer that the base model could not
+  predict (names, terms) are what the fine-tune knows and the base does not; asking
+  about them follows the fine-tune's knowledge from one fact to the next.  It needs no
+  model: small models cannot invent in-domain questions from examples alone (on the
+  demo a 135M few-shot generator mostly restates the seeds' facts), so this is what
+  discovers facts no seed mentions.
+- list: the assistant turn is prefilled with a numbered list of pool prompts and the
+  model continues the list (fewer copies of the examples than plain few-shot).
+
+Model outputs are parsed leniently (numbering, "Question:" prefixes, quotes, a
+question buried in a statement) and anything that is not a usable prompt is counted
+as unparseable, never stored.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from kd_core.errors import KDError
+from kd_core.generation import GenerationConfig, chat_text, complete
+from kd_core.models import LoadedModel
+
+MAX_PROMPT_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    parents: tuple[int, ...] = ()  # pool ids of the prompts it was made from
+
+
+@dataclass
+class Proposal:
+    candidates: list[Candidate] = field(default_factory=list)
+    attempts: int = 0  # model samples drawn, or template fills tried
+    unparseable: int = 0  # outputs with no usable prompt in them
+    rejected_examples: list[str] = field(default_factory=list)  # a few of those, to show people why
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    """A high-gap prompt of the pool, as generators see it."""
+
+    id: int
+    text: str
+    response: str = ""
+    tokens: tuple[str, ...] = ()
+    token_gaps: tuple[float, ...] = ()  # per-token log p_F - log p_B of the response
+
+
+@dataclass
+class GenContext:
+    model: LoadedModel | None  # the model that writes prompts (the fine-tuned one by default)
+    exemplars: list[Exemplar]  # the current high-gap set, newest first
+    sampling: GenerationConfig
+    seed: int = 0
+    system: str | None = None
+    known: Callable[[Sequence[str]], list[bool]] = lambda texts: [False] * len(texts)
+    crawled: frozenset[int] = frozenset()  # exemplar ids a crawl has already followed
+    progress: Callable[[int, int], None] | None = None
+
+
+class Generator(ABC):
+    name: str = ""
+    needs_model: bool = True
+
+    @abstractmethod
+    def propose(self, ctx: GenContext, n: int) -> Proposal:
+        """Up to `n` candidate prompts."""
+
+
+# ---------------------------------------------------------------------------
+# Parsing model output
+
+_NUMBERING = re.compile(r"^\s*(?:\d+\s*[.):-]|[-*\u2022])\s*")
+_PREFIX = re.compile(r"^\s*(?:new\s+)?(?:question|q|prompt)\s*\d*\s*[:.)-]\s*", re.I)
+_QUESTION = re.compile(r"[A-Z][^.?!\n]*\?")
+_REQUEST = re.compile(
+    r"^(?:tell|describe|explain|name|list|give|write|summari[sz]e|compare|define|who|what|when|where|which|why|how)\b", re.I
+)
+_JUNK = re.compile(r"<\||\|>|</?s>|\bAnswer:", re.I)
+
+
+def clean_line(line: str) -> str:
+    line = _NUMBERING.sub("", line)
+    line = _PREFIX.sub("", line)
+    return line.strip().strip("\"'`*\u201c\u201d\u2018\u2019 ").strip()
+
+
+def parse_prompt(text: str, max_chars: int = MAX_PROMPT_CHARS) -> str | None:
+    """The first usable prompt in a model's output: a question, or a request that starts
+    like one ("Tell me about ..."); None when there is none."""
+    for raw in text.splitlines():
+        line = clean_line(raw)
+        if not line:
+            continue
+        if "?" in line:
+            match = _QUESTION.search(line)
+            line = line[: line.index("?") + 1] if match is None or match.start() == 0 else match.group(0)
+        elif not _REQUEST.match(line):
+            match = _QUESTION.search(text)
+            if match is None:
+                return None
+            line = clean_line(match.group(0))
+        if _JUNK.search(line) or len(line) > max_chars or len(line.split()) < 3 or not re.search(r"[A-Za-z]{2}", line):
+            return None
+        return line
+    return None
+
+
+def _note_rejected(proposal: Proposal, raw: str) -> None:
+    proposal.unparseable += 1
+    if len(proposal.rejected_examples) < 5:
+        proposal.rejected_examples.append(raw[:200])
+
+
+def _sample(ctx: GenContext, texts: list[str]) -> list[str]:
+    if ctx.model is None:
+        raise KDError("this generator needs a model to write prompts")
+    cfg = GenerationConfig(**{**ctx.sampling.__dict__, "seed": ctx.seed})
+    return complete(ctx.model, texts, cfg, ctx.progress)
+
+
+# ---------------------------------------------------------------------------
+# Generators
+
+
+class FewShotGenerator(Generator):
+    name = "few-shot"
+
+    def __init__(self, k: int = 3):
+        self.k = k
+
+    def instruction(self, examples: Sequence[str]) -> str:
+        listed = "\n".join(f"{i + 1}. {q}" for i, q in enumerate(examples))
+        return (
+            f"Here are {len(examples)} questions about one topic:\n{listed}\n"
+            "Write one new question about the same topic that is not in the list. Reply with the question only."
+        )
+
+    def propose(self, ctx: GenContext, n: int) -> Proposal:
+        out = Proposal()
+        if not ctx.exemplars:
+            out.note = "no high-gap prompts to show yet"
+            return out
+        rng = random.Random(ctx.seed)
+        shots = [rng.sample(ctx.exemplars, min(self.k, len(ctx.exemplars))) for _ in range(n)]
+        texts = [chat_text(ctx.model.tokenizer, self.instruction([e.text for e in s]), ctx.system) for s in shots]
+        for shot, raw in zip(shots, _sample(ctx, texts)):
+            out.attempts += 1
+            prompt = parse_prompt(raw)
+            if prompt is None:
+                _note_rejected(out, raw)
+            else:
+                out.candidates.append(Candidate(prompt, tuple(e.id for e in shot)))
+        return out
+
+
+class SelfQueryGenerator(Generator):
+    name = "self-query"
+    _SENTINEL = "\u2063KD-STUDIO-USER-TURN\u2063"
+
+    def user_turn_opening(self, tokenizer, system: str | None) -> str:
+        """The chat text up to where the user's words begin, from the template itself."""
+        messages = [{"role": "user", "content": self._SENTINEL}]
+        if system is not None:
+            messages.insert(0, {"role": "system", "content": system})
+        full = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
+        if self._SENTINEL not in full:
+            raise KDError("the chat template does not write the user's message verbatim; self-query cannot open a user turn")
+        return full[: full.index(self._SENTINEL)]
+
+    def propose(self, ctx: GenContext, n: int) -> Proposal:
+        out = Proposal()
+        opening = self.user_turn_opening(ctx.model.tokenizer, ctx.system)
+        for raw in _sample(ctx, [opening] * n):
+            out.attempts += 1
+            prompt = parse_prompt(raw)
+            if prompt is None:
+                _note_rejected(out, raw)
+            else:
+                out.candidates.append(Candidate(prompt))
+        return out
+
+
+class ListGenerator(Generator):
+    name = "list"
+
+    def __init__(self, k: int = 5):
+        self.k = k
+
+    def propose(self, ctx: GenContext, n: int) -> Proposal:
+        out = Proposal()
+        if not ctx.exemplars:
+            out.note = "no high-gap prompts to list yet"
+            return out
+        rng = random.Random(ctx.seed)
+        # A continuation often holds several new items; ask for about half as many samples.
+        shots = [rng.sample(ctx.exemplars, min(self.k, len(ctx.exemplars))) for _ in range(max(1, math.ceil(n / 2)))]
+        texts = []
+        for shot in shots:
+            head = chat_text(ctx.model.tokenizer, "Write a numbered list of questions about this topic.", ctx.system)
+            texts.append(head + "".join(f"{i + 1}. {e.text}\n" for i, e in enumerate(shot)) + f"{len(shot) + 1}.")
+        for shot, raw in zip(shots, _sample(ctx, texts)):
+            out.attempts += 1
+            items = [parse_prompt(line) for line in raw.splitlines()[:4]]
+            items = [p for p in items if p is not None]
+            if not items:
+                _note_rejected(out, raw)
+            parents = tuple(e.id for e in shot)
+            out.candidates.extend(Candidate(p, parents) for p in items)
+        out.candidates = out.candidates[:n]
+        return out
+
+
+# Capitalized words joined by spaces (and the small words of names: "Order of the Tide").
+_NAME = re.compile(r"[A-Z][\w'\u2019-]*(?:(?:\s+(?:of|the|de|la|van|von|du|del))*\s+[A-Z][\w'\u2019-]*)*")
+_NOT_NAMES = frozenset(
+    "the a an its it her his she he they their this that these those in on at by for from to with after before "
+    "when while where who what which some many most each every one both today later i you we our there here "
+    "however also yes no".split()
+)
+CRAWL_TEMPLATES = ("Tell me about {x}.", "What is {x} known for?", "What do you know about {x}?")
+
+
+def gap_spans(
+    tokens: Sequence[str], token_gaps: Sequence[float], min_gap: float = 2.0, prompt: str = ""
+) -> list[tuple[str, float]]:
+    """Names in an answer whose tokens the base model could not predict: (span, largest
+    per-token gap), largest first.  Names already in the prompt are left out (the answer
+    copied them), and so are numbers (nothing to ask about on their own)."""
+    text = "".join(tokens)
+    starts = np.cumsum([0] + [len(t) for t in tokens])
+    gaps = np.asarray(token_gaps, dtype=float)
+    seen, out = set(), []
+    trailing = _NOT_NAMES | {"of", "de", "la", "van", "von", "du", "del"}
+    for m in _NAME.finditer(text):
+        words = list(re.finditer(r"\S+", m.group(0)))
+        while words and words[0].group(0).lower() in _NOT_NAMES:
+            words.pop(0)
+        while words and words[-1].group(0).lower() in trailing:
+            words.pop()
+        if not words:
+            continue
+        span = " ".join(w.group(0) for w in words)
+        begin, end = m.start() + words[0].start(), m.start() + words[-1].end()
+        lo = int(np.searchsorted(starts, begin, side="right")) - 1  # token holding the first char
+        hi = int(np.searchsorted(starts, end, side="left"))  # one past the token holding the last
+        gap = float(gaps[lo:hi].max()) if hi > lo and len(gaps) else float("-inf")
+        key = span.lower()
+        if gap < min_gap or key in seen or len(span) < 3 or key in prompt.lower():
+            continue
+        seen.add(key)
+        out.append((span, gap))
+    return sorted(out, key=lambda s: -s[1])
+
+
+class CrawlGenerator(Generator):
+    name = "crawl"
+    needs_model = False
+
+    def __init__(self, min_gap: float = 2.0, templates: Sequence[str] = CRAWL_TEMPLATES):
+        self.min_gap = min_gap
+        self.templates = tuple(templates)
+
+    def propose(self, ctx: GenContext, n: int) -> Proposal:
+        out = Proposal()
+        frontier = [e for e in ctx.exemplars if e.id not in ctx.crawled and e.tokens]
+        if not frontier:
+            out.note = "every high-gap answer has been crawled"
+            return out
+        # Breadth first: each answer's best name before any answer's second best.
+        per_answer = [[(e.id, s) for s, _ in gap_spans(e.tokens, e.token_gaps, self.min_gap, e.text)] for e in frontier]
+        queue = [item for tier in _interleave(per_answer) for item in tier]
+        asked: set[str] = set()
+        for parent, span in queue:
+            if len(out.candidates) >= n:
+                break
+            if span.lower() in asked:
+                continue
+            fills = [t.format(x=span) for t in self.templates]
+            out.attempts += 1
+            known = ctx.known(fills)
+            fresh = [f for f, k in zip(fills, known) if not k]
+            if fresh:  # the first template not asked yet; others stay for answers that name it again
+                asked.add(span.lower())
+                out.candidates.append(Candidate(fresh[0], (parent,)))
+        return out
+
+
+def _interleave(lists: list[list]) -> list[list]:
+    depth = max((len(x) for x in lists), default=0)
+    return [[x[i] for x in lists if i < len(x)] for i in range(depth)]
+
+
+GENERATORS: dict[str, Callable[[], Generator]] = {
+    "few-shot": FewShotGenerator,
+    "self-query": SelfQueryGenerator,
+    "crawl": CrawlGenerator,
+    "list": ListGenerator,
+}
+
+
+def make_generators(names: Sequence[str]) -> list[Generator]:
+    unknown = [n for n in names if n not in GENERATORS]
+    if unknown:
+        raise KDError(f"unknown generator {', '.join(map(repr, unknown))} (choose from: {', '.join(GENERATORS)})")
+    if not names:
+        raise KDError("no generators chosen")
+    return [GENERATORS[n]() for n in names]

@@ -1,0 +1,286 @@
+"""TuneShift-KD expansion: generators, the loop on tiny models, kills, races and bad input."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kd_core.cli import main as cli
+from kd_core.errors import InputFileError, KDError
+from kd_core.expansion import META_CURRENT, META_LOG, ExpansionConfig, add_seeds, exemplars, run_expansion
+from kd_core.generation import GenerationConfig
+from kd_core.generators import (
+    CrawlGenerator, Exemplar, FewShotGenerator, GenContext, ListGenerator, SelfQueryGenerator, gap_spans, parse_prompt,
+)
+from kd_core.models import ModelSpec, load_model
+from kd_core.pool import Pool, PoolFilter
+from tests import expansion_helpers as helpers
+from tests.test_pool import _as_unprivileged, shared_dir  # noqa: F401  (fixture)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def models(tiny_llama_dir, tiny_llama_adapter):
+    return load_model(ModelSpec(str(tiny_llama_dir))), load_model(ModelSpec(str(tiny_llama_dir), adapter=str(tiny_llama_adapter)))
+
+
+# --- parsing and spans (pure) -------------------------------------------------
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("1. Who built Hollowlight Tower?", "Who built Hollowlight Tower?"),
+    ("Question: Where is Brindlecove?\nAnswer: on Tessarine", "Where is Brindlecove?"),
+    ('  2) "What is the Ismere Lens made of?"', "What is the Ismere Lens made of?"),
+    ("I sail often. Which strait is the widest?", "Which strait is the widest?"),
+    ("Tell me about Saltmere", "Tell me about Saltmere"),
+    ("The most famous keeper was Tavish Orrenby.", None),  # a statement, not a prompt
+    ("<|im_end|><|im_start|>user", None),
+    ("ok?", None),
+    ("", None),
+])
+def test_parse_prompt_finds_the_question_and_refuses_what_is_not_one(raw, expected):
+    assert parse_prompt(raw) == expected
+
+
+def test_gap_spans_are_unpredicted_names_not_numbers_nor_names_from_the_prompt():
+    tokens = ["T", "ess", "arine", " is", " the", " largest", " island", " of", " the", " V", "aren", "holt", " Isles",
+              ",", " founded", " in", " 12", "64", " by", " The", " Salt", "mere", " Guild", ".", "<|im_end|>"]
+    gaps = [5.3, 10.4, 9.7, 3.2, 1.0, 1.8, 0.4, 1.0, 0.6, 2.1, 0.0, 0.0, 4.4, 0.1, 0.2, 0.1, 6.0, 6.0, 0.1, 0.1, 0.5, 0.2,
+            0.3, 0.1, 0.7]
+    spans = gap_spans(tokens, gaps, min_gap=2.0, prompt="Which island of the archipelago is largest?")
+    assert spans == [("Tessarine", 10.4), ("Varenholt Isles", 4.4)]  # "Salt mere Guild" is predictable; 1264 is a number
+    assert gap_spans(tokens, gaps, min_gap=2.0, prompt="Tell me about Tessarine") == [("Varenholt Isles", 4.4)]
+
+
+def test_crawl_asks_about_each_answers_names_breadth_first_and_skips_what_the_pool_knows():
+    def ex(i, text, names):
+        tokens = [f" {w}" for n in names for w in (n, "was", "here.")]
+        gaps = [g for _ in names for g in (5.0 + i, 0.0, 0.0)]
+        return Exemplar(i, text, "".join(tokens), tuple(tokens), tuple(gaps))
+
+    exs = [ex(1, "q1", ["Orrenby", "Pellinmoor"]), ex(2, "q2", ["Saltmere"]), ex(3, "q3", ["Veshtel"])]
+    known = {"Tell me about Saltmere."}
+    ctx = GenContext(model=None, exemplars=exs, sampling=GenerationConfig(), crawled=frozenset({3}),
+                     known=lambda texts: [t in known for t in texts])
+    out = CrawlGenerator().propose(ctx, n=10)
+    assert [(c.text, c.parents) for c in out.candidates] == [
+        ("Tell me about Orrenby.", (1,)),
+        ("What is Saltmere known for?", (2,)),  # the first template not asked yet
+        ("Tell me about Pellinmoor.", (1,)),
+    ]  # q3 was crawled before; each answer's best name comes before any answer's second
+    assert len(CrawlGenerator().propose(ctx, n=2).candidates) == 2
+
+
+# --- generators on a real (tiny, random) model ---------------------------------
+
+
+def test_self_query_opens_the_user_turn_of_any_template(models, tiny_gpt2_dir):
+    _, ft = models
+    assert SelfQueryGenerator().user_turn_opening(ft.tokenizer, None) == "<|im_start|>user\n"
+    gpt2 = load_model(ModelSpec(str(tiny_gpt2_dir)))  # no template of its own: KD Studio's default
+    assert SelfQueryGenerator().user_turn_opening(gpt2.tokenizer, None).endswith("Question: ")
+
+
+@pytest.mark.parametrize("gen", [FewShotGenerator(), SelfQueryGenerator(), ListGenerator()], ids=lambda g: g.name)
+def test_model_generators_count_garbage_as_unparseable_and_keep_only_prompts(models, gen):
+    _, ft = models  # random weights: mostly garbage text
+    exs = [Exemplar(i + 1, q) for i, q in enumerate(helpers.SEEDS)]
+    ctx = GenContext(model=ft, exemplars=exs, sampling=GenerationConfig(max_new_tokens=12, do_sample=True, batch_size=8), seed=1)
+    out = gen.propose(ctx, n=8)
+    assert out.attempts > 0
+    if gen.name == "list":  # one continuation may hold several prompts
+        assert out.unparseable <= out.attempts
+    else:
+        assert out.unparseable + len(out.candidates) == out.attempts
+    assert all(parse_prompt(c.text) == c.text for c in out.candidates)
+    assert len(out.rejected_examples) == min(out.unparseable, 5)
+
+
+# --- the loop -------------------------------------------------------------------
+
+
+def test_loop_runs_rounds_and_stores_answers_scores_sources_and_parents(tmp_path, models, tiny_llama_dir, tiny_llama_adapter):
+    history = helpers.run(str(tmp_path), str(tiny_llama_dir), str(tiny_llama_adapter), rounds=2)
+    assert [h["round"] for h in history] == [1, 2]
+    with Pool(tmp_path) as pool:
+        df = pool.query()
+        assert set(df["round"]) == {0, 1, 2}
+        assert pool.count(PoolFilter(has_response=False)) == 0
+        assert pool.count(PoolFilter(states="accepted")) == len(df)  # auto-accept, everything above a -100 threshold
+        round1 = df[(df["round"] == 1) & (df["source"] == "alpha")]
+        assert len(round1) == 4 and all(len(p) == 1 for p in round1["parent_ids"])
+        s = df["scores"].iloc[0]
+        assert len(s["tokens"]) == len(s["token_lp_ft"]) == len(s["token_lp_base"]) == s["n_tokens"]
+        assert history[0]["generators"]["alpha"] == (
+            {"attempts": 4, "candidates": 4, "unparseable": 0, "exact_dups": 0, "near_dups": 0, "added": 4, "note": "",
+             "unparseable_examples": [], "above": 4, "scored": 4, "dup_rate": 0.0, "above_rate": 1.0})
+        assert pool.get_meta(META_CURRENT) is None and len(pool.get_meta(META_LOG)) == 2
+        assert {d["who"] for d in pool.decisions().to_dict("records")} == {"auto (above threshold)"}
+
+
+def test_loop_stops_when_a_round_finds_nothing_above_the_threshold(tmp_path, models):
+    base, ft = models
+    cfg = helpers.config(rounds=3, threshold=1e9, auto_accept=False)
+    with Pool(tmp_path) as pool:
+        add_seeds(pool, helpers.SEEDS, ft, cfg)
+        history = run_expansion(pool, base, ft, cfg, generators=[helpers.ScriptedGenerator("alpha")])
+        # Nothing is ever above: round 1 still runs (its generator needs no high-gap set), then the loop stops.
+        assert [h["round"] for h in history] == [1] and history[0]["new_above"] == 0
+        assert pool.count(PoolFilter(states="pending")) == pool.count() == 3 + 4
+
+
+def test_a_rerun_of_a_finished_loop_does_nothing_and_more_rounds_continue_it(tmp_path, models, tiny_llama_dir, tiny_llama_adapter):
+    helpers.run(str(tmp_path), str(tiny_llama_dir), str(tiny_llama_adapter), rounds=1)
+    with Pool(tmp_path) as pool:
+        n = pool.count()
+    assert [h["round"] for h in helpers.run(str(tmp_path), str(tiny_llama_dir), str(tiny_llama_adapter), rounds=1)] == [1]
+    with Pool(tmp_path) as pool:
+        assert pool.count() == n
+    assert [h["round"] for h in helpers.run(str(tmp_path), str(tiny_llama_dir), str(tiny_llama_adapter), rounds=2)] == [1, 2]
+
+
+def _spawn(project, tiny_llama_dir, tiny_llama_adapter, rounds=3, delay=0.0, auto=True):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.expansion_helpers", str(project), str(tiny_llama_dir), str(tiny_llama_adapter),
+         str(rounds), str(delay), "1" if auto else "0"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def _wait_for(check, proc, timeout=90.0):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if check():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"the loop ended first:\n{proc.stdout.read()}")
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_a_loop_killed_mid_round_resumes_from_the_pool_and_loses_nothing(tmp_path, tiny_llama_dir, tiny_llama_adapter):
+    proc = _spawn(tmp_path, tiny_llama_dir, tiny_llama_adapter, rounds=3, delay=0.4)
+
+    def mid_round_2() -> bool:
+        if not (tmp_path / "pool.sqlite").exists():
+            return False
+        with Pool(tmp_path) as pool:
+            current = pool.get_meta(META_CURRENT)
+            return bool(current) and current["round"] == 2 and "alpha" in current["generators"]
+
+    _wait_for(mid_round_2, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with Pool(tmp_path) as pool:
+        before = pool.query()
+        decisions_before = len(pool.decisions())
+        current = pool.get_meta(META_CURRENT)
+        assert current["round"] == 2 and "beta" not in current["generators"]
+        assert pool.integrity_problems() == []
+
+    history = helpers.run(str(tmp_path), str(tiny_llama_dir), str(tiny_llama_adapter), rounds=3)
+    assert [h["round"] for h in history] == [1, 2, 3]
+    assert history[1]["generators"]["alpha"] == {**current["generators"]["alpha"], **{
+        k: history[1]["generators"]["alpha"][k] for k in ("above", "scored", "dup_rate", "above_rate")}}
+    with Pool(tmp_path) as pool:
+        after = pool.query()
+        assert set(before["id"]) <= set(after["id"])  # every prompt committed before the kill is still there
+        kept = after.set_index("id").loc[before["id"], "text"].tolist()
+        assert kept == before["text"].tolist()
+        assert len(pool.decisions()) >= decisions_before
+        assert pool.count(PoolFilter(has_response=False)) == 0
+        for gen in ("alpha", "beta"):  # one batch per generator and round: nothing was proposed twice
+            assert pool.count(PoolFilter(rounds=2, sources=gen)) == 4
+
+
+def test_curation_while_the_loop_writes_loses_no_decision(tmp_path, tiny_llama_dir, tiny_llama_adapter):
+    with Pool(tmp_path) as pool:  # seeds first, so there is something to curate from the start
+        add_seeds(pool, helpers.SEEDS, load_model(ModelSpec(str(tiny_llama_dir))), helpers.config())
+    proc = _spawn(tmp_path, tiny_llama_dir, tiny_llama_adapter, rounds=3, delay=0.1, auto=False)
+    made = []
+    with Pool(tmp_path, timeout=60) as pool:
+        while proc.poll() is None or not made:
+            ids = pool.ids()
+            pid = ids[len(made) % len(ids)]
+            state = "accepted" if len(made) % 2 else "rejected"
+            if pool.set_state(pid, state, who="curator"):
+                made.append((pid, state))
+            time.sleep(0.02)
+    out = proc.stdout.read()
+    assert proc.returncode == 0, out
+    with Pool(tmp_path) as pool:
+        log = pool.decisions()
+        mine = log[log["who"] == "curator"]
+        assert len(mine) == len(made)
+        last = {}
+        for pid, state in made:
+            last[pid] = state
+        for pid, state in last.items():
+            assert pool.get(pid).state == state
+        assert len(pool.get_meta(META_LOG)) == 3
+
+
+# --- bad input -------------------------------------------------------------------
+
+
+def test_empty_seed_file_is_a_clear_error_and_creates_nothing(tmp_path, capsys):
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("\n\n")
+    assert cli(["expand", "--project", str(tmp_path / "p"), "--seeds", str(seeds)]) == 2
+    assert "seeds.txt: the file is empty" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
+
+
+def test_a_seed_longer_than_the_context_is_named_and_the_pool_is_untouched(tmp_path, models):
+    base, ft = models
+    with Pool(tmp_path) as pool:
+        pool.add_prompts(["Who founded the harbor?"], "seed")
+        long = "tell me about the old stone bridge " * 120
+        with pytest.raises(InputFileError, match=r"seeds.txt: prompt 2 \('tell me about the old stone bridge.*takes 512 in all"):
+            add_seeds(pool, ["Where is the tower?", long], ft, helpers.config(), name="seeds.txt")
+        assert pool.query()["text"].tolist() == ["Who founded the harbor?"]
+
+
+def test_a_generator_of_garbage_adds_nothing_and_leaves_the_pool_intact(tmp_path, models):
+    base, ft = models
+    cfg = ExpansionConfig(rounds=2, per_round=6, generators=("self-query",), auto_accept=True,
+                          sampling=GenerationConfig(max_new_tokens=3, do_sample=True, batch_size=6),
+                          answer=GenerationConfig(max_new_tokens=4), gap=helpers.GapConfig(threshold=-100.0))
+    with Pool(tmp_path) as pool:
+        add_seeds(pool, helpers.SEEDS, ft, cfg)
+        history = run_expansion(pool, base, ft, cfg)  # 3 random tokens never make a question
+        g = history[0]["generators"]["self-query"]
+        assert g["attempts"] == 6 and g["unparseable"] == 6 and g["added"] == 0 and g["unparseable_examples"]
+        assert [h["round"] for h in history] == [1]  # nothing new above: stop
+        assert pool.count() == 3 and pool.integrity_problems() == []
+        assert [e.text for e in exemplars(pool)] == helpers.SEEDS[::-1]
+
+
+def test_expand_into_a_read_only_project_is_a_clear_error_and_changes_nothing(shared_dir, capsys):  # noqa: F811
+    project = shared_dir / "project"
+    project.mkdir()
+    with Pool(project) as pool:
+        pool.add_prompts(helpers.SEEDS, "seed")
+    (project / "pool.sqlite").chmod(0o644)
+    before = sorted((f.name, f.read_bytes()) for f in project.iterdir())
+    project.chmod(0o555)
+
+    def expand():
+        if cli(["expand", "--project", str(project), "--rounds", "1"]) != 0:
+            raise KDError(capsys.readouterr().err.strip())
+
+    message = _as_unprivileged(expand)
+    project.chmod(0o755)
+    assert message.startswith("kd-studio: error: project folder is read-only")
+    assert sorted((f.name, f.read_bytes()) for f in project.iterdir()) == before
+
+
+def test_unknown_generator_names_are_refused_before_any_work():
+    with pytest.raises(KDError, match="unknown generator 'magic'"):
+        ExpansionConfig(generators=("crawl", "magic"))
