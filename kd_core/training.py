@@ -3,16 +3,23 @@
 Trainer brings gradient accumulation, schedulers, checkpointing, mixed precision and
 multi-process training (accelerate); this module adds what it lacks for KD Studio:
 
-- response-only loss, with the output layer applied only at response positions
-  (Gemma 3's 262k-token vocabulary makes full logits dominate time and memory);
+- response-only losses, with the output layer applied only at response positions
+  (Gemma 3's 262k-token vocabulary makes full logits dominate time and memory):
+  `sft` (cross-entropy), `kd` (forward KL from a teacher's distribution, chunked over
+  positions so memory stays bounded) or a weighted `mix` of both;
+- a teacher that sees its own prompt (prompt distillation: document + question for
+  the teacher, the question alone for the student, the same response tokens), and
+  that may be the student itself with its LoRA disabled (no second copy of weights);
 - the chat formatting of each pair with the student's own template;
 - a JSONL log of every logging step (step, epoch, loss, lr, tokens/s, ETA).
 
-The recipe: `train_lora(model_spec, examples, TrainConfig(...))`.
+The recipe: `train_lora(model_spec, examples, TrainConfig(...), teacher=None)`;
+`TrainConfig` round-trips through YAML (`to_dict` / `TrainConfig.from_dict`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -29,6 +36,9 @@ from kd_core.generation import chat_text, encode_prompt
 from kd_core.models import LoadedModel, ModelSpec, guard_4bit_cpu, load_model
 
 
+LOSSES = ("sft", "kd", "mix")
+
+
 @dataclass
 class LoraSettings:
     r: int = 16
@@ -36,32 +46,148 @@ class LoraSettings:
     dropout: float = 0.05
     target_modules: str | list[str] = "all-linear"
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "lora") -> "LoraSettings":
+        return cls(**_checked_fields(cls, data, where))
+
 
 @dataclass
 class TrainConfig:
-    output_dir: str
-    loss: str = "sft"
+    output_dir: str = ""  # a job fills it with its own folder
+    loss: str = "sft"  # sft | kd | mix
     epochs: float = 3.0
+    max_steps: int = -1  # > 0: stop after this many optimizer steps (overrides epochs)
     learning_rate: float = 1e-3
     batch_size: int = 16
     grad_accum: int = 1
-    max_length: int = 384
+    max_length: int = 384  # student sequence; the teacher sees its whole prompt plus the same response tokens
     warmup: float = 0.05  # ratio of total steps
     weight_decay: float = 0.0
     scheduler: str = "linear"
     logging_steps: int = 5
+    save_steps: int = 0  # > 0: a checkpoint every N steps (resumable); stop-and-save always writes one
+    save_total_limit: int = 2
     seed: int = 0
     system: str | None = None  # system message for every prompt (None: the template's default)
+    kd_temperature: float = 2.0  # both distributions softened by T; the loss is scaled by T^2
+    kd_weight: float = 1.0  # mix: loss = sft_weight * sft + kd_weight * kd
+    sft_weight: float = 1.0
+    kd_chunk_size: int = 0  # response positions per output-layer chunk; 0: about 16M logits a chunk
     lora: LoraSettings = field(default_factory=LoraSettings)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "train") -> "TrainConfig":
+        """Build from plain data (a YAML mapping), naming any unknown or mistyped field."""
+        values = _checked_fields(cls, data, where)
+        if isinstance(values.get("lora"), dict):
+            values["lora"] = LoraSettings.from_dict(values["lora"], f"{where}.lora")
+        config = cls(**values)
+        config.validate(where)
+        return config
+
+    def validate(self, where: str = "train") -> None:
+        """Reject settings that would fail (or silently misbehave) minutes into training."""
+        if self.loss not in LOSSES:
+            raise KDError(f"{where}.loss: '{self.loss}' is not a loss (choose one of {', '.join(LOSSES)})")
+        checks = [
+            ("kd_temperature", self.kd_temperature > 0, "must be > 0"),
+            ("kd_weight", self.kd_weight >= 0, "must be >= 0"),
+            ("sft_weight", self.sft_weight >= 0, "must be >= 0"),
+            ("epochs", self.epochs > 0 or self.max_steps > 0, "must be > 0 (or set max_steps)"),
+            ("learning_rate", self.learning_rate > 0, "must be > 0"),
+            ("batch_size", self.batch_size >= 1, "must be >= 1"),
+            ("grad_accum", self.grad_accum >= 1, "must be >= 1"),
+            ("max_length", self.max_length >= 2, "must be >= 2"),
+            ("logging_steps", self.logging_steps >= 1, "must be >= 1"),
+            ("save_steps", self.save_steps >= 0, "must be >= 0"),
+            ("kd_chunk_size", self.kd_chunk_size >= 0, "must be >= 0 (0: automatic)"),
+        ]
+        for name, ok, why in checks:
+            if not ok:
+                raise KDError(f"{where}.{name}: {why} (got {getattr(self, name)!r})")
+        if self.loss == "mix" and self.kd_weight == 0 and self.sft_weight == 0:
+            raise KDError(f"{where}: loss 'mix' needs kd_weight or sft_weight above 0")
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    import types
+    import typing
+
+    if hint is Any:
+        return True
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        (item,) = typing.get_args(hint) or (Any,)
+        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
+    if hint is float:  # YAML reads 2 as an int; a number either way
+        return isinstance(value, (int, float)) and not isinstance(value, bool) or _float_text(value) is not None
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
+        return isinstance(value, (dict, hint))
+    return isinstance(hint, type) and isinstance(value, hint)
+
+
+def _float_text(value: Any) -> float | None:
+    # PyYAML reads 1e-3 (no dot) as a string: the way most people write a learning rate.
+    if not isinstance(value, str):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _type_name(hint: Any) -> str:
+    import typing
+
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is list:
+        return f"a list of ({_type_name(args[0])})" if args else "a list"
+    if args:
+        return " or ".join(_type_name(a) for a in args)
+    if hint is type(None):
+        return "null"
+    if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
+        return "a mapping"
+    return {"float": "a number", "int": "an integer", "str": "a string", "bool": "true/false"}.get(getattr(hint, "__name__", ""), str(hint))
+
+
+def _checked_fields(cls: type, data: Any, where: str) -> dict[str, Any]:
+    """`data` as keyword arguments for the dataclass `cls`, or a KDError naming the bad field."""
+    import dataclasses
+    import difflib
+    import typing
+
+    if not isinstance(data, dict):
+        raise KDError(f"{where}: expected a mapping of settings, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    out = {}
+    for key, value in data.items():
+        if key not in hints:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(names)})"
+            raise KDError(f"{where}.{key}: unknown setting{hint}")
+        if not _type_ok(value, hints[key]):
+            want = _type_name(hints[key])
+            raise KDError(f"{where}.{key}: expected {want}, got {type(value).__name__} {value!r}")
+        out[key] = (_float_text(value) if isinstance(value, str) else float(value)) if hints[key] is float else value
+    return out
 
 
 @dataclass
 class Example:
     prompt: str
     response: str
+    teacher_prompt: str | None = None  # what the teacher sees instead (prompt distillation); None: the prompt
 
 
 # ---------------------------------------------------------------------------
@@ -86,14 +212,24 @@ def encode_example(tokenizer, prompt: str, response: str, system: str | None = N
 
 
 class PairDataset(torch.utils.data.Dataset):
-    def __init__(self, tokenizer, examples: Sequence[Example], max_length: int, system: str | None = None):
+    """Tokenized pairs; with `with_teacher`, each item also holds the teacher's sequence:
+    its own prompt followed by exactly the student's (possibly truncated) response ids,
+    so the two response spans align token for token."""
+
+    def __init__(self, tokenizer, examples: Sequence[Example], max_length: int, system: str | None = None,
+                 with_teacher: bool = False):
         self.items = []
         for ex in examples:
             p, r = encode_example(tokenizer, ex.prompt, ex.response, system)
-            ids = (p + r)[:max_length]
-            labels = ([-100] * len(p) + r)[:max_length]
-            if any(label != -100 for label in labels):
-                self.items.append({"input_ids": ids, "labels": labels})
+            kept = min(len(r), max_length - len(p))
+            if kept <= 0:
+                continue
+            item = {"input_ids": p + r[:kept], "labels": [-100] * len(p) + r[:kept]}
+            if with_teacher:
+                tp = p if ex.teacher_prompt is None else encode_example(tokenizer, ex.teacher_prompt, ex.response, system)[0]
+                item["teacher_input_ids"] = tp + r[:kept]
+                item["teacher_labels"] = [-100] * len(tp) + r[:kept]
+            self.items.append(item)
         if not self.items:
             raise KDError("no training example has any response token within max_length")
 
@@ -105,19 +241,86 @@ class PairDataset(torch.utils.data.Dataset):
 
 
 def collate(pad_id: int) -> Callable[[list[dict]], dict[str, torch.Tensor]]:
-    def fn(batch: list[dict]) -> dict[str, torch.Tensor]:
-        width = max(len(b["input_ids"]) for b in batch)
+    def pad(batch: list[dict], ids_key: str, labels_key: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        width = max(len(b[ids_key]) for b in batch)
         ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
         labels = torch.full((len(batch), width), -100, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for i, b in enumerate(batch):
-            n = len(b["input_ids"])
-            ids[i, :n] = torch.tensor(b["input_ids"])
-            labels[i, :n] = torch.tensor(b["labels"])
+            n = len(b[ids_key])
+            ids[i, :n] = torch.tensor(b[ids_key])
+            labels[i, :n] = torch.tensor(b[labels_key])
             mask[i, :n] = 1
-        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+        return ids, labels, mask
+
+    def fn(batch: list[dict]) -> dict[str, torch.Tensor]:
+        ids, labels, mask = pad(batch, "input_ids", "labels")
+        out = {"input_ids": ids, "labels": labels, "attention_mask": mask}
+        if "teacher_input_ids" in batch[0]:
+            t_ids, t_labels, t_mask = pad(batch, "teacher_input_ids", "teacher_labels")
+            out.update(teacher_input_ids=t_ids, teacher_labels=t_labels, teacher_attention_mask=t_mask)
+        return out
 
     return fn
+
+
+def read_examples(path: str | Path) -> list[Example]:
+    """Training pairs from a JSONL file: one object per line, either
+    ``{"prompt", "response"[, "teacher_prompt"]}`` or the chat form that `kd-studio pool
+    export` writes, ``{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}``
+    (an optional leading system message is ignored: the training config sets one).
+    A bad line is an error naming the file and line: silently training on part of the
+    data is worse than stopping."""
+    from kd_core.errors import InputFileError
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise InputFileError(f"training data not found: {path}")
+    if path.suffix.lower() not in (".jsonl", ".ndjson"):
+        raise InputFileError(f"{path}: training data must be a .jsonl file (one JSON object per line)")
+    examples = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise InputFileError(f"{path}: not UTF-8 text") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputFileError(f"{path}, line {n}: not valid JSON ({e.msg})") from None
+        try:
+            examples.append(_example_from_row(row))
+        except ValueError as e:
+            raise InputFileError(f"{path}, line {n}: {e}") from None
+    if not examples:
+        raise InputFileError(f"{path}: no training examples in it")
+    return examples
+
+
+def _example_from_row(row: Any) -> Example:
+    if not isinstance(row, dict):
+        raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+    if "messages" in row:
+        msgs = row["messages"]
+        if not isinstance(msgs, list) or not all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in msgs):
+            raise ValueError("'messages' must be a list of {\"role\", \"content\"} objects")
+        turns = [m for m in msgs if m.get("role") != "system"]
+        if [m.get("role") for m in turns] != ["user", "assistant"]:
+            raise ValueError("'messages' must hold one user message then one assistant message (multi-turn chats are not supported)")
+        prompt, response, teacher_prompt = turns[0]["content"], turns[1]["content"], row.get("teacher_prompt")
+    else:
+        missing = [k for k in ("prompt", "response") if k not in row]
+        if missing:
+            raise ValueError(f"missing field(s) {', '.join(repr(k) for k in missing)} (or give 'messages')")
+        prompt, response, teacher_prompt = row["prompt"], row["response"], row.get("teacher_prompt")
+    for name, v in (("prompt", prompt), ("response", response)):
+        if not isinstance(v, str) or not v.strip():
+            raise ValueError(f"'{name}' must be a non-empty string")
+    if teacher_prompt is not None and (not isinstance(teacher_prompt, str) or not teacher_prompt.strip()):
+        raise ValueError("'teacher_prompt' must be a non-empty string when given")
+    return Example(prompt, response, teacher_prompt)
 
 
 # ---------------------------------------------------------------------------
@@ -135,32 +338,208 @@ def causal_lm_parts(model) -> tuple[Any, Any, float | None]:
     return body, head, getattr(cfg, "final_logit_softcapping", None)
 
 
-def logits_at(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    """Next-token logits only at `positions` (a bool mask over [batch, seq])."""
-    body, head, softcap = causal_lm_parts(model)
-    hidden = body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-    logits = head(hidden[positions]).float()
+def _head_logits(head, softcap: float | None, hidden: torch.Tensor) -> torch.Tensor:
+    logits = head(hidden).float()
     if softcap:
         logits = torch.tanh(logits / softcap) * softcap
     return logits
 
 
+def response_hidden(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor):
+    """(last hidden states at `positions` [n, hidden], output layer, softcap)."""
+    body, head, softcap = causal_lm_parts(model)
+    hidden = body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    return hidden[positions], head, softcap
+
+
+def logits_at(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """Next-token logits only at `positions` (a bool mask over [batch, seq])."""
+    hidden, head, softcap = response_hidden(model, input_ids, attention_mask, positions)
+    return _head_logits(head, softcap, hidden)
+
+
+def response_positions(labels: torch.Tensor) -> torch.Tensor:
+    """Positions whose next token is a response token (the ones a loss reads)."""
+    positions = torch.zeros_like(labels, dtype=torch.bool)
+    positions[:, :-1] = labels[:, 1:] != -100
+    return positions
+
+
 def sft_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
     """Mean next-token cross-entropy over response tokens; returns (loss, n tokens)."""
     labels = batch["labels"]
-    positions = torch.zeros_like(labels, dtype=torch.bool)
-    positions[:, :-1] = labels[:, 1:] != -100
     targets = labels[:, 1:][labels[:, 1:] != -100]
-    logits = logits_at(model, batch["input_ids"], batch["attention_mask"], positions)
+    logits = logits_at(model, batch["input_ids"], batch["attention_mask"], response_positions(labels))
     return torch.nn.functional.cross_entropy(logits, targets), int(targets.numel())
+
+
+def _adapter_off(model):
+    """The student as its own teacher: the same weights with the LoRA switched off."""
+    if hasattr(model, "disable_adapter"):
+        return model.disable_adapter()
+    return contextlib.nullcontext()  # no adapter at all: the model is its own teacher
+
+
+def _teacher_side(student, teacher, batch: dict[str, torch.Tensor]):
+    """Teacher hidden states at its response positions, and a function from those to its logits.
+
+    `teacher` None means the student with its adapter disabled.  The teacher reads
+    `teacher_input_ids` when the batch has them (its own prompt), else the student's.
+    """
+    ids = batch.get("teacher_input_ids", batch["input_ids"])
+    mask = batch.get("teacher_attention_mask", batch["attention_mask"])
+    labels = batch.get("teacher_labels", batch["labels"])
+    positions = response_positions(labels)
+    with torch.no_grad():
+        if teacher is None:
+            was_training = student.training
+            student.eval()  # the teacher's distribution must not carry dropout noise
+            try:
+                with _adapter_off(student):
+                    hidden, head, softcap = response_hidden(student, ids, mask, positions)
+            finally:
+                student.train(was_training)
+
+            def to_logits(h: torch.Tensor) -> torch.Tensor:
+                with torch.no_grad(), _adapter_off(student):  # a LoRA on the output layer is off too
+                    return _head_logits(head, softcap, h)
+        else:
+            dev = next(teacher.parameters()).device
+            hidden, head, softcap = response_hidden(teacher, ids.to(dev), mask.to(dev), positions.to(dev))
+
+            def to_logits(h: torch.Tensor) -> torch.Tensor:
+                with torch.no_grad():
+                    return _head_logits(head, softcap, h)
+    return hidden, to_logits
+
+
+def auto_chunk(vocab_size: int, budget: int = 1 << 24) -> int:
+    """Positions per chunk so one chunk's logits stay near `budget` floats (64 MB)."""
+    return max(1, budget // max(1, vocab_size))
+
+
+def response_losses(
+    model,
+    batch: dict[str, torch.Tensor],
+    teacher=None,
+    temperature: float = 2.0,
+    chunk_size: int = 0,
+    want: tuple[str, ...] = ("kd",),
+) -> dict[str, torch.Tensor]:
+    """Response-token losses over the full vocabulary, computed chunk by chunk.
+
+    - ``kd``: forward KL(teacher || student) of the distributions softened by
+      `temperature`, mean over response tokens, times T^2 (so its gradients keep the
+      scale of a cross-entropy as T changes);
+    - ``sft``: mean cross-entropy of the student at temperature 1 (for the mix).
+
+    The output layer runs on `chunk_size` positions at a time; in training each chunk
+    is recomputed in the backward pass (activation checkpointing), so memory holds one
+    chunk's logits, not [tokens x vocab]: the difference between fitting and not for
+    262k-token vocabularies.  When the vocabularies' padded sizes differ (same
+    tokenizer, different output-layer padding) the common leading ids are compared.
+    """
+    from torch.nn import functional as F
+    from torch.utils.checkpoint import checkpoint
+
+    labels = batch["labels"]
+    targets = labels[:, 1:][labels[:, 1:] != -100]
+    hidden, head, softcap = response_hidden(model, batch["input_ids"], batch["attention_mask"], response_positions(labels))
+    n = hidden.shape[0]
+    t_hidden, t_logits = _teacher_side(model, teacher, batch) if "kd" in want else (None, None)
+    if t_hidden is not None and t_hidden.shape[0] != n:
+        raise KDError(f"teacher and student response spans differ ({t_hidden.shape[0]} vs {n} tokens); they must share the response")
+    vocab = getattr(head, "out_features", None) or head.weight.shape[0]
+    step = chunk_size or auto_chunk(vocab)
+    T = float(temperature)
+
+    def chunk(h: torch.Tensor, th: torch.Tensor | None, y: torch.Tensor) -> torch.Tensor:
+        s = _head_logits(head, softcap, h)
+        parts = []
+        if "kd" in want:
+            t = t_logits(th).to(s.device)
+            v = min(s.shape[-1], t.shape[-1])
+            log_ps = F.log_softmax(s[:, :v] / T, dim=-1)
+            log_pt = F.log_softmax(t[:, :v] / T, dim=-1)
+            parts.append(F.kl_div(log_ps, log_pt, log_target=True, reduction="sum"))
+        if "sft" in want:
+            parts.append(F.cross_entropy(s, y, reduction="sum"))
+        return torch.stack(parts)
+
+    total = None
+    for i in range(0, n, step):
+        h = hidden[i : i + step]
+        th = t_hidden[i : i + step] if t_hidden is not None else None  # stays on the teacher's device
+        y = targets[i : i + step]
+        if torch.is_grad_enabled() and h.requires_grad:
+            sums = checkpoint(chunk, h, th, y, use_reentrant=False)
+        else:
+            sums = chunk(h, th, y)
+        total = sums if total is None else total + sums
+    if total is None:  # no response token in the batch: nothing to learn, nothing to add
+        total = hidden.sum() * 0.0 + torch.zeros(len(want), device=hidden.device)
+    denom = max(n, 1)
+    out, k = {}, 0
+    if "kd" in want:
+        out["kd"] = total[k] / denom * T * T
+        k += 1
+    if "sft" in want:
+        out["sft"] = total[k] / denom
+    return out
+
+
+def check_kd_compatible(student: LoadedModel, teacher: LoadedModel) -> None:
+    """KD compares distributions id by id: both models must share one tokenizer.
+
+    Raises a KDError naming both models when they do not (SFT has no such need: it
+    trains on the teacher's text, retokenized)."""
+    sv, tv = student.tokenizer.get_vocab(), teacher.tokenizer.get_vocab()
+    if sv == tv:
+        return
+    only_s = sorted(set(sv) - set(tv))[:3]
+    only_t = sorted(set(tv) - set(sv))[:3]
+    moved = [t for t in sv if t in tv and sv[t] != tv[t]][:3]
+    detail = (
+        f"tokens only in the student: {only_s}" if only_s else f"tokens only in the teacher: {only_t}" if only_t
+        else f"the same tokens under other ids: {moved}"
+    )
+    raise KDError(
+        f"loss 'kd' needs teacher and student to share one tokenizer, but teacher {teacher.spec.label()} "
+        f"({len(tv)} tokens) and student {student.spec.label()} ({len(sv)} tokens) differ ({detail}); "
+        "use loss 'sft' to train on the teacher's answers across tokenizers"
+    )
 
 
 class LossTrainer(Trainer):
     """Trainer whose loss is KD Studio's response-only loss, not the model's own."""
 
+    def __init__(self, *args, train_config: TrainConfig | None = None, teacher=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kd_config = train_config or TrainConfig()
+        self.teacher = teacher
+        self._parts: dict[str, list[float]] = {}
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        loss, _ = sft_loss(model, inputs)
+        cfg = self.kd_config
+        if cfg.loss == "sft":
+            loss, _ = sft_loss(model, inputs)
+        else:
+            want = ("kd", "sft") if cfg.loss == "mix" else ("kd",)
+            parts = response_losses(model, inputs, self.teacher, cfg.kd_temperature, cfg.kd_chunk_size, want)
+            if cfg.loss == "mix":
+                loss = cfg.kd_weight * parts["kd"] + cfg.sft_weight * parts["sft"]
+                for name, value in parts.items():  # both parts in the log: which one moves is the story
+                    self._parts.setdefault(f"loss_{name}", []).append(float(value.detach()))
+            else:
+                loss = parts["kd"]
         return (loss, None) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], *args, **kwargs) -> None:
+        if "loss" in logs:
+            for name, values in self._parts.items():
+                logs[name] = round(sum(values) / len(values), 4)
+            self._parts = {}
+        super().log(logs, *args, **kwargs)
 
 
 # ---------------------------------------------------------------------------
@@ -171,10 +550,13 @@ def jsonl_logger(path: Path, total_tokens_per_epoch: int | None = None):
     class JsonlLogger(TrainerCallback):
         def __init__(self):
             self.t0 = None
-            self.tokens = 0
+            self.step0 = 0
+            self.epoch0 = 0.0
 
         def on_train_begin(self, args, state, control, **kw):
+            # A resumed run starts at its checkpoint's step: rates and ETA count from there.
             self.t0 = time.perf_counter()
+            self.step0, self.epoch0 = state.global_step, state.epoch or 0.0
 
         def on_log(self, args, state, control, logs=None, **kw):
             if not logs or self.t0 is None:
@@ -182,14 +564,23 @@ def jsonl_logger(path: Path, total_tokens_per_epoch: int | None = None):
             elapsed = time.perf_counter() - self.t0
             row = {"step": state.global_step, "max_steps": state.max_steps, "epoch": round(state.epoch or 0, 4), "elapsed_s": round(elapsed, 2)}
             row.update({k: v for k, v in logs.items() if isinstance(v, (int, float))})
-            if state.global_step:
-                row["eta_s"] = round(elapsed / state.global_step * (state.max_steps - state.global_step), 1)
+            done = state.global_step - self.step0
+            if done > 0:
+                row["eta_s"] = round(elapsed / done * (state.max_steps - state.global_step), 1)
                 if total_tokens_per_epoch:
-                    row["tokens_per_s"] = round(total_tokens_per_epoch * (state.epoch or 0) / elapsed, 1)
+                    row["tokens_per_s"] = round(total_tokens_per_epoch * ((state.epoch or 0) - self.epoch0) / elapsed, 1)
             with path.open("a") as f:
                 f.write(json.dumps(row) + "\n")
 
     return JsonlLogger()
+
+
+def truncate_log(path: Path, last_step: int) -> None:
+    """Drop log rows after `last_step`: a resumed run redoes those steps and logs them again."""
+    if not path.exists():
+        return
+    rows = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= last_step]
+    path.write_text("".join(line + "\n" for line in rows))
 
 
 # ---------------------------------------------------------------------------
@@ -207,24 +598,60 @@ def add_lora(model, settings: LoraSettings, seed: int = 0):
     return get_peft_model(model, cfg)
 
 
-def train_lora(student: ModelSpec | LoadedModel, examples: Sequence[Example], config: TrainConfig) -> dict[str, Any]:
+def resolve_teacher(student: LoadedModel, teacher: ModelSpec | LoadedModel | None, loss: str) -> LoadedModel | None:
+    """The teacher model for a KD loss, checked against the student; None: the student
+    with its adapter disabled (self-distillation, no second copy of the weights).
+
+    The teacher reads sequences made with the student's tokenizer and chat template
+    (one tokenizer is required anyway), so both see the very same response ids."""
+    if loss == "sft" or teacher is None:
+        return None
+    t = teacher if isinstance(teacher, LoadedModel) else load_model(teacher)
+    check_kd_compatible(student, t)
+    t.model.requires_grad_(False)
+    t.model.eval()
+    return t
+
+
+def train_lora(
+    student: ModelSpec | LoadedModel,
+    examples: Sequence[Example],
+    config: TrainConfig,
+    teacher: ModelSpec | LoadedModel | None = None,
+    callbacks: Sequence[TrainerCallback] = (),
+    resume_from_checkpoint: str | None = None,
+    print_logs: bool = True,
+) -> dict[str, Any]:
     """Train a LoRA on the student; save the adapter to config.output_dir/adapter.
+
+    `teacher` is read by the `kd` and `mix` losses only; None means the student's own
+    base weights (its adapter disabled), the prompt-distillation setting.  A teacher
+    with another tokenizer is refused before any training.  Checkpoints go to
+    output_dir/checkpoints; `resume_from_checkpoint` continues from one of them.
+    `print_logs=False` silences Trainer's own printing of each log (its dicts).
 
     Returns a summary: steps, wall time, tokens/s, final loss, adapter path and size.
     """
+    config.validate()
+    if not config.output_dir:
+        raise KDError("train: output_dir is not set")
     set_seed(config.seed)
     lm = student if isinstance(student, LoadedModel) else load_model(student)
     if lm.has_adapter:
         raise KDError("the student already has an adapter; train a new LoRA on its base model")
+    teacher_lm = resolve_teacher(lm, teacher, config.loss)
     model = add_lora(lm.model, config.lora, config.seed)
     if lm.spec.load_in_4bit:
         guard_4bit_cpu(model)
-    data = PairDataset(lm.tokenizer, examples, config.max_length, config.system)
+    data = PairDataset(lm.tokenizer, examples, config.max_length, config.system, with_teacher=config.loss != "sft")
     n_tokens = sum(len(x["input_ids"]) for x in data.items)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "log.jsonl"
-    log_path.unlink(missing_ok=True)
+    if resume_from_checkpoint:
+        truncate_log(log_path, _checkpoint_step(resume_from_checkpoint))
+    else:
+        log_path.unlink(missing_ok=True)
 
     use_bf16 = devices.autocast_dtype(lm.device, lm.dtype) == torch.bfloat16
     args = TrainingArguments(
@@ -232,12 +659,15 @@ def train_lora(student: ModelSpec | LoadedModel, examples: Sequence[Example], co
         per_device_train_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum,
         num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
         lr_scheduler_type=config.scheduler,
         warmup_steps=config.warmup,
         logging_steps=config.logging_steps,
-        save_strategy="no",
+        save_strategy="steps" if config.save_steps > 0 else "no",
+        save_steps=config.save_steps if config.save_steps > 0 else 500,
+        save_total_limit=config.save_total_limit,
         report_to=[],
         seed=config.seed,
         data_seed=config.seed,
@@ -250,27 +680,51 @@ def train_lora(student: ModelSpec | LoadedModel, examples: Sequence[Example], co
     )
     trainer = LossTrainer(
         model=model, args=args, train_dataset=data, data_collator=collate(lm.tokenizer.pad_token_id),
-        callbacks=[jsonl_logger(log_path, n_tokens)],
+        callbacks=[jsonl_logger(log_path, n_tokens), *callbacks],
+        train_config=config, teacher=teacher_lm.model if teacher_lm is not None else None,
     )
+    if not print_logs:  # the caller prints its own progress lines
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
     t0 = time.perf_counter()
-    result = trainer.train()
+    result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     wall = time.perf_counter() - t0
     adapter_dir = out / "adapter"
     model.save_pretrained(adapter_dir)
     lm.tokenizer.save_pretrained(adapter_dir)  # the chat template used travels with the adapter
-    (out / "train_config.json").write_text(json.dumps({"config": config.to_dict(), "student": lm.spec.to_dict()}, indent=2))
+    teacher_label = None if config.loss == "sft" else (teacher_lm.spec.label() if teacher_lm else "self (adapter disabled)")
+    (out / "train_config.json").write_text(json.dumps(
+        {"config": config.to_dict(), "student": lm.spec.to_dict(), "teacher": teacher_label}, indent=2))
     size = sum(f.stat().st_size for f in adapter_dir.glob("adapter_model*"))
+    epochs_done = (trainer.state.epoch or 0.0) - (_checkpoint_epoch(resume_from_checkpoint) if resume_from_checkpoint else 0.0)
     return {
         "steps": result.global_step,
         "wall_s": round(wall, 1),
         "examples": len(data),
         "tokens_per_epoch": n_tokens,
-        "tokens_per_s": round(n_tokens * config.epochs / wall, 1),
+        "tokens_per_s": round(n_tokens * epochs_done / wall, 1) if wall > 0 else None,
         "final_loss": _last_loss(log_path),
         "train_loss": round(result.training_loss, 4),
+        "loss": config.loss,
+        "teacher": teacher_label,
+        "stopped_early": bool(trainer.control.should_training_stop and result.global_step < trainer.state.max_steps),
         "adapter": str(adapter_dir),
         "adapter_mb": round(size / 2**20, 2),
     }
+
+
+def _checkpoint_state(checkpoint: str) -> dict[str, Any]:
+    path = Path(checkpoint) / "trainer_state.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _checkpoint_step(checkpoint: str) -> int:
+    return int(_checkpoint_state(checkpoint).get("global_step", 0))
+
+
+def _checkpoint_epoch(checkpoint: str) -> float:
+    return float(_checkpoint_state(checkpoint).get("epoch") or 0.0)
 
 
 def _last_loss(log_path: Path) -> float | None:
