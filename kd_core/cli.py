@@ -251,7 +251,13 @@ def cmd_expand(args: argparse.Namespace) -> int:
                 last.update(stage=stage, t=now)
 
         t0 = time.perf_counter()
-        history = run_expansion(pool, base, ft, config, progress=progress, log=lambda m: print(m, flush=True))
+        writer = None
+        if args.writer:  # any model may write prompts; the fine-tuned one does by default
+            from kd_core.models import ModelSpec
+
+            writer = load_model(ModelSpec(args.writer, dtype=args.dtype, device=args.device, load_in_4bit=args.load_in_4bit,
+                                          trust_remote_code=args.trust_remote_code))
+        history = run_expansion(pool, base, ft, config, writer=writer, progress=progress, log=lambda m: print(m, flush=True))
         counts = pool.counts()
     print(f"{len(history)} rounds done in {time.perf_counter() - t0:.0f} s; the pool holds {counts.total} prompts, "
           f"{counts.by_label['above']} above the threshold, {counts.by_state['accepted']} accepted")
@@ -386,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     expand.add_argument("--threshold", type=float, default=None, help="gap threshold (default: per metric)")
     expand.add_argument("--max-pool", type=int, default=None, help="stop once the pool holds this many prompts")
     expand.add_argument("--auto-accept", action="store_true", help="accept prompts above the threshold (default: leave them pending for review)")
+    expand.add_argument("--writer", default=None, help="model that writes prompts for few-shot, list and self-query (default: the fine-tuned one)")
     expand.add_argument("--system", default=None)
     expand.add_argument("--seed", type=int, default=0)
     cov = demo.add_parser("coverage", help="how many demo facts an expanded pool's accepted prompts carry")

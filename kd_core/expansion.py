@@ -117,7 +117,8 @@ def answer_and_score(pool: Pool, base: LoadedModel, finetuned: LoadedModel, conf
         written = pool.set_results_many(results)
         stored += len(written.written)
         if config.auto_accept:
-            above = [r.id for r in results if r.auto_label == "above" and r.id in set(written.written)]
+            stored_ids = set(written.written)
+            above = [r.id for r in results if r.auto_label == "above" and r.id in stored_ids]
             if above:
                 pool.bulk_set_state(PoolFilter(ids=above, states="pending"), "accepted", who="auto (above threshold)")
     return stored

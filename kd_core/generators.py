@@ -27,7 +27,7 @@ import math
 import random
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -134,8 +134,7 @@ def _note_rejected(proposal: Proposal, raw: str) -> None:
 def _sample(ctx: GenContext, texts: list[str]) -> list[str]:
     if ctx.model is None:
         raise KDError("this generator needs a model to write prompts")
-    cfg = GenerationConfig(**{**ctx.sampling.__dict__, "seed": ctx.seed})
-    return complete(ctx.model, texts, cfg, ctx.progress)
+    return complete(ctx.model, texts, replace(ctx.sampling, seed=ctx.seed), ctx.progress)
 
 
 # ---------------------------------------------------------------------------

@@ -284,3 +284,23 @@ def test_expand_into_a_read_only_project_is_a_clear_error_and_changes_nothing(sh
 def test_unknown_generator_names_are_refused_before_any_work():
     with pytest.raises(KDError, match="unknown generator 'magic'"):
         ExpansionConfig(generators=("crawl", "magic"))
+
+
+def test_expand_command_runs_a_round_on_given_models_and_resumes_without_seeds(tmp_path, tiny_llama_dir, tiny_llama_adapter, capsys):
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("\n".join(helpers.SEEDS) + "\n")
+    project = tmp_path / "new" / "project"
+    common = ["expand", "--project", str(project), "--base", str(tiny_llama_dir), "--adapter", str(tiny_llama_adapter),
+              "--writer", str(tiny_llama_dir), "--per-round", "2", "--generators", "crawl,self-query",
+              "--prompt-tokens", "4", "--max-new-tokens", "4", "--threshold", "-100", "--auto-accept"]
+    assert cli([*common, "--seeds", str(seeds), "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "seeds: 3 added" in out and "1 rounds done" in out
+    # No --seeds: it continues the pool.  A random model writes no usable prompt, so round 1
+    # found nothing new above the threshold, and the loop says so instead of spinning.
+    assert cli([*common, "--rounds", "2"]) == 0
+    assert "stopping: round 1 found no new high-gap prompt" in capsys.readouterr().out
+    with Pool(project) as pool:
+        assert [h["round"] for h in pool.get_meta(META_LOG)] == [1]
+        assert pool.get_meta("models")["writer"] == str(tiny_llama_dir)
+        assert pool.count(PoolFilter(has_response=False)) == 0
