@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 import kd_core  # noqa: F401  (sets the offline defaults before any HF import)
@@ -425,12 +426,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = jobs.load_job_config(args.config)  # every config and data error before any model loads
     job_dir = jobs.create_job(args.project, config, job_id=args.job_id)
     if args.background:
-        status = jobs.start_job(job_dir)
+        status = jobs.start_job(job_dir, processes=args.processes)
         print(f"job {status['id']} started in the background (pid {jobs._read_json(job_dir / jobs.PROCESS).get('pid')}): {job_dir}")
         print(f"    kd-studio jobs show {status['id']} --project {args.project}")
         return 0
     print(f"job {job_dir.name}: {job_dir}")
-    status = jobs.run_job(job_dir, echo=print)
+    status = jobs.run_job(job_dir, echo=print) if args.processes == 1 else jobs.run_foreground(job_dir, args.processes)
     return _print_outcome(status)
 
 
@@ -516,6 +517,42 @@ def cmd_jobs_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("export")
+def cmd_export(args: argparse.Namespace) -> int:
+    """Merge a job's (or any) LoRA into a 16/32-bit copy of its base; check it; save it."""
+    from kd_core.export import merge_adapter
+    from kd_core.models import ModelSpec
+
+    pairs, system = None, None
+    if args.job:
+        from kd_core import jobs
+        from kd_core.training import read_examples
+
+        job_dir = jobs.find_job(args.job, args.project)
+        config = jobs.load_job_config(job_dir / jobs.CONFIG)
+        base, adapter = config.student, args.adapter or str(job_dir / "adapter")
+        if not (Path(adapter) / "adapter_config.json").exists():
+            raise KDError(f"job {job_dir.name} has no adapter yet (state: {jobs.job_status(job_dir)['state']})")
+        pairs, system = read_examples(config.data)[: args.check_pairs], config.train.system  # what it was trained on
+    elif args.base and args.adapter:
+        base, adapter = ModelSpec(args.base), args.adapter
+    else:
+        raise KDError("export needs --job, or --base and --adapter")
+    report = merge_adapter(base, adapter, args.merged, dtype=args.dtype, pairs=pairs, system=system,
+                           tolerance=args.tolerance, overwrite=args.overwrite)
+    print(f"merged model ({report.dtype}, {report.size_mb} MB) -> {report.out_dir}")
+    print(f"check: {report.pairs} pairs, max |mean log-likelihood difference| {report.max_abs_diff:.2e} nats/token "
+          f"(tolerance {report.tolerance:g})")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1 (got {value})")
+    return value
+
+
 def _training_parsers(sub) -> None:
     project_help = "project folder; jobs live in PROJECT/jobs/ (default: the current folder)"
     train = sub.add_parser("train", help="train a student LoRA (sft, kd or mix) from a YAML config")
@@ -523,6 +560,19 @@ def _training_parsers(sub) -> None:
     train.add_argument("--background", action="store_true", help="run as a background job and return at once")
     train.add_argument("--project", default=".", help=project_help)
     train.add_argument("--job-id", default=None, help="name of the job folder (default: date-time and a random suffix)")
+    train.add_argument("--processes", type=_positive_int, default=1,
+                       help="data-parallel processes on this machine (torchrun; one GPU each, or CPU with gloo); "
+                            "train.batch_size stays the batch of one step, split across them")
+    export = sub.add_parser("export", help="merge a trained LoRA into a 16/32-bit copy of its base, check it, save it")
+    export.add_argument("--job", default=None, help="job id or folder: its student is the base, its adapter the LoRA")
+    export.add_argument("--project", default=".", help=project_help)
+    export.add_argument("--base", default=None, help="base model (without --job)")
+    export.add_argument("--adapter", default=None, help="PEFT adapter folder (default with --job: the job's adapter)")
+    export.add_argument("--merged", required=True, help="output folder for the merged model")
+    export.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
+    export.add_argument("--tolerance", type=float, default=None, help="max mean log-likelihood difference, nats/token (default per dtype)")
+    export.add_argument("--check-pairs", type=_positive_int, default=8, help="training pairs the check scores (with --job)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     group = sub.add_parser("jobs", help="background training jobs").add_subparsers(dest="jobs_command", required=True)
     for name, text in (("list", "every job with its state"), ("show", "a job's status, summary and log"),
                        ("stop", "stop-and-save: finish the step, save, exit"), ("cancel", "end the job now"),

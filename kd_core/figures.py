@@ -185,3 +185,51 @@ def token_heatmap(row: Mapping[str, Any], per_line: int = 16) -> go.Figure:
 def write_html(fig: go.Figure, path: Any) -> None:
     """A standalone HTML file (plotly.js inlined: opens offline)."""
     fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+
+
+# Training curves: the series a job's log.jsonl may hold, in drawing order.
+LOSS_SERIES = (
+    ("loss", "training loss", "#1f77b4"),
+    ("loss_kd", "KD part (forward KL)", "#ff7f0e"),
+    ("loss_sft", "SFT part (cross-entropy)", "#2ca02c"),
+    ("eval_loss", "held-out loss", "#d62728"),
+)
+
+
+def empty_figure(message: str, height: int = 380) -> go.Figure:
+    """A blank figure that says why it is blank: a bare empty plot reads as broken."""
+    fig = go.Figure()
+    fig.add_annotation(text=html.escape(message), xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
+                       font=dict(size=14, color="#666"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(template="plotly_white", height=height)
+    return fig
+
+
+def loss_curve(rows: list[Mapping[str, Any]], title: str = "Training loss") -> go.Figure:
+    """Loss against optimizer step from a job's log rows (`kd_core.jobs.read_log`).
+
+    One line per series present (loss; loss_kd and loss_sft of a mix; eval_loss), each
+    from the rows that carry it; non-finite values (a diverged step) are left out.  No
+    rows yet: a figure saying so."""
+    fig = go.Figure()
+    for key, name, color in LOSS_SERIES:
+        points = [(r["step"], float(r[key])) for r in rows
+                  if isinstance(r.get(key), (int, float)) and isinstance(r.get("step"), (int, float)) and math.isfinite(float(r[key]))]
+        if not points:
+            continue
+        steps, values = zip(*points)
+        fig.add_trace(go.Scatter(
+            x=list(steps), y=list(values), mode="lines+markers" if len(points) < 50 else "lines", name=name,
+            line=dict(color=color, dash="dash" if key == "eval_loss" else "solid"), marker=dict(size=5),
+            hovertemplate=f"{name}<br>step %{{x}}<br>%{{y:.4f}}<extra></extra>",
+        ))
+    if not fig.data:
+        return empty_figure("No loss logged yet: the first point appears after the first logging step.")
+    max_steps = next((r.get("max_steps") for r in reversed(rows) if isinstance(r.get("max_steps"), int) and r["max_steps"] > 0), None)
+    fig.update_layout(title=title, xaxis_title="optimizer step", yaxis_title="loss", template="plotly_white",
+                      legend=dict(orientation="h", y=-0.2), height=380)
+    if max_steps:
+        fig.update_xaxes(range=[0, max_steps])  # the axis shows how much of the run is left
+    return fig

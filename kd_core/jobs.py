@@ -37,6 +37,13 @@ while the models load takes effect after the first step.  Cancel is SIGTERM to t
 job's process group (the job records "cancelled" and exits at once), then SIGKILL
 after a grace period.
 
+Multi-process (data-parallel) jobs: ``start_job(..., processes=N)`` runs the job under
+torchrun; every process calls `run_job`, rank 0 owns the folder (status, lock, log,
+adapter) and the others only train, starting once rank 0 holds the device.  The status's
+pid is the launcher's, so `job_status`, stop and cancel treat the N processes as one job;
+a stop is agreed across processes so all stop at the same step.  The same folder also
+runs under a launcher the user starts (``accelerate launch -m kd_core.jobs run DIR``).
+
 This module imports no torch at the top: listing and controlling jobs stays instant;
 only `run_job` (in the job process) loads the training stack.
 """
@@ -54,7 +61,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from kd_core.errors import InputFileError, KDError
 
@@ -343,16 +350,32 @@ def create_job(project: str | Path, config: JobConfig, job_id: str | None = None
     return job_dir
 
 
-def start_job(job_dir: str | Path, resume_from: str | Path | None = None) -> dict[str, Any]:
-    """Start the job in its own process and session (it outlives the caller); returns its status."""
+def launch_command(job_dir: str | Path, processes: int = 1, resume_from: str | Path | None = None,
+                   echo: bool = False) -> list[str]:
+    """The command that runs the job: one process, or `processes` data-parallel ones on
+    this machine through torchrun (every process runs `run_job`; gradients are averaged)."""
+    if processes < 1:
+        raise KDError(f"processes must be >= 1 (got {processes})")
+    args = ["-m", "kd_core.jobs", "run", str(job_dir)]
+    if resume_from:
+        args += ["--resume", str(resume_from)]
+    if echo:
+        args.append("--echo")
+    if processes == 1:
+        return [sys.executable, *args]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", *args]
+
+
+def start_job(job_dir: str | Path, resume_from: str | Path | None = None, processes: int = 1) -> dict[str, Any]:
+    """Start the job in its own process and session (it outlives the caller); returns its status.
+
+    `processes` > 1 trains data-parallel on this machine (see `launch_command`)."""
     job_dir = Path(job_dir).resolve()
+    cmd = launch_command(job_dir, processes, resume_from)
     (job_dir / STOP).unlink(missing_ok=True)
     (job_dir / PROCESS).unlink(missing_ok=True)
     _update_status(job_dir, state="queued", pid=None, pid_start=None, queued=_now(), started=None, ended=None, error=None,
-                   summary=None, resumed_from=str(resume_from) if resume_from else None)
-    cmd = [sys.executable, "-m", "kd_core.jobs", "run", str(job_dir)]
-    if resume_from:
-        cmd += ["--resume", str(resume_from)]
+                   summary=None, resumed_from=str(resume_from) if resume_from else None, processes=processes)
     with open(job_dir / PROCESS_LOG, "ab") as out:
         proc = subprocess.Popen(
             cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
@@ -427,7 +450,8 @@ def cancel_job(job_dir: str | Path, grace_s: float = CANCEL_GRACE_S) -> dict[str
             if not _gone(pid, start, 5.0):
                 raise KDError(f"job {status['id']}: process {pid} survived SIGKILL (stuck in the kernel?); its state is unchanged")
     if _read_json(job_dir / STATUS).get("state") != "cancelled":
-        _update_status(job_dir, state="cancelled", ended=_now())
+        # A multi-process job's first process reads SIGTERM as a peer's failure and says so; here it was a cancel.
+        _update_status(job_dir, state="cancelled", ended=_now(), error=None)
     return job_status(job_dir)
 
 
@@ -440,7 +464,7 @@ def resume_job(job_dir: str | Path) -> dict[str, Any]:
     ckpt = last_checkpoint(job_dir)
     if ckpt is None:
         raise KDError(f"job {status['id']} has no checkpoint to resume from (set train.save_steps to save them every N steps)")
-    return start_job(job_dir, resume_from=ckpt)
+    return start_job(job_dir, resume_from=ckpt, processes=int(status.get("processes") or 1))
 
 
 def _gone(pid: int | None, start: int | None, timeout: float) -> bool:
@@ -526,13 +550,27 @@ def _stop_callback(job_dir: Path):
             self.requested = False
 
         def on_step_end(self, args, state, control, **kw):
-            if (job_dir / STOP).exists():
+            if _stop_agreed((job_dir / STOP).exists(), args.device):
                 self.requested = True
                 control.should_training_stop = True
                 control.should_save = True  # resume continues from exactly this step
                 control.should_log = True
 
     return StopOnRequest()
+
+
+def _stop_agreed(asked: bool, device: Any) -> bool:
+    """Whether any process saw the stop request.  Processes poll the file at slightly
+    different moments; one that stopped a step before the others would leave them
+    waiting forever on its gradients, so all stop at the same step."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return asked
+    flag = torch.tensor([1 if asked else 0], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
 
 
 def _echo_callback(job_dir: Path, echo: Callable[[str], None]):
@@ -560,15 +598,45 @@ def format_log_row(row: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
-def run_job(job_dir: str | Path, resume_from: str | Path | None = None, echo: Callable[[str], None] | None = None) -> dict[str, Any]:
+def _rank_and_world() -> tuple[int, int]:
+    """This process's rank and the number of processes, as torchrun and accelerate launch set them."""
+    return int(os.environ.get("RANK", "0") or 0), max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))
+
+
+def run_job(job_dir: str | Path, resume_from: str | Path | None = None, echo: Callable[[str], None] | None = None,
+            callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Run the job in this process (the job process, or the CLI in the foreground);
-    returns its final status."""
+    returns its final status.
+
+    Under a multi-process launcher every process calls this: the first (rank 0) owns the
+    job folder (status, device lock, log, adapter); the others only train."""
     job_dir = Path(job_dir).resolve()
+    rank, world = _rank_and_world()
+    if world > 1:
+        _die_with_parent()
+    if rank != 0:
+        return _run_follower(job_dir, resume_from, rank, callbacks)
     pid = os.getpid()
+    launcher = _read_json(job_dir / PROCESS).get("pid") if world > 1 else None
+    if launcher and os.getppid() == launcher:
+        # start_job's launcher (torchrun) is the job's process: job_status watches it, a
+        # cancel signals it, and it ends every training process.
+        record_pid, group = launcher, _leads_group(launcher)
+    else:
+        # Only a session leader (a process start_job made) owns its process group; a CLI in
+        # the foreground shares its shell's group, which a cancel must not take down.
+        record_pid, group = pid, os.getsid(0) == pid
 
     def on_sigterm(signum, frame):
-        # Cancel: record it and leave now; the OS frees memory and the device lock.
-        _update_status(job_dir, state="cancelled", ended=_now(), error=None)
+        if world > 1:
+            # The launcher ends every process when one fails; a user's cancel lands here too
+            # and cancel_job then records "cancelled" over this.
+            _update_status(job_dir, state="failed", ended=_now(),
+                           error=f"ended by SIGTERM: another of the {world} training processes failed, or the launcher was "
+                                 f"stopped; last lines of {PROCESS_LOG}:\n{_tail(job_dir / PROCESS_LOG)}")
+        else:
+            # Cancel: record it and leave now; the OS frees memory and the device lock.
+            _update_status(job_dir, state="cancelled", ended=_now(), error=None)
         os._exit(143)
 
     import threading
@@ -576,10 +644,8 @@ def run_job(job_dir: str | Path, resume_from: str | Path | None = None, echo: Ca
     in_main = threading.current_thread() is threading.main_thread()  # signal handlers live only there
     previous = signal.signal(signal.SIGTERM, on_sigterm) if in_main else None
     lock = None
-    # Only a session leader (a process start_job made) owns its process group; a CLI in
-    # the foreground shares its shell's group, which a cancel must not take down.
-    _update_status(job_dir, state="queued", pid=pid, pid_start=_start_ticks(pid), group=os.getsid(0) == pid,
-                   host=os.uname().nodename)
+    _update_status(job_dir, state="queued", pid=record_pid, pid_start=_start_ticks(record_pid), group=group,
+                   host=os.uname().nodename, processes=world)
     try:
         config = load_job_config(job_dir / CONFIG)
         device = device_name(config.student.device)
@@ -588,13 +654,14 @@ def run_job(job_dir: str | Path, resume_from: str | Path | None = None, echo: Ca
             return _update_status(job_dir, state="cancelled", ended=_now(), error="stopped while waiting in the queue")
         _update_status(job_dir, state="running", device=device, started=_now(), waiting_for=None, held_by=None)
         if echo:
-            echo(f"job {job_dir.name}: training on {device} ({config.train.loss}, student {config.student.label()})")
+            where = f"{world} processes on {device}" if world > 1 else device
+            echo(f"job {job_dir.name}: training on {where} ({config.train.loss}, student {config.student.label()})")
         from kd_core.training import read_examples, train_lora
 
         examples = read_examples(config.data)
         stop = _stop_callback(job_dir)
-        callbacks = [stop] + ([_echo_callback(job_dir, echo)] if echo else [])
-        summary = train_lora(config.student, examples, config.train, teacher=config.teacher, callbacks=callbacks,
+        summary = train_lora(config.student, examples, config.train, teacher=config.teacher,
+                             callbacks=[stop, *([_echo_callback(job_dir, echo)] if echo else []), *callbacks],
                              resume_from_checkpoint=str(resume_from) if resume_from else None, print_logs=echo is None)
         state = "stopped" if stop.requested else "completed"
         (job_dir / STOP).unlink(missing_ok=True)
@@ -616,14 +683,78 @@ def run_job(job_dir: str | Path, resume_from: str | Path | None = None, echo: Ca
             signal.signal(signal.SIGTERM, previous)
 
 
+def _leads_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return False
+
+
+def run_foreground(job_dir: str | Path, processes: int) -> dict[str, Any]:
+    """Run the job in `processes` processes, in the foreground (progress lines on stdout);
+    returns its final status.  Ctrl-C ends every process and records "cancelled"."""
+    job_dir = Path(job_dir).resolve()
+    cmd = launch_command(job_dir, processes, echo=True)
+    proc = subprocess.Popen(cmd, cwd=str(job_dir), env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    _write_json(job_dir / PROCESS, {"pid": proc.pid, "pid_start": _start_ticks(proc.pid), "group": False, "cmd": cmd})
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        proc.wait()  # the launcher got the Ctrl-C too and is ending its processes
+        _update_status(job_dir, state="cancelled", ended=_now(), error="interrupted")
+        raise
+    return job_status(job_dir)
+
+
+def _die_with_parent() -> None:
+    """End this training process when its launcher dies, however it dies.
+
+    torchrun starts each process in a session of its own, so a SIGKILL to the launcher's
+    group (a cancel's last resort) would leave them training, holding memory and the
+    device.  Linux only; elsewhere the launcher's own SIGTERM handling has to do."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _run_follower(job_dir: Path, resume_from: str | Path | None, rank: int, callbacks: Sequence[Any] = (),
+                  poll_s: float = 0.5) -> dict[str, Any]:
+    """A process other than rank 0: train alongside it, writing nothing into the job folder.
+
+    It waits until rank 0 holds the device and says "running", so a queued job loads no
+    model and does not sit in the process group's rendezvous (which times out).  If rank 0
+    leaves instead (stopped in the queue, failed), the launcher ends this process."""
+    while _read_json(job_dir / STATUS).get("state") != "running":
+        time.sleep(poll_s)
+    config = load_job_config(job_dir / CONFIG)
+    from kd_core.training import read_examples, train_lora
+
+    stop = _stop_callback(job_dir)
+    try:
+        summary = train_lora(config.student, read_examples(config.data), config.train, teacher=config.teacher,
+                             callbacks=[stop, *callbacks], resume_from_checkpoint=str(resume_from) if resume_from else None,
+                             print_logs=False)
+    except Exception as e:
+        import traceback
+
+        traceback.print_exc()  # process.log: rank 0 reports the failure, this is its cause
+        return {"id": job_dir.name, "state": "failed", "error": f"rank {rank}: {type(e).__name__}: {e}"}
+    return {"id": job_dir.name, "state": "stopped" if stop.requested else "completed", "error": None, "summary": summary}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kd_core.jobs", description="Run a KD Studio job folder (started by start_job).")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run")
     run.add_argument("job_dir")
     run.add_argument("--resume", default=None, help="checkpoint folder to continue from")
+    run.add_argument("--echo", action="store_true", help="print a progress line per logging step")
     args = parser.parse_args(argv)
-    status = run_job(args.job_dir, resume_from=args.resume)
+    status = run_job(args.job_dir, resume_from=args.resume, echo=(lambda line: print(line, flush=True)) if args.echo else None)
     print(json.dumps({k: status.get(k) for k in ("id", "state", "error")}))
     return 0 if status.get("state") in ("completed", "stopped") else 1
 

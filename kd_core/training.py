@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
+from peft import PeftModelForCausalLM
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from kd_core import devices
@@ -510,34 +511,90 @@ def check_kd_compatible(student: LoadedModel, teacher: LoadedModel) -> None:
     )
 
 
+class StudentLM(PeftModelForCausalLM):
+    """The LoRA student: a PEFT causal LM whose forward can also compute KD Studio's losses.
+
+    Trainer hands `compute_loss` the model as wrapped for multi-process training
+    (DistributedDataParallel, FSDP, DeepSpeed), and accelerate wraps its forward for
+    mixed precision.  Those wrappers act only through forward: DDP arms its gradient
+    all-reduce there, FSDP gathers its shards there.  A loss that reached past them to
+    the decoder and output layer would leave each process training on its own gradients.
+    So `forward(loss_fn=f, **batch)` returns `f(self, batch)`, computed inside the wrappers;
+    without `loss_fn` it is the ordinary PEFT forward.
+    """
+
+    def forward(self, *args: Any, loss_fn: Callable[[Any, dict[str, Any]], dict[str, torch.Tensor]] | None = None, **kwargs: Any):
+        if loss_fn is None:
+            return super().forward(*args, **kwargs)
+        return loss_fn(self, kwargs)
+
+
+def response_token_count(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Response tokens a loss averages over (positions whose next token is a label)."""
+    return (batch["labels"][:, 1:] != -100).sum()
+
+
 class LossTrainer(Trainer):
-    """Trainer whose loss is KD Studio's response-only loss, not the model's own."""
+    """Trainer whose loss is KD Studio's response-only loss, not the model's own.
+
+    The loss is the mean over every response token of an optimizer step, across
+    gradient-accumulation micro-batches and processes, so one process with batch B and
+    N processes splitting the same B take the same step."""
+
+    # compute_loss normalizes by the whole step's token count itself.
+    loss_is_scaled_for_ga = True
 
     def __init__(self, *args, train_config: TrainConfig | None = None, teacher=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.kd_config = train_config or TrainConfig()
         self.teacher = teacher
         self._parts: dict[str, list[float]] = {}
+        self._step_tokens: torch.Tensor | None = None
 
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+    def get_batch_samples(self, epoch_iterator, num_batches, device):
+        samples, count = super().get_batch_samples(epoch_iterator, num_batches, device)
+        # Trainer counts tokens only for some model classes and label conventions; this
+        # loss always needs the count, over this step's micro-batches on every process.
+        tokens = sum((response_token_count(b) for b in samples), torch.tensor(0)).to(device)
+        if self.accelerator.num_processes > 1:
+            tokens = self.accelerator.reduce(tokens, reduction="sum")
+        self._step_tokens = tokens
+        return samples, count
+
+    def _losses(self, student, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Runs inside the (wrapped) student's forward; `student` is the unwrapped StudentLM."""
         cfg = self.kd_config
         if cfg.loss == "sft":
-            loss, _ = sft_loss(model, inputs)
+            return {"loss": sft_loss(student, batch)[0]}
+        want = ("kd", "sft") if cfg.loss == "mix" else ("kd",)
+        parts = response_losses(student, batch, self.teacher, cfg.kd_temperature, cfg.kd_chunk_size, want)
+        loss = cfg.kd_weight * parts["kd"] + cfg.sft_weight * parts["sft"] if cfg.loss == "mix" else parts["kd"]
+        return {"loss": loss, **parts}
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if not isinstance(self.accelerator.unwrap_model(model), StudentLM):
+            raise KDError("LossTrainer needs the student made by add_lora (a StudentLM)")
+        out = model(**inputs, loss_fn=self._losses)  # through DDP/FSDP/DeepSpeed and autocast
+        mean = out["loss"]
+        if model.training and self._step_tokens is not None:
+            # The micro-batch mean weighted by its share of the step's tokens; DDP averages
+            # gradients over processes, so the share is counted per process.
+            share = response_token_count(inputs).to(mean.device) * self.accelerator.num_processes / self._step_tokens.clamp(min=1)
+            loss = mean * share
         else:
-            want = ("kd", "sft") if cfg.loss == "mix" else ("kd",)
-            parts = response_losses(model, inputs, self.teacher, cfg.kd_temperature, cfg.kd_chunk_size, want)
-            if cfg.loss == "mix":
-                loss = cfg.kd_weight * parts["kd"] + cfg.sft_weight * parts["sft"]
-                for name, value in parts.items():  # both parts in the log: which one moves is the story
-                    self._parts.setdefault(f"loss_{name}", []).append(float(value.detach()))
-            else:
-                loss = parts["kd"]
-        return (loss, None) if return_outputs else loss
+            loss = mean / self.args.gradient_accumulation_steps
+        if self.kd_config.loss == "mix":
+            for name in ("kd", "sft"):  # both parts in the log: which one moves is the story
+                self._parts.setdefault(f"loss_{name}", []).append(float(out[name].detach()))
+        return (loss, out) if return_outputs else loss
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
         if "loss" in logs:
-            for name, values in self._parts.items():
-                logs[name] = round(sum(values) / len(values), 4)
+            for name, values in sorted(self._parts.items()):
+                value = torch.tensor(sum(values) / len(values), device=self.args.device)
+                if self.accelerator.num_processes > 1:  # every process logs at the same step
+                    value = self.accelerator.reduce(value, reduction="mean")
+                logs[name] = round(float(value), 4)
             self._parts = {}
         super().log(logs, *args, **kwargs)
 
@@ -559,7 +616,7 @@ def jsonl_logger(path: Path, total_tokens_per_epoch: int | None = None):
             self.step0, self.epoch0 = state.global_step, state.epoch or 0.0
 
         def on_log(self, args, state, control, logs=None, **kw):
-            if not logs or self.t0 is None:
+            if not logs or self.t0 is None or not state.is_world_process_zero:  # one writer for the job folder
                 return
             elapsed = time.perf_counter() - self.t0
             row = {"step": state.global_step, "max_steps": state.max_steps, "epoch": round(state.epoch or 0, 4), "elapsed_s": round(elapsed, 2)}
@@ -587,15 +644,17 @@ def truncate_log(path: Path, last_step: int) -> None:
 # The recipe
 
 
-def add_lora(model, settings: LoraSettings, seed: int = 0):
-    from peft import LoraConfig, get_peft_model
+def add_lora(model, settings: LoraSettings, seed: int = 0) -> StudentLM:
+    """A new LoRA on `model`, as the StudentLM that LossTrainer trains."""
+    from peft import LoraConfig
 
     torch.manual_seed(seed)
     cfg = LoraConfig(
         r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
         target_modules=settings.target_modules, task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, cfg)
+    cfg.base_model_name_or_path = model.__dict__.get("name_or_path")  # as get_peft_model records it
+    return StudentLM(model, cfg)
 
 
 def resolve_teacher(student: LoadedModel, teacher: ModelSpec | LoadedModel | None, loss: str) -> LoadedModel | None:
@@ -630,12 +689,19 @@ def train_lora(
     output_dir/checkpoints; `resume_from_checkpoint` continues from one of them.
     `print_logs=False` silences Trainer's own printing of each log (its dicts).
 
+    Under a multi-process launcher (`torchrun`, `accelerate launch`) every process runs
+    this with the same arguments; `config.batch_size` stays the batch of one optimizer
+    step, split across the processes, and only the first process writes files.
+
     Returns a summary: steps, wall time, tokens/s, final loss, adapter path and size.
     """
     config.validate()
     if not config.output_dir:
         raise KDError("train: output_dir is not set")
     set_seed(config.seed)
+    if world_size() > 1 and torch.cuda.is_available():
+        # One GPU per process: "cuda" (the device "auto" resolves to) must mean this process's own.
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     lm = student if isinstance(student, LoadedModel) else load_model(student)
     if lm.has_adapter:
         raise KDError("the student already has an adapter; train a new LoRA on its base model")
@@ -645,18 +711,22 @@ def train_lora(
         guard_4bit_cpu(model)
     data = PairDataset(lm.tokenizer, examples, config.max_length, config.system, with_teacher=config.loss != "sft")
     n_tokens = sum(len(x["input_ids"]) for x in data.items)
+    world = world_size()
+    if config.batch_size % world:
+        raise KDError(f"train.batch_size ({config.batch_size}) must be a multiple of the number of processes ({world}): "
+                      "each optimizer step splits one batch across them")
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "log.jsonl"
-    if resume_from_checkpoint:
-        truncate_log(log_path, _checkpoint_step(resume_from_checkpoint))
-    else:
-        log_path.unlink(missing_ok=True)
 
     use_bf16 = devices.autocast_dtype(lm.device, lm.dtype) == torch.bfloat16
     args = TrainingArguments(
         output_dir=str(out / "checkpoints"),
+        # batch_size is per optimizer step (times grad_accum), whatever the number of
+        # processes: split_batches cuts each batch across them, so one config trains the
+        # same way on 1 or N processes.
         per_device_train_batch_size=config.batch_size,
+        accelerator_config={"split_batches": True},
         gradient_accumulation_steps=config.grad_accum,
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
@@ -678,6 +748,12 @@ def train_lora(
         train_sampling_strategy="group_by_length",
         disable_tqdm=os.environ.get("KD_STUDIO_PROGRESS") != "1",
     )
+    main_process = args.process_index == 0  # the job folder has one writer
+    if main_process:
+        if resume_from_checkpoint:
+            truncate_log(log_path, _checkpoint_step(resume_from_checkpoint))
+        else:
+            log_path.unlink(missing_ok=True)
     trainer = LossTrainer(
         model=model, args=args, train_dataset=data, data_collator=collate(lm.tokenizer.pad_token_id),
         callbacks=[jsonl_logger(log_path, n_tokens), *callbacks],
@@ -691,11 +767,13 @@ def train_lora(
     result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     wall = time.perf_counter() - t0
     adapter_dir = out / "adapter"
-    model.save_pretrained(adapter_dir)
-    lm.tokenizer.save_pretrained(adapter_dir)  # the chat template used travels with the adapter
     teacher_label = None if config.loss == "sft" else (teacher_lm.spec.label() if teacher_lm else "self (adapter disabled)")
-    (out / "train_config.json").write_text(json.dumps(
-        {"config": config.to_dict(), "student": lm.spec.to_dict(), "teacher": teacher_label}, indent=2))
+    if main_process:
+        model.save_pretrained(adapter_dir)
+        lm.tokenizer.save_pretrained(adapter_dir)  # the chat template used travels with the adapter
+        (out / "train_config.json").write_text(json.dumps(
+            {"config": config.to_dict(), "student": lm.spec.to_dict(), "teacher": teacher_label, "processes": world}, indent=2))
+    trainer.accelerator.wait_for_everyone()  # every process returns with the adapter on disk
     size = sum(f.stat().st_size for f in adapter_dir.glob("adapter_model*"))
     epochs_done = (trainer.state.epoch or 0.0) - (_checkpoint_epoch(resume_from_checkpoint) if resume_from_checkpoint else 0.0)
     return {
@@ -711,7 +789,13 @@ def train_lora(
         "stopped_early": bool(trainer.control.should_training_stop and result.global_step < trainer.state.max_steps),
         "adapter": str(adapter_dir),
         "adapter_mb": round(size / 2**20, 2),
+        "processes": world,
     }
+
+
+def world_size() -> int:
+    """Processes in this training run: the launcher's WORLD_SIZE (torchrun, accelerate launch), else 1."""
+    return max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))
 
 
 def _checkpoint_state(checkpoint: str) -> dict[str, Any]:

@@ -108,3 +108,29 @@ def test_scatter_of_5000_rows_builds_quickly():
     t = time.perf_counter()
     gap_scatter(df, "logratio")
     assert time.perf_counter() - t < 2.0  # generous; bench/bench_figures.py measures it
+
+
+def test_loss_curve_draws_each_logged_series_against_its_steps():
+    from kd_core.figures import loss_curve
+
+    rows = [{"step": 2, "max_steps": 10, "loss": 3.0, "loss_kd": 2.0, "loss_sft": 1.0},
+            {"step": 4, "max_steps": 10, "loss": 2.5, "loss_kd": 1.7, "loss_sft": float("nan")},
+            {"step": 4, "max_steps": 10, "eval_loss": 2.8},
+            {"step": 6, "max_steps": 10, "loss": 2.0, "loss_kd": 1.2, "loss_sft": 0.8},
+            {"step": 10, "max_steps": 10, "train_loss": 2.4, "train_runtime": 3.0}]  # Trainer's summary row: no curve
+    fig = loss_curve(rows)
+    by_name = {t.name: t for t in fig.data}
+    assert list(by_name) == ["training loss", "KD part (forward KL)", "SFT part (cross-entropy)", "held-out loss"]
+    assert list(by_name["training loss"].x) == [2, 4, 6] and list(by_name["training loss"].y) == [3.0, 2.5, 2.0]
+    assert list(by_name["SFT part (cross-entropy)"].x) == [2, 6]  # the NaN step is left out
+    assert list(by_name["held-out loss"].x) == [4] and by_name["held-out loss"].line.dash == "dash"
+    assert tuple(fig.layout.xaxis.range) == (0, 10)
+
+
+def test_loss_curve_without_rows_says_so_instead_of_an_empty_plot():
+    from kd_core.figures import loss_curve
+
+    for rows in ([], [{"step": 0, "max_steps": 10, "train_runtime": 1.0}]):
+        fig = loss_curve(rows)
+        assert not fig.data
+        assert "No loss logged yet" in fig.layout.annotations[0].text
