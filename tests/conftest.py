@@ -91,21 +91,35 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) ->
 
 
 @pytest.fixture
-def served_app(tmp_path):
-    """Start `kd-studio serve` as a user would; yield its URL; stop it."""
-    port = free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kd_core.cli", "serve", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
+def serve_app(tmp_path):
+    """Start `kd-studio serve` with extra arguments (e.g. --project DIR) as a user would;
+    returns its URL; every server it started stops after the test."""
+    procs: list[subprocess.Popen] = []
+
+    def start(*args: str) -> str:
+        port = free_port()
+        env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kd_core.cli", "serve", "--port", str(port), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path,
+        )
+        procs.append(proc)
+        url = f"http://127.0.0.1:{port}/"
         wait_http(url, 90, proc)
-        yield url
+        return url
+
+    try:
+        yield start
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture
+def served_app(serve_app):
+    """Start `kd-studio serve` as a user would; yield its URL; stop it."""
+    return serve_app()

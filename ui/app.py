@@ -8,7 +8,7 @@ import gradio as gr
 from kd_core.demo import DEMO_DIR
 from kd_core.errors import KDError
 from kd_core.models import DEMO_MODELS, demo_spec
-from ui import explore
+from ui import curate, explore
 
 DEMO_SCORES = DEMO_DIR / "demo_scores.parquet"
 
@@ -25,6 +25,8 @@ def build_app(project: str | None = None) -> gr.Blocks:
             gr.Markdown("\n".join(f"- `demo:{n}`: {d.description}" for n, d in DEMO_MODELS.items()))
         with gr.Tab("Explore"):
             explore.build(app, DEMO_SCORES)
+        with gr.Tab("Curate"):
+            curate.build(app, project)
     return app
 
 
