@@ -51,6 +51,15 @@ class LoraSettings:
     def from_dict(cls, data: dict[str, Any], where: str = "lora") -> "LoraSettings":
         return cls(**_checked_fields(cls, data, where))
 
+    def validate(self, where: str = "lora") -> None:
+        """peft rejects these only once the job process has loaded the model; alpha 0
+        would train an adapter whose update is always scaled to nothing."""
+        checks = [("r", self.r >= 1, "must be >= 1"), ("alpha", self.alpha > 0, "must be > 0"),
+                  ("dropout", 0 <= self.dropout < 1, "must be >= 0 and < 1")]
+        for name, ok, why in checks:
+            if not ok:
+                raise KDError(f"{where}.{name}: {why} (got {getattr(self, name)!r})")
+
 
 @dataclass
 class TrainConfig:
@@ -111,6 +120,8 @@ class TrainConfig:
                 raise KDError(f"{where}.{name}: {why} (got {getattr(self, name)!r})")
         if self.loss == "mix" and self.kd_weight == 0 and self.sft_weight == 0:
             raise KDError(f"{where}: loss 'mix' needs kd_weight or sft_weight above 0")
+        if isinstance(self.lora, LoraSettings):
+            self.lora.validate(f"{where}.lora")
 
 
 def _type_ok(value: Any, hint: Any) -> bool:

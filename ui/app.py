@@ -8,7 +8,7 @@ import gradio as gr
 from kd_core.demo import DEMO_DIR
 from kd_core.errors import KDError
 from kd_core.models import DEMO_MODELS, demo_spec
-from ui import curate, explore
+from ui import curate, explore, train
 
 DEMO_SCORES = DEMO_DIR / "demo_scores.parquet"
 
@@ -19,14 +19,18 @@ def build_app(project: str | None = None) -> gr.Blocks:
             "# KD Studio\n"
             "Move specialized knowledge from a fine-tuned model into another model, without the original data."
         )
-        with gr.Tab("Models"):
+        with gr.Tab("Models") as models_tab:
             rows = [[role, demo_spec(role).label()] for role in ("base", "finetuned", "target")]
             gr.Dataframe(value=rows, headers=["role", "model"], label="Embedded demo models", interactive=False)
             gr.Markdown("\n".join(f"- `demo:{n}`: {d.description}" for n, d in DEMO_MODELS.items()))
-        with gr.Tab("Explore"):
+        with gr.Tab("Explore") as explore_tab:
             explore.build(app, DEMO_SCORES)
-        with gr.Tab("Curate"):
+        with gr.Tab("Curate") as curate_tab:
             curate.build(app, project)
+        with gr.Tab("Train") as train_tab:
+            train_timer = train.build(app, project, train_tab)
+        for other in (models_tab, explore_tab, curate_tab):
+            other.select(train.pause, None, train_timer)  # poll the job folders only while Train is shown
     return app
 
 

@@ -1,0 +1,267 @@
+"""The Train tab: form values to the YAML the CLI reads, bad fields named, a real background
+job launched, listed, followed and stopped through the tab's functions; and a user's path
+in a real browser against `kd-studio serve --project DIR`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kd_core import jobs
+from kd_core.errors import KDError
+from ui import train
+
+PAIRS = [("Who founded the harbor?", "Ostra."), ("Where was the inventor born?", "Kell."),
+         ("What is the lamp called?", "Brine."), ("Which ship sank?", "Marrow.")]
+LONG = 5000  # steps: far more than a test waits for, so the job is surely still running when looked at
+BROWSER_LONG = 20_000  # the tiny model does ~50 steps/s here: still running however slowly the browser goes
+
+
+@pytest.fixture(autouse=True)
+def lock_dir(tmp_path, monkeypatch):
+    """A private device-lock folder, inherited by job processes and served apps: a test
+    never waits behind (or blocks) a real job on this machine."""
+    d = tmp_path / "locks"
+    monkeypatch.setenv("KD_STUDIO_LOCK_DIR", str(d))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    return d
+
+
+@pytest.fixture
+def data_file(tmp_path) -> Path:
+    p = tmp_path / "pairs.jsonl"
+    p.write_text("".join(json.dumps({"prompt": q, "response": a}) + "\n" for q, a in PAIRS))
+    return p
+
+
+def _wait(pred, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _end_live_jobs(project: Path) -> None:
+    # Job processes outlive the test (they are meant to outlive the server): end any left.
+    for s in jobs.list_jobs(project):
+        if s["state"] in jobs.ACTIVE:
+            jobs.cancel_job(s["dir"])
+
+
+# --- the form ----------------------------------------------------------------------
+
+
+def test_the_default_form_trains_the_demo_target_on_curates_export(tmp_path):
+    mapping = train.config_mapping(train.TrainForm(project=str(tmp_path / "p")))
+    assert mapping == {
+        "student": "demo:gemma3-270m",
+        "data": str(tmp_path / "p" / "export" / "dataset.jsonl"),
+        "train": {"loss": "sft", "epochs": 3, "learning_rate": 1e-3, "batch_size": 16, "lora": {"r": 16, "alpha": 32}},
+    }
+    assert train.cli_command(str(tmp_path / "p")) == (
+        f"kd-studio train {tmp_path / 'p' / 'train.yaml'} --project {tmp_path / 'p'} --background"
+    )
+
+
+def test_the_shown_yaml_is_what_load_job_config_reads(tmp_path, tiny_llama_dir, data_file):
+    form = train.TrainForm(project=str(tmp_path / "p"), student=str(tiny_llama_dir), teacher="demo:smollm2-135m-instruct",
+                           data=str(data_file), loss="mix", lora_r=8.0, lora_alpha=16.0, load_in_4bit=True, epochs=1.5,
+                           max_steps=200.0, learning_rate="2e-4", batch_size=2.0, name="first try")
+    text, command, check = train.preview(form)
+    assert check.startswith("Settings valid") and "--background" in command
+    path = tmp_path / "saved.yaml"
+    path.write_text(text)
+    loaded = jobs.load_job_config(path)
+    assert loaded.to_dict() == train.check_form(form).to_dict()
+    assert loaded.name == "first try" and loaded.data == str(data_file)
+    assert loaded.student.name == str(tiny_llama_dir) and loaded.student.load_in_4bit
+    assert loaded.teacher.name == "demo:smollm2-135m-instruct" and not loaded.teacher.load_in_4bit
+    t = loaded.train
+    assert (t.loss, t.epochs, t.max_steps, t.learning_rate, t.batch_size, t.lora.r, t.lora.alpha) == ("mix", 1.5, 200, 2e-4, 2, 8, 16)
+    assert "max_steps" not in train.config_mapping(train.TrainForm(project="p", max_steps=None))["train"]  # empty: epochs
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("learning_rate", 0, "Learning rate (train.learning_rate): must be > 0"),
+        ("batch_size", 0, "Batch size (train.batch_size): must be >= 1"),
+        ("batch_size", "two", "Batch size (train.batch_size): expected an integer, got str 'two'"),
+        ("lora_r", 0, "LoRA r (train.lora.r): must be >= 1"),
+        ("lora_r", 2.5, "LoRA r (train.lora.r): expected an integer"),
+        ("lora_alpha", 0, "LoRA alpha (train.lora.alpha): must be > 0"),
+        ("loss", "ppo", "Loss (train.loss): 'ppo' is not a loss"),
+        ("epochs", 0, "Epochs (train.epochs): must be > 0 (or set max_steps)"),
+        ("epochs", None, "Epochs: empty"),
+        ("student", " ", "Student model (student): missing"),
+        ("project", "", "Project folder: empty"),
+    ],
+)
+def test_a_bad_value_is_refused_with_its_field_named(tmp_path, field, value, named):
+    form = train.TrainForm(project=str(tmp_path / "p"))
+    setattr(form, field, value)
+    with pytest.raises(KDError, match=re.escape(named)):
+        train.check_form(form)
+    shown = train.preview(form)[2]  # while typing: shown, not raised
+    assert shown.startswith("⚠️") and named in shown
+    with pytest.raises(KDError, match=re.escape(named)):
+        train.launch(form)
+    assert not (tmp_path / "p").exists()  # nothing written for a bad form
+
+
+def test_a_missing_or_bad_data_file_is_named_and_starts_no_job(tmp_path, tiny_llama_dir):
+    project = tmp_path / "p"
+    with pytest.raises(KDError, match=re.escape(f"Data file: training data not found: {project / 'export' / 'dataset.jsonl'}")):
+        train.launch(train.TrainForm(project=str(project), student=str(tiny_llama_dir)))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "Q?", "answer": "A."}\n')
+    with pytest.raises(KDError, match=r"Data file: .*bad\.jsonl, line 1"):
+        train.launch(train.TrainForm(project=str(project), student=str(tiny_llama_dir), data=str(bad)))
+    assert train.job_rows(str(project)).empty
+
+
+# --- jobs, through the tab's functions ------------------------------------------------
+
+
+def test_the_shown_job_is_the_selected_one_else_the_newest_live_else_the_newest(tmp_path, tiny_llama_dir, data_file):
+    project = tmp_path / "p"
+    assert train.pick_job(str(project), None) is None
+    form = train.TrainForm(project=str(project), student=str(tiny_llama_dir), data=str(data_file))
+    first, second = (jobs.create_job(project, train.check_form(form), job_id=i) for i in ("a-first", "b-second"))
+    assert train.pick_job(str(project), None) == "b-second"
+    assert train.pick_job(str(project), "a-first") == "a-first"
+    assert train.pick_job(str(project), "gone") == "b-second"
+    # The older job waits in the queue (its folder names a live process: this one): it is what a reload shows.
+    jobs._update_status(first, state="queued", pid=os.getpid(), pid_start=jobs._start_ticks(os.getpid()), waiting_for="cpu")
+    assert train.pick_job(str(project), None) == "a-first"
+    assert list(train.job_rows(str(project))[["id", "state"]].itertuples(index=False, name=None)) == [
+        ("b-second", "created"), ("a-first", "queued")]  # newest first
+    assert "Waiting for cpu" in train.job_view(str(project), "a-first")["info"]
+    assert train.job_view(str(project), "b-second")["state"] == "created"
+
+
+def test_launch_runs_a_background_job_that_the_tab_follows_and_stops(tmp_path, tiny_llama_dir, data_file):
+    project = tmp_path / "p"
+    form = train.TrainForm(project=str(project), student=str(tiny_llama_dir), data=str(data_file), max_steps=LONG,
+                           batch_size=1, lora_r=4, lora_alpha=8, learning_rate=1e-2, name="ui run")
+    try:
+        status = train.launch(form)
+        job_id = status["id"]
+        assert yaml.safe_load((project / "train.yaml").read_text())["train"]["max_steps"] == LONG
+        assert train.pick_job(str(project), None) == job_id
+
+        def logged():
+            view = train.job_view(str(project), job_id)
+            assert view["state"] not in jobs.FINAL, view["info"]
+            return view if view["key"][1] >= 1 and view["state"] == "running" else None
+
+        view = _wait(logged, 90, "the first logged step")
+        assert "state **running**" in view["info"] and "ui run" in view["info"]
+        assert f"/{LONG}" in view["progress"] and "loss" in view["progress"]
+        assert [t.name for t in view["plot"].data][0] == "training loss"
+        row = train.job_rows(str(project)).iloc[0]
+        assert row["id"] == job_id and row["state"] == "running" and row["step"].endswith(f"/{LONG}")
+
+        assert "stop asked" in train.stop(str(project), job_id)
+        final = _wait(lambda: train.job_view(str(project), job_id)["state"] in jobs.FINAL
+                      and train.job_view(str(project), job_id), 30, "the job to stop")
+        assert final["state"] == "stopped", final["info"]
+        assert (project / "jobs" / job_id / "adapter" / "adapter_config.json").exists()
+        assert "Adapter:" in final["info"]
+        with pytest.raises(KDError, match="is not running"):
+            train.stop(str(project), job_id)
+    finally:
+        _end_live_jobs(project)
+
+
+# --- in a real browser -------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_a_browser_launched_job_shows_progress_and_a_reload_or_another_server_reattaches_and_stops_it(
+        serve_app, browser, tmp_path, tiny_llama_dir, data_file):
+    from playwright.sync_api import expect
+
+    project = tmp_path / "project"
+    url = serve_app("--project", str(project))
+    page = browser.new_page()
+    try:
+        page.goto(url)
+        page.get_by_role("tab", name="Train").click()
+        yaml_view = page.locator("#train-yaml")
+        expect(yaml_view).to_contain_text("demo:gemma3-270m", timeout=30_000)
+        expect(yaml_view).to_contain_text(str(project / "export" / "dataset.jsonl"))
+
+        def fill(elem_id: str, value: str) -> None:
+            box = page.locator(f"#{elem_id} input, #{elem_id} textarea").first
+            box.fill(value)
+            box.press("Tab")  # numbers commit on change
+
+        fill("train-student", str(tiny_llama_dir))
+        fill("train-data", str(data_file))
+        fill("train-max-steps", str(BROWSER_LONG))
+        fill("train-batch", "1")
+        fill("train-lora-r", "4")
+        fill("train-lora-alpha", "8")
+        expect(yaml_view).to_contain_text(f"max_steps: {BROWSER_LONG}")
+        expect(yaml_view).to_contain_text("batch_size: 1")
+        expect(page.locator("#train-command")).to_contain_text(f"kd-studio train {project / 'train.yaml'} --project {project} --background")
+
+        fill("train-lr", "0")
+        expect(page.locator("#train-check")).to_contain_text("Learning rate (train.learning_rate): must be > 0")
+        fill("train-lr", "0.01")
+        expect(page.locator("#train-check")).to_contain_text("Settings valid")
+
+        page.locator("#train-launch").click()
+        info = page.locator("#train-job-info")
+        expect(info).to_contain_text("state running", timeout=60_000)
+        (job,) = jobs.list_jobs(project)
+        expect(info).to_contain_text(job["id"])
+        progress = page.locator("#train-progress")
+
+        def step() -> int:
+            found = re.search(r"step (\d+)/" + str(BROWSER_LONG), progress.inner_text())
+            return int(found.group(1)) if found else 0
+
+        first = _wait(step, 60, "a step count in the page")
+        _wait(lambda: step() > first, 30, "the step count to rise (the timer refreshes the page)")
+        expect(page.locator("#train-loss-plot .js-plotly-plot .scatterlayer .trace").first).to_be_attached(timeout=30_000)
+        expect(page.locator("#train-jobs")).to_contain_text("running")
+        if os.environ.get("KD_STUDIO_SCREENSHOTS"):
+            page.screenshot(path=os.path.join(os.environ["KD_STUDIO_SCREENSHOTS"], "train.png"), full_page=True)
+
+        # A reload (or a new session) re-attaches to the running job from its folder.
+        page.reload()
+        page.get_by_role("tab", name="Train").click()
+        expect(info).to_contain_text(job["id"], timeout=30_000)
+        expect(info).to_contain_text("state running")
+        seen = _wait(step, 30, "a step count after the reload")
+        _wait(lambda: step() > seen, 30, "the step count to rise after the reload")
+
+        page.close()
+
+        # Another server process (as after a restart) re-attaches too, and its Stop reaches
+        # the job that the first server started.
+        page = browser.new_page()
+        page.goto(serve_app("--project", str(project)))
+        page.get_by_role("tab", name="Train").click()
+        info = page.locator("#train-job-info")
+        expect(info).to_contain_text(job["id"], timeout=30_000)
+        expect(info).to_contain_text("state running")
+        page.locator("#train-stop").click()
+        expect(info).to_contain_text("state stopped", timeout=45_000)
+        assert (Path(job["dir"]) / "adapter" / "adapter_config.json").exists()
+        expect(info).to_contain_text("Adapter:")
+        expect(page.locator("#train-jobs")).to_contain_text("stopped")
+    finally:
+        page.close()
+        _end_live_jobs(project)

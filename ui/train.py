@@ -1,0 +1,472 @@
+"""Train tab: a LoRA training form, its YAML and CLI command, background jobs and their progress.
+
+Launch does what `kd-studio train <project>/train.yaml --project <project> --background`
+does: the form becomes the YAML that `kd_core.jobs.load_job_config` reads, saved in the
+project, then `create_job` + `start_job` run it in a process of its own.  Everything the
+tab shows about jobs is re-read from the job folders (`list_jobs`, `job_status`,
+`read_log`) on every timer tick, so closing the browser, reloading the page or restarting
+the server loses nothing and re-attaches to running jobs.  A session keeps only which job
+it selected (gr.State); whether a job runs is what its folder says, never a flag here.
+
+The module-level functions are the tab without Gradio, so tests drive them against real
+job folders; `build` only connects them to widgets.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+import yaml
+
+from kd_core import jobs
+from kd_core.errors import InputFileError, KDError
+from kd_core.figures import empty_figure, loss_curve
+from kd_core.models import demo_spec
+from kd_core.training import LOSSES, TrainConfig
+
+DEFAULT_STUDENT = demo_spec("target").name  # the demo's transfer target
+DATA_FILE = Path("export") / "dataset.jsonl"  # what Curate's export writes into the project
+CONFIG_FILE = "train.yaml"  # the form as saved in the project at launch
+JOB_COLUMNS = ["id", "name", "state", "step", "loss", "tok/s", "ETA", "created"]
+POLL_S = 2.0
+_DEFAULTS = TrainConfig()  # the form starts from the core's defaults, so the two never drift apart
+
+# The YAML path of each form field, so a core error about `train.lora.r` names the widget.
+LABELS = {
+    "student": "Student model",
+    "student.name": "Student model",
+    "student.load_in_4bit": "4-bit",
+    "teacher": "Teacher model",
+    "data": "Data file",
+    "name": "Run name",
+    "train.loss": "Loss",
+    "train.epochs": "Epochs",
+    "train.max_steps": "Max steps",
+    "train.learning_rate": "Learning rate",
+    "train.batch_size": "Batch size",
+    "train.lora.r": "LoRA r",
+    "train.lora.alpha": "LoRA alpha",
+}
+
+
+@dataclass
+class TrainForm:
+    """The form's values as the widgets give them (numbers may be None, float or text)."""
+
+    project: str | None
+    student: str | None = DEFAULT_STUDENT
+    teacher: str | None = ""
+    data: str | None = ""  # empty: <project>/export/dataset.jsonl
+    loss: str | None = _DEFAULTS.loss
+    lora_r: Any = _DEFAULTS.lora.r
+    lora_alpha: Any = _DEFAULTS.lora.alpha
+    load_in_4bit: bool = False
+    epochs: Any = _DEFAULTS.epochs
+    max_steps: Any = None  # empty: train for `epochs`
+    learning_rate: Any = _DEFAULTS.learning_rate
+    batch_size: Any = _DEFAULTS.batch_size
+    name: str | None = ""
+
+
+# ---------------------------------------------------------------------------
+# Form -> YAML -> JobConfig
+
+
+def project_dir(project: str | None) -> Path:
+    """The project folder as an absolute path (relative to the server's folder, like --project)."""
+    if not project or not str(project).strip():
+        raise KDError("Project folder: empty (type the folder that holds the project; jobs go into its jobs/)")
+    return Path(str(project).strip()).expanduser().resolve()
+
+
+def default_data(project: str | None) -> str:
+    return str(project_dir(project) / DATA_FILE) if project and str(project).strip() else ""
+
+
+def _model_name(text: str) -> str:
+    # A local folder typed relative to the server's folder must still be found by the job
+    # process, which runs in the job folder; hub ids and demo: names stay as typed.
+    path = Path(text).expanduser()
+    return str(path.resolve()) if not text.startswith("demo:") and path.exists() else text
+
+
+def _number(value: Any, label: str, integer: bool, required: bool = True) -> Any:
+    """A widget's number as YAML would hold it; anything odd passes through unchanged so
+    TrainConfig's own checks name it (they are the single source of what is valid)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise KDError(f"{label}: empty (type a number)")
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        for parse in ((int, float) if integer else (float,)):
+            try:
+                value = parse(text)
+                break
+            except ValueError:
+                continue
+        else:
+            return text
+    if integer and isinstance(value, float) and value.is_integer():
+        return int(value)  # gr.Number hands over 8.0 for 8
+    return value
+
+
+def config_mapping(form: TrainForm) -> dict[str, Any]:
+    """The YAML mapping `load_job_config` reads, for the form's values."""
+    student = (form.student or "").strip()
+    student_value: Any = _model_name(student) if student else ""
+    if form.load_in_4bit and student:
+        student_value = {"name": student_value, "load_in_4bit": True}
+    teacher = (form.teacher or "").strip()
+    data = (form.data or "").strip()
+    data = str(Path(data).expanduser().resolve()) if data else default_data(form.project)
+    train: dict[str, Any] = {
+        "loss": (form.loss or "").strip(),
+        "epochs": _number(form.epochs, LABELS["train.epochs"], integer=False),
+    }
+    max_steps = _number(form.max_steps, LABELS["train.max_steps"], integer=True, required=False)
+    if max_steps is not None:
+        train["max_steps"] = max_steps
+    train["learning_rate"] = _number(form.learning_rate, LABELS["train.learning_rate"], integer=False)
+    train["batch_size"] = _number(form.batch_size, LABELS["train.batch_size"], integer=True)
+    train["lora"] = {"r": _number(form.lora_r, LABELS["train.lora.r"], integer=True),
+                     "alpha": _number(form.lora_alpha, LABELS["train.lora.alpha"], integer=True)}
+    mapping: dict[str, Any] = {}
+    if (form.name or "").strip():
+        mapping["name"] = form.name.strip()
+    mapping["student"] = student_value
+    if teacher:
+        mapping["teacher"] = _model_name(teacher)
+    mapping["data"] = data
+    mapping["train"] = train
+    return mapping
+
+
+def config_yaml(mapping: dict[str, Any]) -> str:
+    return yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True)
+
+
+def config_path(project: str | None) -> Path:
+    return project_dir(project) / CONFIG_FILE
+
+
+def cli_command(project: str | None) -> str:
+    """The shell command that does what Launch does (after Launch saved the YAML)."""
+    try:
+        path, folder = str(config_path(project)), str(project_dir(project))
+    except KDError:
+        path, folder = f"PROJECT/{CONFIG_FILE}", "PROJECT"
+    return f"kd-studio train {shlex.quote(path)} --project {shlex.quote(folder)} --background"
+
+
+def _named(message: str) -> str:
+    """A core error with its leading YAML path (`train.lora.r: ...`) led by the widget's label."""
+    key, sep, rest = message.partition(": ")
+    if sep and key in LABELS:
+        return f"{LABELS[key]} ({key}): {rest}"
+    return message
+
+
+def check_form(form: TrainForm) -> jobs.JobConfig:
+    """The JobConfig for the form, validated by the core (JobConfig / TrainConfig); any
+    problem is a KDError led by the field's label."""
+    mapping = config_mapping(form)
+    base = project_dir(form.project)
+    try:
+        return jobs.JobConfig.from_dict(mapping, base_dir=base)
+    except KDError as e:
+        raise KDError(_named(str(e))) from None
+
+
+def preview(form: TrainForm) -> tuple[str, str, str]:
+    """(YAML, CLI command, check line) for the live view: problems are shown, not raised,
+    so typing never pops up errors."""
+    try:
+        mapping = config_mapping(form)
+        text = config_yaml(mapping)
+    except KDError as e:
+        return f"# {e}\n", cli_command(form.project), f"⚠️ {e}"
+    try:
+        check_form(form)
+        check = f"Settings valid. Launch saves this YAML as `{config_path(form.project)}` and starts it as a background job."
+    except KDError as e:
+        check = f"⚠️ {e}"
+    return text, cli_command(form.project), check
+
+
+def launch(form: TrainForm) -> dict[str, Any]:
+    """Save the YAML into the project and start it as a background job; returns its status.
+
+    The same steps as the CLI: load_job_config (from the saved file), create_job (reads the
+    data, so a bad line fails here), start_job (a process that outlives this server)."""
+    check_form(form)  # bad values never overwrite the project's saved config
+    project = project_dir(form.project)
+    project.mkdir(parents=True, exist_ok=True)
+    path = config_path(form.project)
+    path.write_text(config_yaml(config_mapping(form)), encoding="utf-8")
+    config = jobs.load_job_config(path)
+    try:
+        job_dir = jobs.create_job(project, config)
+    except InputFileError as e:  # create_job reads only the data file
+        raise KDError(f"{LABELS['data']}: {e}") from None
+    return jobs.start_job(job_dir)
+
+
+# ---------------------------------------------------------------------------
+# Jobs, re-read from their folders
+
+
+def _hms(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)):
+        return ""
+    s = int(seconds)
+    return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def _list(project: str | None) -> list[dict[str, Any]]:
+    try:
+        folder = project_dir(project)
+    except KDError:
+        return []
+    return jobs.list_jobs(folder)
+
+
+def job_rows(project: str | None) -> pd.DataFrame:
+    """The project's jobs, newest first: state, step/max, loss, tokens/s, ETA."""
+    rows = []
+    for s in reversed(_list(project)):
+        last = s.get("last_log") or {}
+        loss = last.get("loss")
+        active = s["state"] in jobs.ACTIVE
+        rows.append({
+            "id": s["id"],
+            "name": s.get("name") or "",
+            "state": s["state"],
+            "step": f"{last.get('step')}/{last.get('max_steps')}" if last else "",
+            "loss": round(float(loss), 4) if isinstance(loss, (int, float)) else None,
+            "tok/s": last.get("tokens_per_s") if active else None,
+            "ETA": _hms(last.get("eta_s")) if s["state"] in ("running", "stopping") else "",
+            "created": (s.get("created") or "").replace("T", " ")[:19],
+        })
+    return pd.DataFrame(rows, columns=JOB_COLUMNS)
+
+
+def pick_job(project: str | None, selected: str | None) -> str | None:
+    """The job to show: the selected one while it exists, else the newest live one, else
+    the newest: a reload or a new session re-attaches to what is running."""
+    found = _list(project)
+    ids = [s["id"] for s in found]
+    if selected in ids:
+        return selected
+    live = [s["id"] for s in found if s["state"] in jobs.ACTIVE]
+    return (live or ids or [None])[-1]
+
+
+def _job_dir(project: str | None, job_id: str | None) -> Path:
+    if not job_id:
+        raise KDError("no job selected: launch one, or select a row in the jobs list")
+    return jobs.find_job(job_id, project_dir(project))
+
+
+def _progress_html(status: dict[str, Any], last: dict[str, Any]) -> str:
+    step, total = last.get("step") or 0, last.get("max_steps") or 0
+    share = min(1.0, step / total) if total else (1.0 if status["state"] == "completed" else 0.0)
+    line = jobs.format_log_row(last) if last else "no step logged yet"
+    return (
+        f'<div id="train-progress-bar" style="background:#e5e7eb;border-radius:4px;height:10px;overflow:hidden">'
+        f'<div style="background:#2563eb;height:10px;width:{100 * share:.1f}%"></div></div>'
+        f'<div style="font-family:monospace;font-size:0.9em;margin-top:4px">{html.escape(line)}</div>'
+    )
+
+
+def job_view(project: str | None, job_id: str | None) -> dict[str, Any]:
+    """What the tab shows about one job: a summary, a progress bar, the loss curve."""
+    if not job_id:
+        return {"info": "No job yet: fill the form and press Launch.", "progress": "", "plot": empty_figure("No job selected."),
+                "state": None, "key": None}
+    job_dir = _job_dir(project, job_id)
+    status = jobs.job_status(job_dir)
+    rows = jobs.read_log(job_dir)
+    last = next((r for r in reversed(rows) if "loss" in r), rows[-1] if rows else {})
+    parts = [f"**{status['id']}**" + (f" ({status['name']})" if status.get("name") else ""), f"state **{status['state']}**"]
+    if status.get("device"):
+        parts.append(f"device {status['device']}")
+    lines = [" · ".join(parts)]
+    if status["state"] == "queued" and status.get("waiting_for"):
+        lines.append(f"Waiting for {status['waiting_for']}: another job holds it ({status.get('held_by') or 'unknown'}).")
+    if status["state"] == "stopping":
+        lines.append("Stop asked: the job finishes its step, saves a checkpoint and the adapter, then exits.")
+    summary = status.get("summary") or {}
+    adapter = job_dir / "adapter"
+    if (adapter / "adapter_config.json").exists():
+        lines.append(f"Adapter: `{adapter}`")
+    if summary:
+        lines.append(f"{summary.get('steps')} steps in {summary.get('wall_s')} s, final loss {summary.get('final_loss')}")
+    if status.get("error"):
+        lines.append(f"Error:\n```\n{status['error']}\n```")
+    lines.append(f"Folder: `{job_dir}` · `kd-studio jobs show {status['id']} --project {shlex.quote(str(job_dir.parent.parent))}`")
+    return {
+        "info": "\n\n".join(lines),
+        "progress": _progress_html(status, last),
+        "plot": loss_curve(rows, title=f"Training loss: {status['id']}"),
+        "state": status["state"],
+        # The figure is redrawn only when this changes, so zooming survives the polling.
+        "key": (status["id"], len(rows), status["state"]),
+    }
+
+
+def stop(project: str | None, job_id: str | None) -> str:
+    status = jobs.stop_job(_job_dir(project, job_id))
+    if status["state"] == "cancelled":
+        return f"job {status['id']} cancelled before it started"
+    return f"job {status['id']}: stop asked; it saves at the end of its current step"
+
+
+def cancel(project: str | None, job_id: str | None) -> str:
+    status = jobs.cancel_job(_job_dir(project, job_id))
+    return f"job {status['id']}: {status['state']}"
+
+
+def resume(project: str | None, job_id: str | None) -> str:
+    status = jobs.resume_job(_job_dir(project, job_id))
+    return f"job {status['id']}: {status['state']} (from {Path(status.get('resumed_from') or '').name})"
+
+
+# ---------------------------------------------------------------------------
+# Widgets
+
+
+def _guarded(fn):
+    """KDError as a message in the page; raising keeps every widget as it was."""
+    @functools.wraps(fn)  # Gradio reads the signature to pass gr.SelectData
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except KDError as e:
+            raise gr.Error(str(e)) from None
+    return run
+
+
+def pause() -> gr.Timer:
+    """For the other tabs' select: no polling while the Train tab is hidden."""
+    return gr.Timer(active=False)
+
+
+def build(app: gr.Blocks, project: str | None, tab: gr.Tab | None = None) -> gr.Timer:
+    """The tab's widgets; returns its timer, which polls only while `tab` is selected
+    (wire `pause` to the other tabs' select)."""
+    default_project = str(project) if project else ""
+    selected_state = gr.State(None)  # the job this session picked; None: the newest live one
+    drawn_state = gr.State(None)  # what the plot shows now, so an unchanged curve is not redrawn
+
+    folder = gr.Textbox(label="Project folder (jobs go into its jobs/)", value=default_project, elem_id="train-project")
+    with gr.Row():
+        with gr.Column(scale=3):
+            with gr.Row():
+                student = gr.Textbox(label="Student model (trained with LoRA)", value=DEFAULT_STUDENT, elem_id="train-student",
+                                     info="demo:NAME, a hub id or a local folder")
+                teacher = gr.Textbox(label="Teacher model (optional)", value="", elem_id="train-teacher",
+                                     info="kd/mix only; empty: the student with its adapter off")
+            data = gr.Textbox(label="Data file (.jsonl)", value=default_data(project), elem_id="train-data",
+                              placeholder="empty: <project>/export/dataset.jsonl (Curate's export)")
+            with gr.Row():
+                loss = gr.Radio(list(LOSSES), value=_DEFAULTS.loss, label="Loss", elem_id="train-loss-type",
+                                info="sft: the data's responses; kd: the teacher's distribution; mix: both")
+                lora_r = gr.Number(_DEFAULTS.lora.r, label="LoRA r", precision=0, elem_id="train-lora-r")
+                lora_alpha = gr.Number(_DEFAULTS.lora.alpha, label="LoRA alpha", precision=0, elem_id="train-lora-alpha")
+                load_in_4bit = gr.Checkbox(False, label="4-bit student (QLoRA)", elem_id="train-4bit")
+            with gr.Row():
+                epochs = gr.Number(_DEFAULTS.epochs, label="Epochs", elem_id="train-epochs")
+                max_steps = gr.Number(None, label="Max steps (empty: epochs)", precision=0, elem_id="train-max-steps")
+                learning_rate = gr.Number(_DEFAULTS.learning_rate, label="Learning rate", elem_id="train-lr")
+                batch_size = gr.Number(_DEFAULTS.batch_size, label="Batch size", precision=0, elem_id="train-batch")
+                name = gr.Textbox(label="Run name (optional)", elem_id="train-name")
+            check = gr.Markdown(elem_id="train-check")
+            launch_btn = gr.Button("Launch training job", variant="primary", elem_id="train-launch")
+        with gr.Column(scale=2):
+            yaml_code = gr.Code(language="yaml", label="Job config (YAML)", interactive=False, lines=14,
+                                buttons=["copy", "download"], elem_id="train-yaml")
+            command = gr.Code(language="shell", label="The same from a shell", interactive=False, lines=2,
+                              buttons=["copy"], elem_id="train-command")
+
+    jobs_table = gr.Dataframe(headers=JOB_COLUMNS, interactive=False, max_height=260, label="Jobs in this project (newest first; select one)",
+                              elem_id="train-jobs")
+    info = gr.Markdown(elem_id="train-job-info")
+    progress = gr.HTML(elem_id="train-progress")
+    with gr.Row():
+        stop_btn = gr.Button("Stop (save adapter)", elem_id="train-stop")
+        cancel_btn = gr.Button("Cancel (discard)", variant="stop", elem_id="train-cancel")
+        resume_btn = gr.Button("Resume from checkpoint", elem_id="train-resume")
+    plot = gr.Plot(label="Loss", elem_id="train-loss-plot")
+    timer = gr.Timer(POLL_S, active=False)
+
+    form_inputs = [folder, student, teacher, data, loss, lora_r, lora_alpha, load_in_4bit, epochs, max_steps,
+                   learning_rate, batch_size, name]
+
+    def on_form(*values):
+        return preview(TrainForm(*values))
+
+    def refreshed(project_: str | None, selected: str | None, drawn: Any) -> list:
+        """Every job-related widget from the folders; the plot only when it changed."""
+        try:
+            table = job_rows(project_)
+            shown = pick_job(project_, selected)
+            view = job_view(project_, shown)
+        except KDError as e:
+            return [pd.DataFrame(columns=JOB_COLUMNS), str(e), "", gr.skip(), drawn,
+                    *(gr.Button(interactive=False) for _ in range(3))]
+        state = view["state"]
+        plot_value = gr.skip() if view["key"] is not None and view["key"] == drawn else view["plot"]
+        return [table, view["info"], view["progress"], plot_value, view["key"],
+                gr.Button(interactive=state in (*jobs.ACTIVE, "created")),
+                gr.Button(interactive=state in (*jobs.ACTIVE, "created")),
+                gr.Button(interactive=state in ("stopped", "cancelled", "failed"))]
+
+    job_outputs = [jobs_table, info, progress, plot, drawn_state, stop_btn, cancel_btn, resume_btn]
+
+    @_guarded
+    def on_launch(*values):
+        status = launch(TrainForm(*values))
+        gr.Info(f"job {status['id']} started ({status['state']})")
+        return [status["id"], *refreshed(values[0], status["id"], None)]
+
+    def on_select(project_: str | None, drawn: Any, evt: gr.SelectData):
+        row = evt.row_value
+        job_id = str(row[0]) if row else None  # the id column: right even if the browser sorted the table
+        return [job_id, *refreshed(project_, job_id, drawn)]
+
+    def acted(fn):
+        @_guarded
+        def run(project_: str | None, selected: str | None, drawn: Any):
+            shown = pick_job(project_, selected)
+            gr.Info(fn(project_, shown))
+            return refreshed(project_, shown, drawn)
+        return run
+
+    def on_tab():
+        return gr.Timer(active=True)
+
+    for widget in form_inputs:
+        widget.change(on_form, form_inputs, [yaml_code, command, check], trigger_mode="always_last", show_progress="hidden")
+    launch_btn.click(on_launch, form_inputs, [selected_state, *job_outputs])
+    jobs_table.select(on_select, [folder, drawn_state], [selected_state, *job_outputs])
+    state_inputs = [folder, selected_state, drawn_state]
+    stop_btn.click(acted(stop), state_inputs, job_outputs)
+    cancel_btn.click(acted(cancel), state_inputs, job_outputs)
+    resume_btn.click(acted(resume), state_inputs, job_outputs)
+    # "once": a slow read of the folders never piles up ticks behind it.
+    timer.tick(refreshed, state_inputs, job_outputs, trigger_mode="once", show_progress="hidden")
+    folder.submit(refreshed, state_inputs, job_outputs)
+    if tab is not None:
+        tab.select(on_tab, None, timer).then(refreshed, state_inputs, job_outputs, show_progress="hidden")
+    app.load(on_form, form_inputs, [yaml_code, command, check])
+    app.load(refreshed, state_inputs, job_outputs)
+    return timer
