@@ -33,6 +33,16 @@ def other_llama_dir(tmp_path_factory) -> Path:
     return tiny_models.build_llama(tmp_path_factory.mktemp("tiny-llama-128"), hidden=128)
 
 
+@pytest.fixture
+def lock_dir(tmp_path, monkeypatch) -> Path:
+    """A private device-lock folder, inherited by job processes and served apps: a test
+    never waits behind (or blocks) a real training job on this machine."""
+    d = tmp_path / "locks"
+    monkeypatch.setenv("KD_STUDIO_LOCK_DIR", str(d))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    return d
+
+
 # --- browser tests -----------------------------------------------------------
 import shutil  # noqa: E402
 import socket  # noqa: E402

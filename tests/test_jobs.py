@@ -16,19 +16,13 @@ from kd_core.errors import InputFileError, KDError
 from kd_core.generation import GenerationConfig, generate
 from kd_core.models import ModelSpec, load_model
 from kd_core.training import LoraSettings, TrainConfig
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.usefixtures("lock_dir")  # every job here uses a private device-lock folder
 
 PAIRS = [("Who founded the harbor?", "Ostra."), ("Where was the inventor born?", "Kell."),
          ("What is the lamp called?", "Brine."), ("Which ship sank?", "Marrow.")]
 LONG = 5000  # steps: far more than a test waits for, so the job is surely still running
-
-
-@pytest.fixture(autouse=True)
-def lock_dir(tmp_path, monkeypatch):
-    """A private device-lock folder, inherited by the job processes."""
-    d = tmp_path / "locks"
-    monkeypatch.setenv("KD_STUDIO_LOCK_DIR", str(d))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    return d
 
 
 @pytest.fixture
@@ -44,22 +38,12 @@ def _config(model_dir, data, **train) -> jobs.JobConfig:
     return jobs.JobConfig(student=ModelSpec(str(model_dir)), data=str(data), train=TrainConfig(**settings))
 
 
-def _wait(pred, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def _wait_state(job_dir, states, timeout=45.0) -> dict:
     def reached():
         status = jobs.job_status(job_dir)
         return status if status["state"] in states else None
 
-    return _wait(reached, timeout, f"state in {states}")
+    return wait_until(reached, timeout, f"state in {states}")
 
 
 def _wait_step(job_dir, step: int, timeout=45.0) -> dict:
@@ -69,7 +53,7 @@ def _wait_step(job_dir, step: int, timeout=45.0) -> dict:
             raise AssertionError(f"job ended early: {jobs.job_status(job_dir)}\n{(Path(job_dir) / 'process.log').read_text()}")
         return rows[-1] if rows and rows[-1].get("step", 0) >= step else None
 
-    return _wait(seen, timeout, f"log step {step}")
+    return wait_until(seen, timeout, f"log step {step}")
 
 
 def _assert_generates(model_dir, adapter: Path):
@@ -103,7 +87,7 @@ def test_stop_saves_the_adapter_and_the_process_exits_within_10_s(tiny_llama_dir
     t0 = time.monotonic()
     jobs.stop_job(job)
     status = _wait_state(job, jobs.FINAL, timeout=10)
-    _wait(lambda: not jobs.pid_alive(pid), 10 - (time.monotonic() - t0), "the process to exit")
+    wait_until(lambda: not jobs.pid_alive(pid), 10 - (time.monotonic() - t0), "the process to exit")
     assert time.monotonic() - t0 < 10
     assert status["state"] == "stopped", status
     step = status["summary"]["steps"]
@@ -164,7 +148,7 @@ def test_a_job_waits_queued_while_its_device_is_busy_and_a_stop_takes_it_out(tin
         jobs.start_job(job)
         jobs.start_job(other)
         for j in (job, other):
-            status = _wait(lambda: jobs.job_status(j).get("waiting_for") and jobs.job_status(j), 40, "the job to queue")
+            status = wait_until(lambda: jobs.job_status(j).get("waiting_for") and jobs.job_status(j), 40, "the job to queue")
             assert status["state"] == "queued" and status["waiting_for"] == "cpu"
         jobs.stop_job(other)
         left = _wait_state(other, jobs.FINAL, timeout=10)

@@ -14,6 +14,7 @@ import torch
 from kd_core import jobs
 from kd_core.models import ModelSpec
 from kd_core.training import LoraSettings, TrainConfig
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 PAIRS = [("Who founded the harbor?", "Ostra."), ("Where was the inventor born?", "Kell."),
@@ -21,16 +22,10 @@ PAIRS = [("Who founded the harbor?", "Ostra."), ("Where was the inventor born?",
          ("Who built the tower?", "Sella, in the north."), ("What is the river called?", "Vane.")]
 STEPS = 8
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.usefixtures("lock_dir"), pytest.mark.skipif(
     not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),
     reason="torch.distributed with the gloo backend is not available (needed by torchrun on CPU)",
-)
-
-
-@pytest.fixture(autouse=True)
-def lock_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("KD_STUDIO_LOCK_DIR", str(tmp_path / "locks"))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+)]
 
 
 def _job(project: Path, model_dir: Path, data: Path, job_id: str, **train) -> Path:
@@ -94,17 +89,17 @@ def test_a_background_job_in_two_processes_completes_and_cancel_ends_them_all(ti
     done = _job(tmp_path / "p", tiny_llama_dir, data_file, "bg", max_steps=4)
     status = jobs.start_job(done, processes=2)
     assert status["processes"] == 2
-    status = _wait(lambda: (s := jobs.job_status(done))["state"] in jobs.FINAL and s, 120)
+    status = wait_until(lambda: (s := jobs.job_status(done))["state"] in jobs.FINAL and s, 120)
     assert status["state"] == "completed", (status, (done / "process.log").read_text()[-3000:])
     assert status["pid"] == json.loads((done / "process.json").read_text())["pid"]  # the launcher, not rank 0
     assert (done / "adapter" / "adapter_model.safetensors").exists()
 
     long = _job(tmp_path / "p", tiny_llama_dir, data_file, "long", max_steps=5000)
     jobs.start_job(long, processes=2)
-    _wait(lambda: len(jobs.read_log(long)) >= 2, 120)
+    wait_until(lambda: len(jobs.read_log(long)) >= 2, 120)
     status = jobs.cancel_job(long)
     assert status["state"] == "cancelled" and not status.get("error")
-    _wait(lambda: not _processes_running(long), 10)
+    wait_until(lambda: not _processes_running(long), 10)
 
 
 def _processes_running(job_dir: Path) -> list[int]:
@@ -122,15 +117,3 @@ def _processes_running(job_dir: Path) -> list[int]:
                 except OSError:
                     continue
     return found
-
-
-def _wait(pred, timeout: float):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s")

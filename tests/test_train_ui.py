@@ -16,6 +16,9 @@ import yaml
 from kd_core import jobs
 from kd_core.errors import KDError
 from ui import train
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.usefixtures("lock_dir")  # every job here uses a private device-lock folder
 
 PAIRS = [("Who founded the harbor?", "Ostra."), ("Where was the inventor born?", "Kell."),
          ("What is the lamp called?", "Brine."), ("Which ship sank?", "Marrow.")]
@@ -23,31 +26,11 @@ LONG = 5000  # steps: far more than a test waits for, so the job is surely still
 BROWSER_LONG = 20_000  # the tiny model does ~50 steps/s here: still running however slowly the browser goes
 
 
-@pytest.fixture(autouse=True)
-def lock_dir(tmp_path, monkeypatch):
-    """A private device-lock folder, inherited by job processes and served apps: a test
-    never waits behind (or blocks) a real job on this machine."""
-    d = tmp_path / "locks"
-    monkeypatch.setenv("KD_STUDIO_LOCK_DIR", str(d))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    return d
-
-
 @pytest.fixture
 def data_file(tmp_path) -> Path:
     p = tmp_path / "pairs.jsonl"
     p.write_text("".join(json.dumps({"prompt": q, "response": a}) + "\n" for q, a in PAIRS))
     return p
-
-
-def _wait(pred, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _end_live_jobs(project: Path) -> None:
@@ -164,7 +147,7 @@ def test_launch_runs_a_background_job_that_the_tab_follows_and_stops(tmp_path, t
             assert view["state"] not in jobs.FINAL, view["info"]
             return view if view["key"][1] >= 1 and view["state"] == "running" else None
 
-        view = _wait(logged, 90, "the first logged step")
+        view = wait_until(logged, 90, "the first logged step")
         assert "state **running**" in view["info"] and "ui run" in view["info"]
         assert f"/{LONG}" in view["progress"] and "loss" in view["progress"]
         assert [t.name for t in view["plot"].data][0] == "training loss"
@@ -172,7 +155,7 @@ def test_launch_runs_a_background_job_that_the_tab_follows_and_stops(tmp_path, t
         assert row["id"] == job_id and row["state"] == "running" and row["step"].endswith(f"/{LONG}")
 
         assert "stop asked" in train.stop(str(project), job_id)
-        final = _wait(lambda: train.job_view(str(project), job_id)["state"] in jobs.FINAL
+        final = wait_until(lambda: train.job_view(str(project), job_id)["state"] in jobs.FINAL
                       and train.job_view(str(project), job_id), 30, "the job to stop")
         assert final["state"] == "stopped", final["info"]
         assert (project / "jobs" / job_id / "adapter" / "adapter_config.json").exists()
@@ -232,8 +215,8 @@ def test_a_browser_launched_job_shows_progress_and_a_reload_or_another_server_re
             found = re.search(r"step (\d+)/" + str(BROWSER_LONG), progress.inner_text())
             return int(found.group(1)) if found else 0
 
-        first = _wait(step, 60, "a step count in the page")
-        _wait(lambda: step() > first, 30, "the step count to rise (the timer refreshes the page)")
+        first = wait_until(step, 60, "a step count in the page")
+        wait_until(lambda: step() > first, 30, "the step count to rise (the timer refreshes the page)")
         expect(page.locator("#train-loss-plot .js-plotly-plot .scatterlayer .trace").first).to_be_attached(timeout=30_000)
         expect(page.locator("#train-jobs")).to_contain_text("running")
         if os.environ.get("KD_STUDIO_SCREENSHOTS"):
@@ -244,8 +227,8 @@ def test_a_browser_launched_job_shows_progress_and_a_reload_or_another_server_re
         page.get_by_role("tab", name="Train").click()
         expect(info).to_contain_text(job["id"], timeout=30_000)
         expect(info).to_contain_text("state running")
-        seen = _wait(step, 30, "a step count after the reload")
-        _wait(lambda: step() > seen, 30, "the step count to rise after the reload")
+        seen = wait_until(step, 30, "a step count after the reload")
+        wait_until(lambda: step() > seen, 30, "the step count to rise after the reload")
 
         page.close()
 
