@@ -187,7 +187,7 @@ def run_expansion(
     pool.update_meta({
         "models": {"base": base.spec.label(), "finetuned": finetuned.spec.label(), "writer": writer.spec.label()},
         "thresholds": {"gap_metric": config.gap.metric, "tau": config.gap.tau},
-        "expansion.config": config.to_dict(),
+        "expansion.config": {**config.to_dict(), "generators": names},  # what runs, even when passed in
     })
 
     # Anything stored without an answer (seeds, or a round killed before its answers).
