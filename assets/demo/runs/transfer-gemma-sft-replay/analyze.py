@@ -1,0 +1,21 @@
+"""Accuracy of the transferred target and of the teacher on the held-out questions whose facts the exported
+accepted prompts touch (kd_core.demo.facts_stated), and on the rest.  Reads run_evals.sh's outputs."""
+import json, sys
+import pandas as pd
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[4]))  # the repository root
+from kd_core.demo import facts_stated, seed_fact_ids
+ds = [json.loads(l) for l in open("/tmp/demo-expand/export/dataset.jsonl")]
+covered = set()
+for d in ds:
+    covered |= facts_stated(d["messages"][0]["content"], d["messages"][1]["content"])
+seeds = set(seed_fact_ids())
+out = {"covered_facts": len(covered)}
+for name in ("gemma-sft-replay-test", "teacher-test"):
+    it = pd.read_json(f"/tmp/transfer/eval/{name}/items.jsonl", lines=True)
+    fact = it["id"].str.split("-").str[0]
+    cov = fact.isin(covered)
+    out[name] = {"all": [int(it.correct.sum()), len(it)], "covered": [int(it.correct[cov].sum()), int(cov.sum())],
+                 "not_covered": [int(it.correct[~cov].sum()), int((~cov).sum())],
+                 "covered_beyond_seeds": [int(it.correct[cov & ~fact.isin(seeds)].sum()), int((cov & ~fact.isin(seeds)).sum())]}
+print(json.dumps(out, indent=1))
