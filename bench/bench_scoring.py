@@ -43,7 +43,7 @@ import torch  # noqa: E402
 import kd_core  # noqa: E402,F401
 from kd_core import devices  # noqa: E402
 from kd_core.generation import length_batches  # noqa: E402
-from kd_core.models import DEMO_ADAPTER_DIR, ModelSpec, load_model  # noqa: E402
+from kd_core.models import DEMO_ADAPTER_DIR, ModelSpec, causal_lm_parts, load_model  # noqa: E402
 from kd_core.scoring import encode_pair, end_of_turn_ids, score_pairs  # noqa: E402
 
 WORLD = ROOT / "assets" / "demo" / "world"
@@ -117,8 +117,6 @@ def raw_forward(lm, token_lists, batch_size) -> None:
 
 @torch.inference_mode()
 def body_forward(lm, token_lists, batch_size) -> None:
-    from kd_core.training import causal_lm_parts
-
     body, _, _ = causal_lm_parts(lm.model)
     for ids, mask in padded_batches(lm, token_lists, batch_size):
         with devices.compute_context(lm.device, lm.dtype):

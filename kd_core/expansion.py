@@ -24,7 +24,7 @@ import numpy as np
 from kd_core.errors import InputFileError, KDError
 from kd_core.generation import GenerationConfig, chat_text, encode_prompt
 from kd_core.generators import Exemplar, GenContext, Generator, make_generators
-from kd_core.models import LoadedModel
+from kd_core.models import LoadedModel, max_positions
 from kd_core.pool import Pool, PoolFilter, Results
 from kd_core.scoring import GapConfig, ScoreConfig, check_same_tokenizer, score_prompts
 
@@ -63,14 +63,9 @@ class ExpansionConfig:
         return asdict(self)
 
 
-def context_limit(lm: LoadedModel) -> int | None:
-    cfg = getattr(lm.model.config, "get_text_config", lambda: lm.model.config)()
-    return getattr(cfg, "max_position_embeddings", None)
-
-
 def check_prompt_lengths(lm: LoadedModel, prompts: Sequence[str], answer_tokens: int, source: str, system: str | None = None) -> None:
     """Refuse prompts that leave no room for an answer in the model's context, naming them."""
-    limit = context_limit(lm)
+    limit = max_positions(lm.model)
     if not limit:
         return
     for i, p in enumerate(prompts):
@@ -220,13 +215,15 @@ def run_expansion(
 def _run_round(pool, base, finetuned, writer, generators: list[Generator], current: dict, config: ExpansionConfig,
                progress: Progress | None, log) -> dict:
     r = current["round"]
+    # Read once: prompts this round adds get their labels only when the round is scored.
+    high_gap = exemplars(pool)
     for gen in generators:
         if gen.name in current["generators"]:
             continue  # done before a restart
         stage = f"round {r} · {gen.name}: generate"
         ctx = GenContext(
             model=writer if gen.needs_model else None,
-            exemplars=exemplars(pool),
+            exemplars=high_gap,
             sampling=config.sampling,
             seed=generator_seed(config.seed, r, gen.name),
             system=config.system,

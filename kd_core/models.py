@@ -454,3 +454,21 @@ def _quiet():
             os.environ.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
         else:
             os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = old_pb
+
+
+def max_positions(model: Any) -> int | None:
+    """The longest sequence the model takes (through PEFT wrappers; GPT-2 names it n_positions)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    cfg = base.config.get_text_config() if hasattr(base.config, "get_text_config") else base.config
+    return getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
+
+
+def causal_lm_parts(model) -> tuple[Any, Any, float | None]:
+    """(decoder body, output layer, logit softcap) of a causal LM, through PEFT wrappers."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    body = base.get_decoder() if hasattr(base, "get_decoder") else None
+    head = base.get_output_embeddings()
+    if body is None or head is None:
+        raise KDError(f"{type(base).__name__}: cannot find the decoder and output layer")
+    cfg = getattr(base.config, "get_text_config", lambda: base.config)()
+    return body, head, getattr(cfg, "final_logit_softcapping", None)

@@ -69,7 +69,7 @@ import torch
 from kd_core import devices
 from kd_core.errors import InputFileError, KDError
 from kd_core.generation import GenerationConfig, chat_text, encode_prompt, generate, length_batches
-from kd_core.models import LoadedModel
+from kd_core.models import LoadedModel, causal_lm_parts, max_positions
 from kd_core.prompts_io import PromptFile
 
 Progress = Callable[[int, int, str], None]
@@ -191,7 +191,7 @@ def score_pairs(
     end_ids = end_of_turn_ids(lm)
     pairs = [encode_pair(tok, p, r, end_ids, system, include_end) for p, r in zip(prompts, responses)]
     lengths = [len(e.prompt_ids) + len(e.response_ids) for e in pairs]
-    max_len = _max_positions(lm.model)
+    max_len = max_positions(lm.model)
     for i, n in enumerate(lengths):
         if max_len and n > max_len:
             raise KDError(f"prompt {i + 1} with its answer is {n} tokens, more than the model's {max_len}")
@@ -338,14 +338,13 @@ def _split_head(model: Any) -> _Split | None:
     if model in _SPLIT_CACHE:
         return _SPLIT_CACHE[model]
     result = None
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
     try:
-        body, lm_head = base.get_decoder(), base.get_output_embeddings()
+        body, lm_head, cap = causal_lm_parts(model)
     except Exception:
         body = lm_head = None
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
     if body is not None and lm_head is not None and body is not base:
         cfg = base.config.get_text_config() if hasattr(base.config, "get_text_config") else base.config
-        cap = getattr(cfg, "final_logit_softcapping", None)
 
         def head(h: torch.Tensor) -> torch.Tensor:
             logits = lm_head(h)
@@ -371,12 +370,6 @@ def _split_head(model: Any) -> _Split | None:
             result = None
     _SPLIT_CACHE[model] = result
     return result
-
-
-def _max_positions(model: Any) -> int | None:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    cfg = base.config.get_text_config() if hasattr(base.config, "get_text_config") else base.config
-    return getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
 
 
 def token_texts(tokenizer: Any, context: list[int], ids: list[int]) -> list[str]:

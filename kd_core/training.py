@@ -34,7 +34,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 from kd_core import devices
 from kd_core.errors import KDError
 from kd_core.generation import chat_text, encode_prompt
-from kd_core.models import LoadedModel, ModelSpec, guard_4bit_cpu, load_model
+from kd_core.models import LoadedModel, ModelSpec, causal_lm_parts, guard_4bit_cpu, load_model
 
 
 LOSSES = ("sft", "kd", "mix")
@@ -337,17 +337,6 @@ def _example_from_row(row: Any) -> Example:
 
 # ---------------------------------------------------------------------------
 # Loss: output layer only where the loss needs it
-
-
-def causal_lm_parts(model) -> tuple[Any, Any, float | None]:
-    """(decoder body, output layer, logit softcap) of a causal LM, through PEFT wrappers."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    body = base.get_decoder() if hasattr(base, "get_decoder") else None
-    head = base.get_output_embeddings()
-    if body is None or head is None:
-        raise KDError(f"{type(base).__name__}: cannot find the decoder and output layer")
-    cfg = getattr(base.config, "get_text_config", lambda: base.config)()
-    return body, head, getattr(cfg, "final_logit_softcapping", None)
 
 
 def _head_logits(head, softcap: float | None, hidden: torch.Tensor) -> torch.Tensor:
