@@ -12,7 +12,6 @@ them against a real pool; `build` only connects them to widgets.
 
 from __future__ import annotations
 
-import functools
 import math
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import pandas as pd
 from kd_core.errors import KDError
 from kd_core.pool import STATES, Pool, PoolCounts, PoolFilter
 from kd_core.pool_export import export_dataset
+from ui.errors import guarded
 
 ALL = "all"
 TABLE_COLUMNS = ["id", "round", "source", "state", "gap", "prompt", "response"]
@@ -265,17 +265,6 @@ def build(app: gr.Blocks, project: str | None) -> None:
         v, s = read_view(project_, filt), read_selected(project_, selected)
         return [v["counts"], v["matching"], v["table"], gr.Dropdown(choices=v["sources"]),
                 s["prompt"], s["response"], s["info"]]
-
-    def guarded(fn):
-        """KDError as a message in the page; raising keeps every widget as it was, so a
-        half-typed edit or a filter survives a failed action."""
-        @functools.wraps(fn)  # Gradio reads the signature to pass gr.Request / gr.SelectData
-        def run(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except KDError as e:
-                raise gr.Error(str(e)) from None
-        return run
 
     @guarded
     def on_open(folder_: str, st, rd, src, q, gap):

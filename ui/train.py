@@ -14,7 +14,6 @@ job folders; `build` only connects them to widgets.
 
 from __future__ import annotations
 
-import functools
 import html
 import shlex
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from kd_core.errors import InputFileError, KDError
 from kd_core.figures import empty_figure, loss_curve
 from kd_core.models import demo_spec
 from kd_core.training import LOSSES, TrainConfig
+from ui.errors import guarded
 
 DEFAULT_STUDENT = demo_spec("target").name  # the demo's transfer target
 DATA_FILE = Path("export") / "dataset.jsonl"  # what Curate's export writes into the project
@@ -344,17 +344,6 @@ def resume(project: str | None, job_id: str | None) -> str:
 # Widgets
 
 
-def _guarded(fn):
-    """KDError as a message in the page; raising keeps every widget as it was."""
-    @functools.wraps(fn)  # Gradio reads the signature to pass gr.SelectData
-    def run(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except KDError as e:
-            raise gr.Error(str(e)) from None
-    return run
-
-
 def pause() -> gr.Timer:
     """For the other tabs' select: no polling while the Train tab is hidden."""
     return gr.Timer(active=False)
@@ -432,7 +421,7 @@ def build(app: gr.Blocks, project: str | None, tab: gr.Tab | None = None) -> gr.
 
     job_outputs = [jobs_table, info, progress, plot, drawn_state, stop_btn, cancel_btn, resume_btn]
 
-    @_guarded
+    @guarded
     def on_launch(*values):
         status = launch(TrainForm(*values))
         gr.Info(f"job {status['id']} started ({status['state']})")
@@ -444,7 +433,7 @@ def build(app: gr.Blocks, project: str | None, tab: gr.Tab | None = None) -> gr.
         return [job_id, *refreshed(project_, job_id, drawn)]
 
     def acted(fn):
-        @_guarded
+        @guarded
         def run(project_: str | None, selected: str | None, drawn: Any):
             shown = pick_job(project_, selected)
             gr.Info(fn(project_, shown))
