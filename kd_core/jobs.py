@@ -102,7 +102,7 @@ class JobConfig:
     def from_dict(cls, data: Any, base_dir: Path | None = None) -> "JobConfig":
         """From a YAML mapping; a model may be a name or a ModelSpec mapping; a relative
         data path is relative to `base_dir` (the config file's folder)."""
-        from kd_core.training import TrainConfig, _checked_fields
+        from kd_core.training import TrainConfig
 
         if not isinstance(data, dict):
             raise KDError(f"expected a mapping with student, data and train, got {type(data).__name__}")
@@ -123,20 +123,23 @@ class JobConfig:
         if not isinstance(name, str):
             raise KDError(f"name: expected a string, got {type(name).__name__}")
         return cls(
-            student=_model_spec(data["student"], "student", _checked_fields, base_dir),
+            student=model_spec_from(data["student"], "student", base_dir),
             data=str(path.resolve()),
             train=TrainConfig.from_dict(data.get("train") or {}),
-            teacher=None if teacher in (None, "self") else _model_spec(teacher, "teacher", _checked_fields, base_dir),
+            teacher=None if teacher in (None, "self") else model_spec_from(teacher, "teacher", base_dir),
             name=name,
         )
 
 
-def _model_spec(value: Any, where: str, checked: Callable, base_dir: Path | None) -> Any:
+def model_spec_from(value: Any, where: str, base_dir: Path | None = None) -> Any:
+    """A ModelSpec from a config value: a model name, or a mapping of ModelSpec fields
+    (each checked, a bad one named as `where.field`); local paths made absolute."""
     from kd_core.models import ModelSpec
+    from kd_core.training import _checked_fields
 
     if isinstance(value, str):
         return absolute_paths(ModelSpec(value), base_dir)
-    fields = checked(ModelSpec, value, where)
+    fields = _checked_fields(ModelSpec, value, where)
     if "name" not in fields:
         raise KDError(f"{where}.name: missing (a hub id, a local directory, a .gguf file or demo:NAME)")
     return absolute_paths(ModelSpec(**fields), base_dir)
