@@ -43,6 +43,7 @@ from kd_core.generation import GenerationConfig, chat_text, complete, generate
 from kd_core.generators import MAX_PROMPT_CHARS, clean_line
 from kd_core.training import LoraSettings, TrainConfig, _checked_fields
 
+DEMO_RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "demo-prompt-distillation.yaml"
 DOCS_FILE = Path("documents") / "documents.jsonl"
 CHUNKS_FILE = Path("documents") / "chunks.jsonl"
 CHUNKING_FILE = Path("documents") / "chunking.json"
@@ -50,6 +51,7 @@ PD_DIR = Path("pd")
 STAGES = ("ingest", "questions", "answers", "train", "evaluate")
 SYSTEMS = ("closed-book", "sft", "pd", "rag", "pd+rag")
 MODES = ("kd", "sft")  # which answers: sampled for the KD student, low temperature for SFT
+RUN_ACTIVE = ("running", "queued")  # a run's process is expected to be alive (queued: waiting for its device)
 LIVE = ("pending", "accepted", "edited")  # questions that are trained on: all but rejected
 META_QUESTIONS = "pd.questions"  # chunk id -> writer calls done
 META_QUESTION_STATS = "pd.question_stats"
@@ -318,6 +320,15 @@ def ingest(project: str | Path, docs: Sequence[Document], tokenizer, chunk_token
     longest = max(c.tokens for c in added)
     log(f"ingest: {len(new)} documents -> {len(added)} chunks (at most {chunk_tokens} tokens; longest {longest})")
     return chunks
+
+
+def add_documents(project: str | Path, docs: Sequence[Document], config: PDConfig, log: Log = print) -> list[Chunk]:
+    """`ingest` with the config's model tokenizer and context (the weights are not loaded)."""
+    from kd_core.models import load_tokenizer
+
+    tokenizer, context = load_tokenizer(config.model_spec())
+    reserve = 64 + config.teacher.max_new_tokens  # the question, the chat template and the answer
+    return ingest(project, docs, tokenizer, config.chunk_tokens, context, reserve, log)
 
 
 # ---------------------------------------------------------------------------
@@ -654,22 +665,86 @@ def _record_time(project: Path, stage: str, seconds: float) -> None:
 
 
 def run_pd(config: PDConfig, project: str | Path, stages: Sequence[str] = STAGES, log: Log = print) -> dict[str, Any]:
-    """Run the prompt-distillation recipe's stages into `project` (see the module docstring)."""
-    from kd_core.models import load_model, max_positions
-    from kd_core.pool import Pool
+    """Run the prompt-distillation recipe's stages into `project` (see the module docstring).
+
+    One run per project at a time (an OS lock on ``pd/run.lock``); ``pd/status.json``
+    says which stage runs, and how the run ended, for the UI and `pd_status`."""
+    from kd_core import jobs
 
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise KDError(f"unknown stage '{unknown[0]}' (stages: {', '.join(STAGES)})")
     config.validate()
     project = Path(project).expanduser()
-    spec = config.model_spec()
+    config.model_spec()  # a bad model setting fails before anything is written
     docs = resolve_documents(config.documents) if "ingest" in stages and config.documents else None  # bad files fail before loading
     if "evaluate" in stages and config.eval.questions:
         load_question_set(config.eval.questions)
-    project.mkdir(parents=True, exist_ok=True)
-    _write_atomic(project / PD_DIR / "config.yaml", __import__("yaml").safe_dump(config.to_dict(), sort_keys=False))
+    pd_dir = project / PD_DIR
+    pd_dir.mkdir(parents=True, exist_ok=True)
+    lock = _project_lock(pd_dir)
+    pid = os.getpid()
+    jobs._update_status(pd_dir, state="running", stages=list(stages), stage=None, pid=pid, pid_start=jobs._start_ticks(pid),
+                        started=jobs._now(), ended=None, error=None)
+    try:
+        report = _run_stages(config, project, docs, stages, log)
+    except BaseException as e:
+        state = "cancelled" if isinstance(e, KeyboardInterrupt) else "failed"
+        jobs._update_status(pd_dir, state=state, ended=jobs._now(), error=str(e) if isinstance(e, KDError) else f"{type(e).__name__}: {e}")
+        raise
+    finally:
+        lock.close()
+    jobs._update_status(pd_dir, state="completed", stage=None, ended=jobs._now())
+    return report
+
+
+def _project_lock(pd_dir: Path):
+    import fcntl
+
+    f = open(pd_dir / "run.lock", "a+")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        from kd_core import jobs
+
+        status = jobs._read_json(pd_dir / "status.json")
+        raise KDError(f"another prompt-distillation run (pid {status.get('pid', '?')}, stage {status.get('stage') or '?'}) "
+                      f"is working in {pd_dir.parent}; wait for it or stop it") from None
+    return f
+
+
+class _Device:
+    """The device lock that training jobs take (kd_core.jobs), held while this run's
+    model generates or evaluates, so a PD run and a training job never share a device."""
+
+    def __init__(self, pd_dir: Path, device: str, log: Log):
+        self.pd_dir, self.device, self.log, self.lock = pd_dir, device, log, None
+
+    def __enter__(self):
+        from kd_core import jobs
+
+        self.lock = jobs.acquire_device_lock(jobs.device_name(self.device), self.pd_dir, should_leave=lambda: False, echo=self.log)
+        jobs._update_status(self.pd_dir, state="running", waiting_for=None, held_by=None)
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.close()
+        return False
+
+
+def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, stages: Sequence[str], log: Log) -> dict[str, Any]:
+    from kd_core import jobs
+    from kd_core.models import load_model
+    from kd_core.pool import Pool
+
+    spec = config.model_spec()
+    pd_dir = project / PD_DIR
+    _write_atomic(pd_dir / "config.yaml", __import__("yaml").safe_dump(config.to_dict(), sort_keys=False))
     lm = None
+
+    def stage(name: str) -> None:
+        jobs._update_status(pd_dir, stage=name)
 
     def model():
         nonlocal lm
@@ -678,34 +753,39 @@ def run_pd(config: PDConfig, project: str | Path, stages: Sequence[str] = STAGES
         return lm
 
     if "ingest" in stages:
+        stage("ingest")
         if docs is None:
             if not load_chunks(project):
                 raise KDError("documents: none given and none in the project (give --docs FILE ...)")
         else:
             t0 = time.perf_counter()
-            reserve = 64 + config.teacher.max_new_tokens  # the question, the template and the answer
-            ingest(project, docs, model().tokenizer, config.chunk_tokens, max_positions(model().model), reserve, log)
+            add_documents(project, docs, config, log)
             _record_time(project, "ingest", time.perf_counter() - t0)
     chunks = load_chunks(project)
     if not chunks and any(s in stages for s in ("questions", "answers", "train", "evaluate")):
         raise KDError(f"{project} holds no documents yet: run the ingest stage with --docs FILE ...")
     with Pool(project) as pool:
         if "questions" in stages:
-            t0 = time.perf_counter()
-            writer = model()
-            if config.questions.writer:
-                from kd_core.models import ModelSpec
-
-                writer = load_model(ModelSpec(config.questions.writer, device=spec.device, dtype=spec.dtype))
-            generate_questions(pool, writer, chunks, config.questions, config.system, config.seed, log)
-            _record_time(project, "questions", time.perf_counter() - t0)
-        if "answers" in stages:
-            for mode in MODES:
+            stage("questions")
+            with _Device(pd_dir, spec.device, log):
                 t0 = time.perf_counter()
-                answer_questions(project, pool, model(), chunks, config.teacher, mode, config.system, config.seed, log)
-                _record_time(project, f"answers-{mode}", time.perf_counter() - t0)
+                writer = model()
+                if config.questions.writer:
+                    from kd_core.models import ModelSpec
+
+                    writer = load_model(ModelSpec(config.questions.writer, device=spec.device, dtype=spec.dtype))
+                generate_questions(pool, writer, chunks, config.questions, config.system, config.seed, log)
+                _record_time(project, "questions", time.perf_counter() - t0)
+        if "answers" in stages:
+            stage("answers")
+            with _Device(pd_dir, spec.device, log):
+                for mode in MODES:
+                    t0 = time.perf_counter()
+                    answer_questions(project, pool, model(), chunks, config.teacher, mode, config.system, config.seed, log)
+                    _record_time(project, f"answers-{mode}", time.perf_counter() - t0)
         adapters: dict[str, str] = {}
         if "train" in stages:
+            stage("train")  # each job takes the device lock itself
             lm = None  # training loads its own copy (a job may run in another process)
             for mode, train, job_id in (("kd", config.train_pd, "pd-kd"), ("sft", config.train_sft, "pd-sft")):
                 data, n = training_data(project, pool, chunks, mode)
@@ -723,10 +803,12 @@ def run_pd(config: PDConfig, project: str | Path, stages: Sequence[str] = STAGES
                     adapters[key] = str(d / "adapter")
         results = {}
         if "evaluate" in stages:
+            stage("evaluate")
             lm = None
-            t0 = time.perf_counter()
-            results = evaluate_stage(project, spec, chunks, config.eval, adapters, log)
-            _record_time(project, "evaluate", time.perf_counter() - t0)
+            with _Device(pd_dir, spec.device, log):
+                t0 = time.perf_counter()
+                results = evaluate_stage(project, spec, chunks, config.eval, adapters, log)
+                _record_time(project, "evaluate", time.perf_counter() - t0)
             items = load_question_set(config.eval.questions)
             report = pd_report(project, pool, chunks, items, results, config)
             _write_atomic(project / PD_DIR / "results.json", json.dumps(report, indent=2))
@@ -784,3 +866,91 @@ def results_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {name} | {r['accuracy']:.1%} | {r['correct']}/{r['n']} | {r['wall_s']:.0f} |")
     lines += ["", "| stage | wall s |", "| --- | --- |"] + [f"| {k} | {v:.0f} |" for k, v in report["stage_wall_s"].items()]
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# A run in its own process (the UI's buttons; `kd-studio pd` in the background)
+
+
+def pd_command(project: str | Path, stages: Sequence[str]) -> list[str]:
+    """The command that runs these stages of the project's saved config (pd/config.yaml)."""
+    import sys
+
+    project = Path(project).resolve()
+    return [sys.executable, "-m", "kd_core.cli", "pd", "--project", str(project),
+            "--config", str(project / PD_DIR / "config.yaml"), "--stages", ",".join(stages)]
+
+
+def start_pd(project: str | Path, config: PDConfig, stages: Sequence[str]) -> dict[str, Any]:
+    """Save `config` into the project and run `stages` in a process of its own (it outlives
+    the caller; its output goes to ``pd/process.log``); returns the run's status."""
+    import subprocess
+
+    import yaml
+
+    from kd_core import jobs
+
+    config.validate()
+    project = Path(project).expanduser().resolve()
+    pd_dir = project / PD_DIR
+    pd_dir.mkdir(parents=True, exist_ok=True)
+    status = pd_status(project)
+    if status.get("state") in RUN_ACTIVE:
+        raise KDError(f"a prompt-distillation run (pid {status.get('pid')}, stage {status.get('stage') or 'starting'}) "
+                      f"is already working in {project}; wait for it or stop it")
+    _write_atomic(pd_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    cmd = pd_command(project, stages)
+    with open(pd_dir / "process.log", "ab") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                cwd=str(project), env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    jobs._CHILDREN[proc.pid] = proc
+    jobs._write_json(pd_dir / "status.json", {"state": "running", "stages": list(stages), "stage": None, "pid": proc.pid,
+                                              "pid_start": jobs._start_ticks(proc.pid), "started": jobs._now(), "ended": None,
+                                              "error": None, "cmd": cmd})
+    return pd_status(project)
+
+
+def pd_status(project: str | Path) -> dict[str, Any]:
+    """The project's last prompt-distillation run: state (running, completed, failed,
+    cancelled, or none), stage, error; a run whose process died is recorded as failed."""
+    from kd_core import jobs
+
+    pd_dir = Path(project).expanduser() / PD_DIR
+    status = jobs._read_json(pd_dir / "status.json")
+    if not status:
+        return {"state": "none"}
+    if status.get("state") in RUN_ACTIVE and not jobs.pid_alive(status.get("pid"), status.get("pid_start")):
+        time.sleep(0.2)  # it may have written its final state as it exited
+        status = jobs._read_json(pd_dir / "status.json")
+        if status.get("state") in RUN_ACTIVE:
+            tail = jobs._tail(pd_dir / "process.log")
+            status = jobs._update_status(pd_dir, state="failed", ended=jobs._now(),
+                                         error=f"the run's process (pid {status.get('pid')}) is gone without a final state"
+                                               + (f"; last lines of pd/process.log:\n{tail}" if tail else ""))
+    return status
+
+
+def stop_pd(project: str | Path, wait_s: float = 10.0) -> dict[str, Any]:
+    """End a running stage (SIGTERM to its process group); what it committed stays, and
+    running the stage again goes on from there."""
+    import signal
+
+    from kd_core import jobs
+
+    pd_dir = Path(project).expanduser() / PD_DIR
+    status = pd_status(project)
+    if status.get("state") not in RUN_ACTIVE:
+        return status
+    try:
+        os.killpg(status["pid"], signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and jobs.pid_alive(status["pid"], status.get("pid_start")):
+        time.sleep(0.2)
+    if jobs.pid_alive(status["pid"], status.get("pid_start")):
+        os.killpg(status["pid"], signal.SIGKILL)
+    status = jobs._read_json(pd_dir / "status.json")
+    if status.get("state") in RUN_ACTIVE:
+        status = jobs._update_status(pd_dir, state="cancelled", ended=jobs._now(), error="stopped")
+    return status

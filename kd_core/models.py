@@ -324,6 +324,26 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     return LoadedModel(model, tokenizer, spec, device, dtype, source, notes, default_template)
 
 
+def load_tokenizer(spec: ModelSpec) -> tuple[Any, int | None]:
+    """The model's tokenizer and its context length, without loading the weights
+    (chunking documents needs no more); chat template and pad token as `load_model` sets them."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    source = resolve_source(spec.name)
+    try:
+        with _quiet():
+            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=spec.trust_remote_code)
+            config = AutoConfig.from_pretrained(source, trust_remote_code=spec.trust_remote_code)
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(_explain_load_error(spec.name, source, e)) from None
+    if tokenizer.chat_template is None:
+        tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    cfg = config.get_text_config() if hasattr(config, "get_text_config") else config
+    return tokenizer, getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
+
+
 def attach_adapter(model: Any, adapter_dir: str, trainable: bool = False) -> Any:
     """Wrap `model` with the PEFT adapter in `adapter_dir`, after checking it fits."""
     from peft import PeftModel

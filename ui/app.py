@@ -8,7 +8,7 @@ import gradio as gr
 from kd_core.demo import DEMO_DIR
 from kd_core.errors import KDError
 from kd_core.models import DEMO_MODELS, demo_spec
-from ui import curate, explore, train
+from ui import curate, documents, explore, train
 
 DEMO_SCORES = DEMO_DIR / "demo_scores.parquet"
 
@@ -25,12 +25,17 @@ def build_app(project: str | None = None) -> gr.Blocks:
             gr.Markdown("\n".join(f"- `demo:{n}`: {d.description}" for n, d in DEMO_MODELS.items()))
         with gr.Tab("Explore") as explore_tab:
             explore.build(app, DEMO_SCORES)
+        with gr.Tab("Documents") as documents_tab:
+            documents_timer = documents.build(app, project, documents_tab)
         with gr.Tab("Curate") as curate_tab:
             curate.build(app, project)
         with gr.Tab("Train") as train_tab:
             train_timer = train.build(app, project, train_tab)
-        for other in (models_tab, explore_tab, curate_tab):
-            other.select(train.pause, None, train_timer)  # poll the job folders only while Train is shown
+        tabs = (models_tab, explore_tab, documents_tab, curate_tab, train_tab)
+        for timer, owner in ((train_timer, train_tab), (documents_timer, documents_tab)):
+            for other in tabs:
+                if other is not owner:
+                    other.select(train.pause, None, timer)  # poll the project folder only while its tab is shown
     return app
 
 

@@ -1,0 +1,258 @@
+"""Documents tab: prompt distillation from the browser.
+
+Upload documents (chunked at once with the model's tokenizer: `add_documents`), then
+run stages of the recipe as `kd-studio pd` does, in a process of its own
+(`kd_core.distillation.start_pd`): "Generate questions" runs the questions stage,
+"Answer, train, evaluate" the rest.  The questions land in the project's prompt pool,
+so the Curate tab (source = chunk id) accepts, rejects and edits them; a rejected
+question is not trained on, an edited one is answered again.  Everything shown is
+re-read from the project folder (``documents/``, ``pool.sqlite``, ``pd/status.json``,
+``pd/results.json``), so a reload or a server restart re-attaches to a running stage.
+
+The module-level functions are the tab without Gradio; `build` connects them to widgets.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import gradio as gr
+import pandas as pd
+import yaml
+
+from kd_core import distillation as pd_core
+from kd_core.documents import read_documents
+from kd_core.errors import KDError
+from kd_core.pool import Pool
+from ui.errors import guarded
+from ui.train import project_dir
+
+DOC_COLUMNS = ["id", "title", "characters", "chunks", "source"]
+CHUNK_COLUMNS = ["chunk", "tokens", "questions", "text"]
+RESULT_COLUMNS = ["system", "accuracy", "correct", "n", "eval wall s"]
+POLL_S = 2.0
+PREVIEW_CHARS = 160
+
+
+def project_config(project: str | None) -> pd_core.PDConfig:
+    """The project's saved recipe (pd/config.yaml); a new project starts from the demo
+    recipe (recipes/demo-prompt-distillation.yaml), its documents left out."""
+    path = project_dir(project) / pd_core.PD_DIR / "config.yaml" if project and str(project).strip() else None
+    config = pd_core.load_pd_config(path if path is not None and path.exists() else pd_core.DEMO_RECIPE)
+    if path is None or not path.exists():
+        config.documents = []  # the tab's uploads are the documents
+    return config
+
+
+SETTINGS = ("chunk_tokens", "per_call", "calls", "temperature", "answer_tokens")
+
+
+def _settings(project: str | None, model: str | None, chunk_tokens: Any, per_call: Any, calls: Any, temperature: Any,
+              answer_tokens: Any) -> pd_core.PDConfig:
+    """The project's config with the tab's settings; a bad value is named by its label."""
+    config = project_config(project)
+    if model and model.strip():
+        config.model = model.strip()
+    values = {}
+    for name, value in zip(SETTINGS, (chunk_tokens, per_call, calls, temperature, answer_tokens)):
+        try:
+            number = float(value)
+            values[name] = number if name == "temperature" else int(number)
+        except (TypeError, ValueError):
+            raise KDError(f"{name.replace('_', ' ')}: {value!r} is not a number") from None
+    config.chunk_tokens = values["chunk_tokens"]
+    config.questions = replace(config.questions, per_call=values["per_call"], calls=values["calls"], temperature=values["temperature"])
+    config.teacher = replace(config.teacher, max_new_tokens=values["answer_tokens"])
+    config.validate()
+    return config
+
+
+def shown_settings(config: pd_core.PDConfig) -> list[Any]:
+    """The widgets' values for a config (model, then SETTINGS)."""
+    name = config.model if isinstance(config.model, str) else config.model.name
+    return [name, config.chunk_tokens, config.questions.per_call, config.questions.calls, config.questions.temperature,
+            config.teacher.max_new_tokens]
+
+
+def _save(project: str | None, config: pd_core.PDConfig) -> None:
+    path = project_dir(project) / pd_core.PD_DIR / "config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def add_uploaded(project: str | None, files: Sequence[str] | None, model: str | None, chunk_tokens: Any,
+                 per_call: Any = 5, calls: Any = 6, temperature: Any = 1.0, answer_tokens: Any = 64) -> str:
+    """Read the uploaded files, chunk them into the project; a bad file changes nothing."""
+    if not files:
+        raise KDError("Documents: no file chosen (upload .txt, .md or .jsonl files)")
+    config = _settings(project, model, chunk_tokens, per_call, calls, temperature, answer_tokens)
+    docs = read_documents([str(f) for f in files])  # every file checked before anything is written
+    root = project_dir(project)
+    root.mkdir(parents=True, exist_ok=True)
+    before = len(pd_core.load_chunks(root))
+    lines: list[str] = []
+    chunks = pd_core.add_documents(root, docs, config, log=lines.append)
+    _save(project, config)
+    return f"{len(docs)} document(s) read; {len(chunks) - before} new chunk(s). " + " ".join(lines)
+
+
+def read_view(project: str | None) -> dict[str, Any]:
+    """Documents, chunks with their live question counts, the run status and the results table."""
+    empty = {"docs": pd.DataFrame(columns=DOC_COLUMNS), "chunks": pd.DataFrame(columns=CHUNK_COLUMNS),
+             "status": "No project open.", "results": pd.DataFrame(columns=RESULT_COLUMNS), "running": False}
+    if not project or not str(project).strip():
+        return empty
+    root = project_dir(project)
+    chunks = pd_core.load_chunks(root)
+    docs = pd_core.load_documents(root)
+    per_doc: dict[str, int] = {}
+    for c in chunks:
+        per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
+    counts: dict[str, int] = {}
+    if (root / "pool.sqlite").exists():
+        with Pool(root, create=False) as pool:
+            for row in pd_core.live_questions(pool, chunks):
+                counts[row.source] = counts.get(row.source, 0) + 1
+    doc_rows = [[d.id, d.title, len(d.text), per_doc.get(d.id, 0), Path(d.source.split(",")[0]).name] for d in docs]
+    chunk_rows = [[c.id, c.tokens, counts.get(c.id, 0), c.text[:PREVIEW_CHARS] + ("..." if len(c.text) > PREVIEW_CHARS else "")]
+                  for c in chunks]
+    status = pd_core.pd_status(root)
+    return {
+        "docs": pd.DataFrame(doc_rows, columns=DOC_COLUMNS),
+        "chunks": pd.DataFrame(chunk_rows, columns=CHUNK_COLUMNS),
+        "status": status_text(status, sum(counts.values()), len(chunks)),
+        "results": results_table(root),
+        "running": status.get("state") in pd_core.RUN_ACTIVE,
+    }
+
+
+def status_text(status: dict[str, Any], questions: int, chunks: int) -> str:
+    head = f"**{questions} questions** (not rejected) over {chunks} chunks. "
+    state = status.get("state", "none")
+    if state == "none":
+        return head + "No stage has run yet."
+    stages = ", ".join(status.get("stages") or [])
+    line = f"Run ({stages}): **{state}**"
+    if state in pd_core.RUN_ACTIVE:
+        line += f", stage {status.get('stage') or 'starting'} (pid {status.get('pid')})"
+    if status.get("error"):
+        line += f"\n\n```\n{status['error']}\n```"
+    return head + line
+
+
+def results_table(root: Path) -> pd.DataFrame:
+    path = root / pd_core.PD_DIR / "results.json"
+    if not path.exists():
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    report = json.loads(path.read_text())
+    rows = [[s, f"{r['accuracy']:.1%}", r["correct"], r["n"], r["wall_s"]] for s, r in report["results"].items()]
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def start(project: str | None, stages: Sequence[str], model: str | None, chunk_tokens: Any, per_call: Any, calls: Any,
+          temperature: Any, answer_tokens: Any = 64) -> dict[str, Any]:
+    """Run `stages` in the background, as `kd-studio pd --stages ...` would."""
+    root = project_dir(project)
+    if not pd_core.load_chunks(root):
+        raise KDError(f"{root} holds no documents yet: upload some first")
+    config = _settings(project, model, chunk_tokens, per_call, calls, temperature, answer_tokens)
+    return pd_core.start_pd(root, config, stages)
+
+
+def command(project: str | None, stages: Sequence[str]) -> str:
+    """What a start runs, for people who would rather use a shell."""
+    root = project_dir(project) if project and str(project).strip() else Path("PROJECT")
+    return (f"kd-studio pd --project {root} --config {root / pd_core.PD_DIR / 'config.yaml'} "
+            f"--stages {','.join(stages)}")
+
+
+# ---------------------------------------------------------------------------
+# Widgets
+
+
+QUESTIONS = ["questions"]
+REST = ["answers", "train", "evaluate"]
+
+
+def build(app: gr.Blocks, project: str | None, tab: gr.Tab | None = None) -> gr.Timer:
+    """The tab's widgets; returns its timer, which polls only while `tab` is selected."""
+    initial = shown_settings(project_config(None))
+    folder = gr.Textbox(label="Project folder (documents/, pool.sqlite, pd/)", value=str(project) if project else "",
+                        elem_id="docs-project")
+    with gr.Row():
+        model = gr.Textbox(label="Model (teacher and student)", value=initial[0], elem_id="docs-model",
+                           info="demo:NAME, a hub id or a local folder")
+        chunk_tokens = gr.Number(initial[1], label="Chunk tokens", precision=0, elem_id="docs-chunk-tokens")
+        per_call = gr.Number(initial[2], label="Questions per call", precision=0, elem_id="docs-per-call")
+        calls = gr.Number(initial[3], label="Calls per chunk", precision=0, elem_id="docs-calls")
+        temperature = gr.Number(initial[4], label="Writer temperature", elem_id="docs-temperature")
+        answer_tokens = gr.Number(initial[5], label="Answer tokens", precision=0, elem_id="docs-answer-tokens")
+    with gr.Row():
+        files = gr.File(label="Documents (.txt, .md, .jsonl with a 'text' field)", file_count="multiple",
+                        file_types=[".txt", ".md", ".jsonl"], type="filepath", elem_id="docs-files")
+        with gr.Column():
+            add_btn = gr.Button("Add documents", variant="primary", elem_id="docs-add")
+            questions_btn = gr.Button("Generate questions", elem_id="docs-questions")
+            rest_btn = gr.Button("Answer, train, evaluate", elem_id="docs-rest")
+            stop_btn = gr.Button("Stop", variant="stop", elem_id="docs-stop")
+    message = gr.Markdown(elem_id="docs-message")
+    status = gr.Markdown("No project open.", elem_id="docs-status")
+    shell = gr.Code(language="shell", label="The same from a shell", interactive=False, lines=2, elem_id="docs-command")
+    gr.Markdown("Questions go into the project's prompt pool: accept, reject or edit them in the **Curate** tab "
+                "(open the same folder; source = chunk id).")
+    docs_table = gr.Dataframe(headers=DOC_COLUMNS, interactive=False, max_height=240, label="Documents", elem_id="docs-table")
+    chunks_table = gr.Dataframe(headers=CHUNK_COLUMNS, interactive=False, max_height=300, wrap=True, label="Chunks",
+                                elem_id="docs-chunks", column_widths=["110px", "70px", "90px", "70%"])
+    results = gr.Dataframe(headers=RESULT_COLUMNS, interactive=False, label="Held-out accuracy (pd/results.json)",
+                           elem_id="docs-results")
+    timer = gr.Timer(POLL_S, active=False)
+
+    settings = [model, chunk_tokens, per_call, calls, temperature, answer_tokens]
+    view_outputs = [docs_table, chunks_table, status, results, shell]
+
+    def refreshed(project_: str | None) -> list:
+        try:
+            v = read_view(project_)
+        except KDError as e:
+            return [gr.skip(), gr.skip(), str(e), gr.skip(), gr.skip()]
+        return [v["docs"], v["chunks"], v["status"], v["results"], command(project_, QUESTIONS)]
+
+    @guarded
+    def on_add(project_, files_, *values):
+        text = add_uploaded(project_, files_, *values)
+        return [text, *refreshed(project_)]
+
+    def starter(stages: list[str]):
+        @guarded
+        def run(project_, *values):
+            s = start(project_, stages, *values)
+            gr.Info(f"started {', '.join(stages)} (pid {s.get('pid')})")
+            return [f"Started: `{command(project_, stages)}`", *refreshed(project_)]
+        return run
+
+    @guarded
+    def on_stop(project_):
+        s = pd_core.stop_pd(project_dir(project_))
+        return [f"Run {s.get('state')}: what it finished is kept; start the stage again to go on.", *refreshed(project_)]
+
+    add_btn.click(on_add, [folder, files, *settings], [message, *view_outputs])
+    questions_btn.click(starter(QUESTIONS), [folder, *settings], [message, *view_outputs])
+    rest_btn.click(starter(REST), [folder, *settings], [message, *view_outputs])
+    stop_btn.click(on_stop, [folder], [message, *view_outputs])
+    folder.submit(refreshed, [folder], view_outputs)
+    timer.tick(refreshed, [folder], view_outputs, trigger_mode="once", show_progress="hidden")
+    if tab is not None:
+        tab.select(lambda: gr.Timer(active=True), None, timer).then(refreshed, [folder], view_outputs, show_progress="hidden")
+    def on_load(project_: str | None) -> list:
+        """The settings the project saved, so a reload shows what its runs use."""
+        try:
+            values = shown_settings(project_config(project_))
+        except KDError:
+            values = [gr.skip()] * len(settings)
+        return [*values, *refreshed(project_)]
+
+    app.load(on_load, [folder], [*settings, *view_outputs])
+    return timer
