@@ -187,19 +187,11 @@ class PDConfig:
 
 
 def load_pd_config(path: str | Path) -> PDConfig:
-    """A PDConfig from a YAML file; every problem names the file and the setting."""
-    import yaml
+    """A PDConfig from a YAML file (its settings at the top or under `pd:`); every problem
+    names the file and the setting."""
+    from kd_core.jobs import read_yaml
 
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise InputFileError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputFileError(f"{path}: not UTF-8 text") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise InputFileError(f"{path}{f', line {mark.line + 1}' if mark else ''}: not valid YAML") from None
+    data, path = read_yaml(path)
     try:
         return PDConfig.from_dict(data.get("pd", data) if isinstance(data, dict) else data, base_dir=path.parent)
     except KDError as e:

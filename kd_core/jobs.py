@@ -160,21 +160,27 @@ def absolute_paths(spec: Any, base_dir: Path | None = None) -> Any:
     return spec
 
 
-def load_job_config(path: str | Path) -> JobConfig:
-    """Read a YAML job config; every problem names the file and the setting."""
+def read_yaml(path: str | Path) -> tuple[Any, Path]:
+    """A YAML config file's data and its absolute path; a missing file, bad encoding or
+    bad YAML is an InputFileError naming the file (and line)."""
     import yaml
 
     path = Path(path).expanduser()
     if not path.is_file():
         raise InputFileError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8")), path
     except UnicodeDecodeError:
         raise InputFileError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark is not None else ""
         raise InputFileError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', None) or e})") from None
+
+
+def load_job_config(path: str | Path) -> JobConfig:
+    """Read a YAML job config; every problem names the file and the setting."""
+    data, path = read_yaml(path)
     try:
         return JobConfig.from_dict(data, base_dir=path.parent)
     except KDError as e:

@@ -21,7 +21,8 @@ from kd_core.documents import Document
 from kd_core.errors import KDError
 from kd_core.models import ModelSpec, load_model
 from kd_core.pool import Pool
-from kd_core.training import LoraSettings, PairDataset, _teacher_side, add_lora, collate, read_examples, response_losses
+from kd_core.training import PairDataset, _teacher_side, collate, read_examples, response_losses
+from tests import tiny_models
 
 DOC = ("The harbor of Kell was founded by Ostra Vane in the year 1402. Its lamp is called Brine.\n\n"
        "The ship Marrow sank near the north tower of Kell. Its captain was Tobin Quell.")
@@ -95,16 +96,6 @@ def _pd_batch(tmp_path, lm):
     return examples, data, collate(lm.tokenizer.pad_token_id)([data[i] for i in range(len(data))])
 
 
-def _random_lora(model):
-    student = add_lora(model, LoraSettings(r=4, alpha=8, dropout=0.0))
-    torch.manual_seed(3)
-    with torch.no_grad():
-        for name, p in student.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.5)
-    return student.eval()
-
-
 def test_kd_loss_reads_answer_positions_only(tmp_path, tiny_llama_dir):
     from kd_core.training import encode_example
 
@@ -116,7 +107,7 @@ def test_kd_loss_reads_answer_positions_only(tmp_path, tiny_llama_dir):
         assert item["labels"] == [-100] * len(p) + r  # the student's question: no loss
         assert item["teacher_labels"] == [-100] * len(tp) + r  # the teacher's chunk and question: no loss
         assert item["teacher_input_ids"][len(tp):] == item["input_ids"][len(p):] == r  # one answer, token for token
-    student = _random_lora(lm.model)
+    student = tiny_models.random_lora(lm.model)
     with torch.no_grad():
         ours = response_losses(student, batch, teacher=None, temperature=2.0)["kd"]
         s_all = F.log_softmax(student(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits / 2, -1)
@@ -135,7 +126,7 @@ def test_kd_loss_reads_answer_positions_only(tmp_path, tiny_llama_dir):
 def test_teacher_logits_are_the_adapter_disabled_models(tmp_path, tiny_llama_dir):
     lm = load_model(ModelSpec(str(tiny_llama_dir)))
     _, _, batch = _pd_batch(tmp_path, lm)
-    student = _random_lora(lm.model).train()  # as in training: the teacher side must switch dropout off itself
+    student = tiny_models.random_lora(lm.model).train()  # as in training: the teacher side must switch dropout off itself
     hidden, to_logits = _teacher_side(student, None, batch)
     ours = to_logits(hidden)
     fresh = load_model(ModelSpec(str(tiny_llama_dir))).model.eval()  # the base model, loaded anew from disk

@@ -12,6 +12,7 @@ import pytest
 
 from kd_core import distillation as pd_core
 from kd_core.errors import KDError
+from tests.pages import fill
 from tests.waiting import wait_until
 from ui import documents
 
@@ -94,14 +95,9 @@ def test_a_browser_user_uploads_a_document_and_gets_questions_to_curate(serve_ap
         page.goto(url)
         page.get_by_role("tab", name="Documents").click()
 
-        def fill(elem_id: str, value: str) -> None:
-            box = page.locator(f"#{elem_id} input, #{elem_id} textarea").first
-            box.fill(value)
-            box.press("Tab")
-
-        fill("docs-chunk-tokens", "96")
-        fill("docs-calls", "2")
-        fill("docs-temperature", "0.7")
+        fill(page, "docs-chunk-tokens", "96")
+        fill(page, "docs-calls", "2")
+        fill(page, "docs-temperature", "0.7")
         page.locator("#docs-files input[type=file]").set_input_files(str(path))
         expect(page.locator("#docs-files")).to_contain_text(path.name, timeout=30_000)
         page.locator("#docs-add").click()

@@ -16,6 +16,7 @@ import yaml
 from kd_core import jobs
 from kd_core.errors import KDError
 from ui import train
+from tests.pages import fill
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("lock_dir")  # every job here uses a private device-lock folder
@@ -184,24 +185,19 @@ def test_a_browser_launched_job_shows_progress_and_a_reload_or_another_server_re
         expect(yaml_view).to_contain_text("demo:gemma3-270m", timeout=30_000)
         expect(yaml_view).to_contain_text(str(project / "export" / "dataset.jsonl"))
 
-        def fill(elem_id: str, value: str) -> None:
-            box = page.locator(f"#{elem_id} input, #{elem_id} textarea").first
-            box.fill(value)
-            box.press("Tab")  # numbers commit on change
-
-        fill("train-student", str(tiny_llama_dir))
-        fill("train-data", str(data_file))
-        fill("train-max-steps", str(BROWSER_LONG))
-        fill("train-batch", "1")
-        fill("train-lora-r", "4")
-        fill("train-lora-alpha", "8")
+        fill(page, "train-student", str(tiny_llama_dir))
+        fill(page, "train-data", str(data_file))
+        fill(page, "train-max-steps", str(BROWSER_LONG))
+        fill(page, "train-batch", "1")
+        fill(page, "train-lora-r", "4")
+        fill(page, "train-lora-alpha", "8")
         expect(yaml_view).to_contain_text(f"max_steps: {BROWSER_LONG}")
         expect(yaml_view).to_contain_text("batch_size: 1")
         expect(page.locator("#train-command")).to_contain_text(f"kd-studio train {project / 'train.yaml'} --project {project} --background")
 
-        fill("train-lr", "0")
+        fill(page, "train-lr", "0")
         expect(page.locator("#train-check")).to_contain_text("Learning rate (train.learning_rate): must be > 0")
-        fill("train-lr", "0.01")
+        fill(page, "train-lr", "0.01")
         expect(page.locator("#train-check")).to_contain_text("Settings valid")
 
         page.locator("#train-launch").click()

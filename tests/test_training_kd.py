@@ -52,17 +52,6 @@ def _reference_kd(student, teacher, batch, T: float) -> torch.Tensor:
     return F.kl_div(F.log_softmax(s / T, -1), F.log_softmax(t / T, -1), log_target=True, reduction="batchmean") * T * T
 
 
-def _random_lora(model):
-    """A LoRA whose B is not zero, so the adapter really changes the student."""
-    peft_model = add_lora(model, LoraSettings(r=4, alpha=8, dropout=0.0))
-    torch.manual_seed(3)
-    with torch.no_grad():
-        for name, p in peft_model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.5)
-    return peft_model.eval()
-
-
 def test_kd_loss_is_zero_when_student_equals_teacher(tiny_llama_dir):
     lm = load_model(ModelSpec(str(tiny_llama_dir)))
     batch = _batch(lm.tokenizer, with_doc=False)
@@ -79,7 +68,7 @@ def test_kd_loss_matches_torch_kl_div_on_full_logits_with_teacher_prompts(tiny_l
     # Self-distillation with the document in the teacher's prompt only: the student's
     # adapter on, the same weights with it off as the teacher.
     lm = load_model(ModelSpec(str(tiny_llama_dir)))
-    model = _random_lora(lm.model)
+    model = tiny_models.random_lora(lm.model)
     batch = _batch(lm.tokenizer, with_doc=True)
     assert batch["teacher_input_ids"].shape[1] > batch["input_ids"].shape[1]
     with torch.no_grad():
@@ -104,7 +93,7 @@ def test_kd_loss_matches_torch_kl_div_on_full_logits_with_teacher_prompts(tiny_l
 def test_chunking_changes_neither_the_loss_nor_its_gradients(tiny_llama_dir, teacher_dir):
     lm = load_model(ModelSpec(str(tiny_llama_dir)))
     teacher = load_model(ModelSpec(str(teacher_dir)))
-    model = _random_lora(lm.model).train()
+    model = tiny_models.random_lora(lm.model).train()
     batch = _batch(lm.tokenizer, with_doc=True)
     results = []
     for chunk in (1, 5, 0):  # 0: automatic (the whole batch here)

@@ -116,3 +116,17 @@ def write_fake_adapter(out: Path, base_dir: Path, r: int = 4) -> Path:
     meta = json.loads((out / "adapter_config.json").read_text())
     assert meta["peft_type"] == "LORA"
     return out
+
+
+def random_lora(model, r: int = 4, seed: int = 3):
+    """A LoRA on `model` whose B is not zero (a fresh one is a no-op), in eval mode: an
+    adapter that really changes the model, for tests that must tell the two apart."""
+    from kd_core.training import LoraSettings, add_lora
+
+    student = add_lora(model, LoraSettings(r=r, alpha=2 * r, dropout=0.0))
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, p in student.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    return student.eval()
