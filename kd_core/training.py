@@ -83,6 +83,7 @@ class TrainConfig:
     kd_weight: float = 1.0  # mix: loss = sft_weight * sft + kd_weight * kd
     sft_weight: float = 1.0
     kd_chunk_size: int = 0  # response positions per output-layer chunk; 0: about 16M logits a chunk
+    teacher_cache_mb: int = 1024  # kd/mix: keep the frozen teacher's states across epochs, up to this much CPU memory (0: off)
     lora: LoraSettings = field(default_factory=LoraSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,6 +115,7 @@ class TrainConfig:
             ("logging_steps", self.logging_steps >= 1, "must be >= 1"),
             ("save_steps", self.save_steps >= 0, "must be >= 0"),
             ("kd_chunk_size", self.kd_chunk_size >= 0, "must be >= 0 (0: automatic)"),
+            ("teacher_cache_mb", self.teacher_cache_mb >= 0, "must be >= 0 (0: no cache)"),
         ]
         for name, ok, why in checks:
             if not ok:
@@ -236,7 +238,7 @@ class PairDataset(torch.utils.data.Dataset):
             kept = min(len(r), max_length - len(p))
             if kept <= 0:
                 continue
-            item = {"input_ids": p + r[:kept], "labels": [-100] * len(p) + r[:kept]}
+            item = {"input_ids": p + r[:kept], "labels": [-100] * len(p) + r[:kept], "index": len(self.items)}
             if with_teacher:
                 tp = p if ex.teacher_prompt is None else encode_example(tokenizer, ex.teacher_prompt, ex.response, system)[0]
                 item["teacher_input_ids"] = tp + r[:kept]
@@ -268,6 +270,8 @@ def collate(pad_id: int) -> Callable[[list[dict]], dict[str, torch.Tensor]]:
     def fn(batch: list[dict]) -> dict[str, torch.Tensor]:
         ids, labels, mask = pad(batch, "input_ids", "labels")
         out = {"input_ids": ids, "labels": labels, "attention_mask": mask}
+        if "index" in batch[0]:  # which examples: the teacher cache's key
+            out["example_index"] = torch.tensor([b["index"] for b in batch], dtype=torch.long)
         if "teacher_input_ids" in batch[0]:
             t_ids, t_labels, t_mask = pad(batch, "teacher_input_ids", "teacher_labels")
             out.update(teacher_input_ids=t_ids, teacher_labels=t_labels, teacher_attention_mask=t_mask)
@@ -381,32 +385,76 @@ def _adapter_off(model):
     return contextlib.nullcontext()  # no adapter at all: the model is its own teacher
 
 
-def _teacher_side(student, teacher, batch: dict[str, torch.Tensor]):
+class TeacherCache:
+    """The frozen teacher's last hidden states at each example's response positions, kept
+    on the CPU after the first epoch computed them.  The teacher never changes (its
+    weights are frozen, or they are the student's with the adapter off, which training
+    does not touch; dropout is off), so later epochs read them back instead of running
+    the teacher's whole prompt (document included) through its body again: exact, not an
+    approximation.  Stops adding once `limit_bytes` are held (one hidden vector per
+    response token: 576 floats for SmolLM2-135M, so ~2 KB a token)."""
+
+    def __init__(self, limit_bytes: int):
+        self.limit = limit_bytes
+        self.bytes = 0
+        self.states: dict[int, torch.Tensor] = {}
+        self.hits = self.misses = 0
+
+    def get(self, index: torch.Tensor | None, device) -> torch.Tensor | None:
+        if index is None or not all(int(i) in self.states for i in index):
+            self.misses += 1
+            return None
+        self.hits += 1
+        return torch.cat([self.states[int(i)] for i in index]).to(device)
+
+    def put(self, index: torch.Tensor | None, hidden: torch.Tensor, counts: torch.Tensor) -> None:
+        if index is None:
+            return
+        for i, part in zip(index.tolist(), torch.split(hidden, counts.tolist())):
+            if i in self.states or self.bytes + part.numel() * part.element_size() > self.limit:
+                continue
+            self.states[i] = part.detach().to("cpu", copy=True)
+            self.bytes += part.numel() * part.element_size()
+
+
+def _teacher_side(student, teacher, batch: dict[str, torch.Tensor], cache: TeacherCache | None = None):
     """Teacher hidden states at its response positions, and a function from those to its logits.
 
     `teacher` None means the student with its adapter disabled.  The teacher reads
     `teacher_input_ids` when the batch has them (its own prompt), else the student's.
+    With a `cache`, states computed for these examples before are read back.
     """
     ids = batch.get("teacher_input_ids", batch["input_ids"])
     mask = batch.get("teacher_attention_mask", batch["attention_mask"])
     labels = batch.get("teacher_labels", batch["labels"])
     positions = response_positions(labels)
+    index = batch.get("example_index")
     with torch.no_grad():
         if teacher is None:
-            was_training = student.training
-            student.eval()  # the teacher's distribution must not carry dropout noise
-            try:
-                with _adapter_off(student):
-                    hidden, head, softcap = response_hidden(student, ids, mask, positions)
-            finally:
-                student.train(was_training)
+            _, head, softcap = causal_lm_parts(student)
+            hidden = cache.get(index, ids.device) if cache is not None else None
+            if hidden is None:
+                was_training = student.training
+                student.eval()  # the teacher's distribution must not carry dropout noise
+                try:
+                    with _adapter_off(student):
+                        hidden, head, softcap = response_hidden(student, ids, mask, positions)
+                finally:
+                    student.train(was_training)
+                if cache is not None:
+                    cache.put(index, hidden, positions.sum(1))
 
             def to_logits(h: torch.Tensor) -> torch.Tensor:
                 with torch.no_grad(), _adapter_off(student):  # a LoRA on the output layer is off too
                     return _head_logits(head, softcap, h)
         else:
             dev = next(teacher.parameters()).device
-            hidden, head, softcap = response_hidden(teacher, ids.to(dev), mask.to(dev), positions.to(dev))
+            _, head, softcap = causal_lm_parts(teacher)
+            hidden = cache.get(index, dev) if cache is not None else None
+            if hidden is None:
+                hidden, head, softcap = response_hidden(teacher, ids.to(dev), mask.to(dev), positions.to(dev))
+                if cache is not None:
+                    cache.put(index, hidden, positions.sum(1))
 
             def to_logits(h: torch.Tensor) -> torch.Tensor:
                 with torch.no_grad():
@@ -426,6 +474,7 @@ def response_losses(
     temperature: float = 2.0,
     chunk_size: int = 0,
     want: tuple[str, ...] = ("kd",),
+    cache: TeacherCache | None = None,
 ) -> dict[str, torch.Tensor]:
     """Response-token losses over the full vocabulary, computed chunk by chunk.
 
@@ -447,7 +496,7 @@ def response_losses(
     targets = labels[:, 1:][labels[:, 1:] != -100]
     hidden, head, softcap = response_hidden(model, batch["input_ids"], batch["attention_mask"], response_positions(labels))
     n = hidden.shape[0]
-    t_hidden, t_logits = _teacher_side(model, teacher, batch) if "kd" in want else (None, None)
+    t_hidden, t_logits = _teacher_side(model, teacher, batch, cache) if "kd" in want else (None, None)
     if t_hidden is not None and t_hidden.shape[0] != n:
         raise KDError(f"teacher and student response spans differ ({t_hidden.shape[0]} vs {n} tokens); they must share the response")
     vocab = getattr(head, "out_features", None) or head.weight.shape[0]
@@ -548,6 +597,8 @@ class LossTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.kd_config = train_config or TrainConfig()
         self.teacher = teacher
+        mb = self.kd_config.teacher_cache_mb
+        self.teacher_cache = TeacherCache(mb * 2**20) if mb > 0 and self.kd_config.loss != "sft" else None
         self._parts: dict[str, list[float]] = {}
         self._step_tokens: torch.Tensor | None = None
 
@@ -567,7 +618,8 @@ class LossTrainer(Trainer):
         if cfg.loss == "sft":
             return {"loss": sft_loss(student, batch)[0]}
         want = ("kd", "sft") if cfg.loss == "mix" else ("kd",)
-        parts = response_losses(student, batch, self.teacher, cfg.kd_temperature, cfg.kd_chunk_size, want)
+        cache = self.teacher_cache if student.training else None  # evaluation batches are other examples
+        parts = response_losses(student, batch, self.teacher, cfg.kd_temperature, cfg.kd_chunk_size, want, cache)
         loss = cfg.kd_weight * parts["kd"] + cfg.sft_weight * parts["sft"] if cfg.loss == "mix" else parts["kd"]
         return {"loss": loss, **parts}
 
@@ -790,6 +842,9 @@ def train_lora(
         "adapter": str(adapter_dir),
         "adapter_mb": round(size / 2**20, 2),
         "processes": world,
+        "teacher_cache": None if trainer.teacher_cache is None else {
+            "hits": trainer.teacher_cache.hits, "misses": trainer.teacher_cache.misses,
+            "mb": round(trainer.teacher_cache.bytes / 2**20, 1)},
     }
 
 

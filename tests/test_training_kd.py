@@ -207,3 +207,45 @@ def test_read_examples_takes_both_forms_and_names_a_bad_line(tmp_path):
         read_examples(broken)
     with pytest.raises(InputFileError, match="not found"):
         read_examples(tmp_path / "missing.jsonl")
+
+
+def test_the_teacher_cache_gives_the_same_loss_without_a_second_teacher_pass(tiny_llama_dir):
+    from kd_core.training import TeacherCache
+
+    lm = load_model(ModelSpec(str(tiny_llama_dir)))
+    model = tiny_models.random_lora(lm.model).train()
+    batch = _batch(lm.tokenizer, with_doc=True)
+    calls = []
+    body = model.get_base_model().get_decoder()
+    hook = body.register_forward_hook(lambda mod, args, kwargs_out: calls.append(args[0].shape if args else None))
+    try:
+        plain = response_losses(model, batch, teacher=None)["kd"]
+        n_plain = len(calls)  # the student's pass and the teacher's
+        cache = TeacherCache(2**20)
+        first = response_losses(model, batch, teacher=None, cache=cache)["kd"]
+        calls.clear()
+        second = response_losses(model, batch, teacher=None, cache=cache)["kd"]
+    finally:
+        hook.remove()
+    assert n_plain == 2 and len(calls) == 1  # the second time only the student ran
+    assert cache.hits == 1 and cache.misses == 1 and cache.bytes > 0
+    assert torch.allclose(first, plain, rtol=1e-6) and torch.allclose(second, plain, rtol=1e-6)
+    second.backward()  # the cached side carries no graph; the student's does
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters() if p.requires_grad)
+    full = TeacherCache(0)  # no room: nothing kept, nothing wrong
+    assert torch.allclose(response_losses(model, batch, teacher=None, cache=full)["kd"], plain, rtol=1e-6) and not full.states
+
+
+def test_kd_training_with_the_teacher_cache_logs_the_same_losses(tiny_llama_dir, tmp_path):
+    examples = [Example(q, a, teacher_prompt=f"{DOC}\n\n{q}") for q, a in PAIRS] * 2
+    logs, summaries = [], []
+    for mb in (0, 64):
+        out = tmp_path / f"cache-{mb}"
+        summaries.append(train_lora(ModelSpec(str(tiny_llama_dir)), examples, TrainConfig(
+            output_dir=str(out), loss="kd", epochs=3, learning_rate=5e-3, batch_size=4, warmup=0.0, logging_steps=1,
+            teacher_cache_mb=mb, lora=LoraSettings(r=4, alpha=8, dropout=0.0)), print_logs=False))
+        logs.append([r["loss"] for r in map(json.loads, (out / "log.jsonl").read_text().splitlines()) if "loss" in r])
+    assert len(logs[0]) == 6
+    assert logs[0] == pytest.approx(logs[1], rel=1e-5)
+    assert summaries[0]["teacher_cache"] is None
+    assert summaries[1]["teacher_cache"]["misses"] == 2 and summaries[1]["teacher_cache"]["hits"] == 4  # epochs 2 and 3 read it
