@@ -22,6 +22,7 @@ BENCHMARKS = {
     "bench_figures.py": (["--rows", "5000"], ["--rows", "500"]),
     "bench_scoring.py": (["--pairs", "500", "--naive-pairs", "150"], ["--pairs", "24", "--chunk", "12", "--out", "/tmp/kd-bench-scoring-quick.json"]),
     "bench_training.py": ([], ["--examples", "16", "--reps", "1", "--skip-memory", "--out", "/tmp/kd-bench-training-quick.json"]),
+    "bench_kd.py": ([], ["--pairs", "16", "--epochs", "2", "--reps", "1", "--out", "/tmp/kd-bench-kd-quick.json"]),
 }
 
 
