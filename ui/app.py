@@ -8,7 +8,7 @@ import gradio as gr
 from kd_core.demo import DEMO_DIR
 from kd_core.errors import KDError
 from kd_core.models import DEMO_MODELS, demo_spec
-from ui import curate, documents, explore, train
+from ui import chat, curate, documents, explore, train
 
 DEMO_SCORES = DEMO_DIR / "demo_scores.parquet"
 
@@ -31,7 +31,9 @@ def build_app(project: str | None = None) -> gr.Blocks:
             curate.build(app, project)
         with gr.Tab("Train") as train_tab:
             train_timer = train.build(app, project, train_tab)
-        tabs = (models_tab, explore_tab, documents_tab, curate_tab, train_tab)
+        with gr.Tab("Chat") as chat_tab:
+            chat.build(app, project)
+        tabs = (models_tab, explore_tab, documents_tab, curate_tab, train_tab, chat_tab)
         for timer, owner in ((train_timer, train_tab), (documents_timer, documents_tab)):
             for other in tabs:
                 if other is not owner:

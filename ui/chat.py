@@ -1,0 +1,124 @@
+"""Chat tab: two or three models answer one prompt side by side, streamed together
+(`kd_core.chat.compare`), each answer then scored by the others' perplexity; thumbs
+up / down sends the prompt to the project's pool (`kd_core.chat.send_to_pool`).
+
+The module-level functions are the tab without Gradio; `build` connects them to widgets.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterator
+
+import gradio as gr
+import pandas as pd
+
+from kd_core import chat
+from kd_core.errors import KDError
+from kd_core.generation import GenerationConfig
+from kd_core.models import DEMO_ADAPTER_DIR, ModelSpec, demo_spec
+from ui.errors import guarded
+from ui.train import project_dir
+
+SLOTS = 3
+# The demo's transfer, side by side: the fine-tuned teacher, and the target before training.
+DEFAULTS = [("teacher (fine-tuned)", demo_spec("base").name, str(DEMO_ADAPTER_DIR)),
+            ("target", demo_spec("target").name, ""),
+            ("", "", "")]
+
+
+def contestants(rows: list[tuple[Any, Any, Any, Any]]) -> list[chat.Contestant]:
+    """The filled slots as Contestants: (label, model, adapter, document) each; a slot with
+    no model is left out, one with an adapter or document but no model is an error."""
+    out = []
+    for n, (label, model, adapter, document) in enumerate(rows, 1):
+        model = (model or "").strip()
+        adapter = (adapter or "").strip() or None
+        document = (document or "").strip() or None
+        if not model:
+            if adapter or document:
+                raise KDError(f"Model {n}: empty, but an adapter or a document is given for it")
+            continue
+        out.append(chat.Contestant((label or "").strip() or f"model {n}", ModelSpec(model, adapter=adapter), document))
+    if not out:
+        raise KDError("Models: fill in at least one model (demo:NAME, a hub id or a local folder)")
+    return out
+
+
+def score_table(found: list[chat.Contestant], ppl: list[list[float]]) -> pd.DataFrame:
+    """Rows: the answer; columns: its perplexity under each model (lower: that model
+    would have said it too)."""
+    cols = [f"ppl under {c.label}" for c in found]
+    rows = [[c.label, *[None if math.isnan(ppl[i][j]) else round(ppl[i][j], 2) for i in range(len(found))]]
+            for j, c in enumerate(found)]
+    return pd.DataFrame(rows, columns=["answer by", *cols])
+
+
+def run(rows: list[tuple[Any, Any, Any, Any]], prompt: str, max_new_tokens: Any) -> Iterator[tuple[list[str], pd.DataFrame | None]]:
+    """Answers as they stream (one entry per slot, empty for an unused slot), then the scores."""
+    found = contestants(rows)
+    try:
+        n = int(max_new_tokens)
+    except (TypeError, ValueError):
+        raise KDError(f"Max new tokens: {max_new_tokens!r} is not a number") from None
+    if n < 1:
+        raise KDError(f"Max new tokens: must be >= 1 (got {n})")
+    used = [i for i, r in enumerate(rows) if (r[1] or "").strip()]
+    for event in chat.compare(found, prompt, GenerationConfig(max_new_tokens=n)):
+        texts = [""] * len(rows)
+        for slot, text in zip(used, event["answers"]):
+            texts[slot] = text
+        yield texts, score_table(found, event["perplexities"]) if "perplexities" in event else None
+
+
+def vote(project: str | None, prompt: str, up: bool) -> str:
+    return chat.send_to_pool(str(project_dir(project)), prompt, "up" if up else "down")
+
+
+def build(app: gr.Blocks, project: str | None) -> None:
+    folder = gr.Textbox(label="Project folder (thumbs up / down go into its pool)", value=str(project) if project else "",
+                        elem_id="chat-project")
+    fields, outputs = [], []
+    with gr.Row():
+        for n in range(SLOTS):
+            label, model, adapter = DEFAULTS[n]
+            with gr.Column():
+                lab = gr.Textbox(label=f"Name {n + 1}", value=label, elem_id=f"chat-label-{n}")
+                mod = gr.Textbox(label=f"Model {n + 1}", value=model, elem_id=f"chat-model-{n}",
+                                 info="demo:NAME, a hub id or a local folder; empty: unused")
+                ada = gr.Textbox(label="Adapter (optional)", value=adapter, elem_id=f"chat-adapter-{n}")
+                doc = gr.Textbox(label="Document it reads first (optional)", lines=2, elem_id=f"chat-doc-{n}",
+                                 info="the prompt-distillation teacher: the same model with the document in its prompt")
+                answer = gr.Textbox(label="Answer", lines=8, interactive=False, elem_id=f"chat-answer-{n}")
+            fields += [lab, mod, ada, doc]
+            outputs.append(answer)
+    with gr.Row():
+        prompt = gr.Textbox(label="Prompt", scale=4, elem_id="chat-prompt", placeholder="Ask all models the same question")
+        max_new = gr.Number(96, label="Max new tokens", precision=0, scale=1, elem_id="chat-max-new")
+        send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
+    scores = gr.Dataframe(label="Each answer's perplexity under every model", interactive=False, elem_id="chat-scores")
+    with gr.Row():
+        up = gr.Button("Thumbs up: accept into the pool", elem_id="chat-up")
+        down = gr.Button("Thumbs down: reject into the pool", elem_id="chat-down")
+    voted = gr.Markdown(elem_id="chat-voted")
+
+    def rows_of(values: tuple) -> list[tuple]:
+        return [tuple(values[i : i + 4]) for i in range(0, 4 * SLOTS, 4)]
+
+    def on_send(*values):
+        *slot_values, prompt_, max_new_ = values
+        try:
+            for texts, table in run(rows_of(tuple(slot_values)), prompt_, max_new_):
+                yield [*texts, table if table is not None else gr.skip()]
+        except KDError as e:
+            raise gr.Error(str(e)) from None
+
+    @guarded
+    def on_vote(project_, prompt_, is_up):
+        return vote(project_, prompt_, is_up)
+
+    # One comparison at a time in the whole app: models are shared, and a CPU runs one well.
+    send.click(on_send, [*fields, prompt, max_new], [*outputs, scores], concurrency_id="models", concurrency_limit=1)
+    prompt.submit(on_send, [*fields, prompt, max_new], [*outputs, scores], concurrency_id="models", concurrency_limit=1)
+    up.click(lambda p, q: on_vote(p, q, True), [folder, prompt], voted)
+    down.click(lambda p, q: on_vote(p, q, False), [folder, prompt], voted)
