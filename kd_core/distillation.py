@@ -15,9 +15,11 @@ what an earlier run already wrote (kill it anywhere, run it again, it goes on):
               sampled as the method prescribes, for the KD student, and at a low
               temperature, for the SFT baseline (``pd/answers-kd.jsonl``,
               ``pd/answers-sft.jsonl``: student prompt, teacher prompt, answer).
-4. train      ``jobs/pd-kd``: LoRA with the `kd` loss, the teacher being the student
-              with its adapter disabled, reading the teacher prompt; ``jobs/pd-sft``:
-              cross-entropy on the low-temperature answers (kd_core.training).
+4. train      ``jobs/pd-kd-<digest>``: LoRA with the `kd` loss, the teacher being the
+              student with its adapter disabled, reading the teacher prompt;
+              ``jobs/pd-sft-<digest>``: cross-entropy on the low-temperature answers
+              (kd_core.training); the digest is of the data and settings, so changed
+              data trains anew and unchanged data finds its finished job.
 5. evaluate   held-out questions, greedy: closed-book base model, SFT, PD, RAG (BM25
               top-k chunks in the base model's prompt) and PD + RAG
               (``pd/eval/<system>/``, ``pd/results.json``, ``pd/results.md``).
@@ -533,6 +535,16 @@ def training_data(project: str | Path, pool, chunks: Sequence[Chunk], mode: str)
 # 4. train
 
 
+def job_id_for(mode: str, data: Path, spec, train: TrainConfig) -> str:
+    """``pd-<mode>-<digest>``: the digest of the training data, the model and the settings,
+    so new questions, a curation change or another setting train a new job, and a run
+    with nothing changed finds its finished job again."""
+    settings = {k: v for k, v in train.to_dict().items() if k != "output_dir"}
+    h = hashlib.sha256(Path(data).read_bytes())
+    h.update(json.dumps([spec.to_dict(), settings], sort_keys=True).encode())
+    return f"pd-{mode}-{h.hexdigest()[:8]}"
+
+
 def train_stage(project: str | Path, model_spec, data: Path, train: TrainConfig, job_id: str, log: Log = print) -> dict[str, Any]:
     """Train (or finish) the job `job_id` in the foreground; a completed job is kept."""
     from kd_core import jobs
@@ -617,20 +629,23 @@ def evaluate_stage(project: str | Path, model_spec, chunks: Sequence[Chunk], set
     for system in settings.systems:
         out = Path(project) / PD_DIR / "eval" / system.replace("+", "-")
         summary_path = out / "summary.json"
-        if summary_path.exists():
-            summary = json.loads(summary_path.read_text())
-            if summary.get("n") == len(items) and summary.get("questions") == settings.questions and summary.get("rag_k") in (None, settings.rag_k):
-                results[system] = summary
-                log(f"evaluate {system}: {summary['accuracy']:.1%} (measured before)")
-                continue
         adapter = adapters.get("pd") if system.startswith("pd") else adapters.get("sft") if system == "sft" else None
         if system in ("sft", "pd", "pd+rag") and not adapter:
             raise KDError(f"evaluate {system}: no trained adapter (run the train stage first)")
+        use_rag = system.endswith("rag")
+        if summary_path.exists():  # the same model on the same questions: read back
+            summary = json.loads(summary_path.read_text())
+            same = (summary.get("model") == replace(model_spec, adapter=adapter).label() and summary.get("n") == len(items)
+                    and summary.get("questions") == settings.questions and summary.get("rag_k") == (settings.rag_k if use_rag else None)
+                    and summary.get("max_new_tokens") == settings.max_new_tokens)
+            if same:
+                results[system] = summary
+                log(f"evaluate {system}: {summary['accuracy']:.1%} (measured before)")
+                continue
         if adapter not in loaded:
             loaded.clear()  # one model in memory at a time
             loaded[adapter] = load_model(replace(model_spec, adapter=adapter))
         lm = loaded[adapter]
-        use_rag = system.endswith("rag")
         t0 = time.perf_counter()
         result = evaluate_qa(lm, retrieved if use_rag else items, config, use_context=use_rag)
         summary = {**result.summary, "system": system, "questions": settings.questions, "rag_k": settings.rag_k if use_rag else None,
@@ -776,23 +791,27 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
                     answer_questions(project, pool, model(), chunks, config.teacher, mode, config.system, config.seed, log)
                     _record_time(project, f"answers-{mode}", time.perf_counter() - t0)
         adapters: dict[str, str] = {}
+        job_ids: dict[str, str] = {}
         if "train" in stages:
             stage("train")  # each job takes the device lock itself
             lm = None  # training loads its own copy (a job may run in another process)
-            for mode, train, job_id in (("kd", config.train_pd, "pd-kd"), ("sft", config.train_sft, "pd-sft")):
-                data, n = training_data(project, pool, chunks, mode)
+        for mode, train in (("kd", config.train_pd), ("sft", config.train_sft)):
+            train = replace(train, system=config.system, seed=config.seed)
+            if "train" in stages:
+                data, _ = training_data(project, pool, chunks, mode)
+            else:
+                data = Path(project) / PD_DIR / f"train-{mode}.jsonl"
+                if not data.exists():
+                    continue
+            job_id = job_id_for(mode, data, spec, train)
+            key = "pd" if mode == "kd" else "sft"
+            if "train" in stages:
                 t0 = time.perf_counter()
-                train = replace(train, system=config.system, seed=config.seed)
-                status = train_stage(project, spec, data, train, job_id, log)
+                train_stage(project, spec, data, train, job_id, log)
                 _record_time(project, f"train-{mode}", time.perf_counter() - t0)
-                adapters["pd" if mode == "kd" else "sft"] = status["summary"]["adapter"] if status.get("summary") else str(Path(status["dir"]) / "adapter")
-        else:
-            from kd_core import jobs
-
-            for key, job_id in (("pd", "pd-kd"), ("sft", "pd-sft")):
-                d = jobs.jobs_dir(project) / job_id
-                if (d / "adapter" / "adapter_config.json").exists():
-                    adapters[key] = str(d / "adapter")
+            adapter = jobs.jobs_dir(project) / job_id / "adapter"
+            if (adapter / "adapter_config.json").exists():
+                adapters[key], job_ids[key] = str(adapter), job_id
         results = {}
         if "evaluate" in stages:
             stage("evaluate")
@@ -802,7 +821,7 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
                 results = evaluate_stage(project, spec, chunks, config.eval, adapters, log)
                 _record_time(project, "evaluate", time.perf_counter() - t0)
             items = load_question_set(config.eval.questions)
-            report = pd_report(project, pool, chunks, items, results, config)
+            report = pd_report(project, pool, chunks, items, results, config, job_ids)
             _write_atomic(project / PD_DIR / "results.json", json.dumps(report, indent=2))
             _write_atomic(project / PD_DIR / "results.md", results_markdown(report))
             return report
@@ -810,16 +829,14 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
 
 
 def pd_report(project: Path, pool, chunks: Sequence[Chunk], items: Sequence[QAItem], results: dict[str, dict],
-              config: PDConfig) -> dict[str, Any]:
+              config: PDConfig, job_ids: dict[str, str]) -> dict[str, Any]:
     from kd_core import jobs
 
     counts = {mode: len(_read_jsonl(answers_path(project, mode))) for mode in MODES}
     train = {}
-    for job_id in ("pd-kd", "pd-sft"):
-        d = jobs.jobs_dir(project) / job_id
-        if d.exists():
-            s = jobs.job_status(d).get("summary") or {}
-            train[job_id] = {k: s.get(k) for k in ("examples", "steps", "wall_s", "tokens_per_s", "final_loss")}
+    for key, job_id in job_ids.items():
+        s = jobs.job_status(jobs.jobs_dir(project) / job_id).get("summary") or {}
+        train[key] = {"job": job_id, **{k: s.get(k) for k in ("examples", "steps", "wall_s", "tokens_per_s", "final_loss", "teacher_cache")}}
     rag = results.get("rag", {}).get("accuracy")
     return {
         "model": config.model_spec().label(),

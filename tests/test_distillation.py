@@ -5,6 +5,7 @@ and bad input (a writer with no parsable question, bad settings) is named and lo
 nothing.  One test runs the real demo model as the question writer."""
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -197,8 +198,9 @@ def test_the_pipeline_trains_evaluates_every_system_and_resumes_without_redoing(
     lines = []
     report = run_pd(config, project, ["answers", "train", "evaluate"], log=lines.append)
     assert set(report["results"]) == {"closed-book", "sft", "pd", "rag", "pd+rag"}
-    assert report["results"]["pd"]["model"].endswith("jobs/pd-kd/adapter")
-    assert report["results"]["sft"]["model"].endswith("jobs/pd-sft/adapter")
+    assert re.search(r"jobs/pd-kd-[0-9a-f]{8}/adapter$", report["results"]["pd"]["model"])
+    assert re.search(r"jobs/pd-sft-[0-9a-f]{8}/adapter$", report["results"]["sft"]["model"])
+    assert report["train"]["pd"]["examples"] == 3 and report["train"]["pd"]["job"] in report["results"]["pd"]["model"]
     assert report["held_out"]["n"] == 2 and report["questions"] == 3
     assert (project / PD_DIR / "results.md").read_text().count("|") > 20
     retrieved = [json.loads(line) for line in (project / PD_DIR / "eval" / "rag" / "items.jsonl").read_text().splitlines()]
@@ -211,6 +213,15 @@ def test_the_pipeline_trains_evaluates_every_system_and_resumes_without_redoing(
     assert any("every question already answered" in m for m in again)
     assert sum("already completed" in m for m in again) == 2
     assert sum("(measured before)" in m for m in again) == 5
+
+    # A curation change is new training data: new jobs, and only the trained systems measured again.
+    with Pool(project) as pool:
+        pool.reject(pool.ids()[0], who="test")
+    changed: list[str] = []
+    report = run_pd(config, project, ["train", "evaluate"], log=changed.append)
+    assert sum(bool(re.match(r"train pd-(kd|sft)-[0-9a-f]{8}: (kd|sft), ", m)) for m in changed) == 2
+    assert [m.split(":")[0] for m in changed if "(measured before)" in m] == ["evaluate closed-book", "evaluate rag"]
+    assert report["questions"] == 2 and report["train"]["pd"]["examples"] == 2
 
 
 def test_cli_pd_names_a_bad_document_and_exits_2(tmp_path):
