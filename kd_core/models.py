@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from kd_core import devices
-from kd_core.errors import ModelLoadError
+from kd_core.errors import KDError, ModelLoadError
 
 # Used when a model ships without a chat template (base models such as Gemma 3 270M
 # pretrained).  Plain-text markers a base model already continues sensibly (measured on

@@ -4,7 +4,6 @@ bitsandbytes on AVX-512-bf16 CPUs repacks 4-bit weights on a no-grad eval forwar
 a layout with no backward (environment.md); kd_core.models.guard_4bit_cpu prevents it.
 """
 
-import copy
 
 import pytest
 import torch

@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 from kd_core.distillation import (
     META_QUESTIONS, PD_DIR, EvalSettings, PDConfig, QuestionSettings, TeacherSettings, answer_questions, answers_path,
-    generate_questions, ingest, load_chunks, parse_questions, run_pd, training_data,
+    generate_questions, ingest, parse_questions, run_pd, training_data,
 )
 from kd_core.documents import Document
 from kd_core.errors import KDError
