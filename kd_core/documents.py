@@ -116,8 +116,8 @@ def _pieces(text: str, count: Callable[[str], int], limit: int) -> list[str]:
         units = text.split()
         if len(units) == 1:  # one unbroken token run (a URL, a hash): cut by characters
             step = max(1, len(text) * limit // max(1, count(text)))
-            return [text[i : i + step] for i in range(0, len(text), step)]
-        return _pack(units, count, limit, " ")
+            cut = [text[i : i + step] for i in range(0, len(text), step)]
+            return [q for piece in cut for q in (_pieces(piece, count, limit) if count(piece) > limit else [piece])]
     return _pack(units, count, limit, " ")
 
 

@@ -71,6 +71,18 @@ def test_a_document_longer_than_any_context_is_cut_between_sentences_then_words(
     assert all(c.text.endswith(".") for c in sentence_chunks)  # cut between sentences, never inside one
 
 
+def test_an_unbroken_run_longer_than_a_chunk_is_cut_within_the_budget(tiny_llama_dir):
+    from transformers import AutoTokenizer
+
+    from kd_core.documents import token_counter
+
+    count = token_counter(AutoTokenizer.from_pretrained(tiny_llama_dir))
+    blob = "0f3a9c" * 400  # a hash-like run: no sentence, no space
+    chunks = chunk_document(Document("hash", blob), count, chunk_tokens=16)
+    assert len(chunks) > 10 and all(c.tokens <= 16 for c in chunks)
+    assert "".join(c.text for c in chunks) == blob
+
+
 def test_ingest_refuses_chunks_that_do_not_fit_the_context_and_writes_nothing(tmp_path, tiny_llama_dir):
     from transformers import AutoTokenizer
 
