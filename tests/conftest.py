@@ -86,11 +86,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _server_output(proc: subprocess.Popen) -> str:
+    path = getattr(proc, "log_path", None)
+    if path:
+        return Path(path).read_text(errors="replace")[-4000:]
+    return proc.stdout.read() if proc.stdout else ""
+
+
 def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited early with {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}")
+            raise RuntimeError(f"server exited early with {proc.returncode}: {_server_output(proc)}")
         try:
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200:
@@ -109,10 +116,15 @@ def serve_app(tmp_path):
     def start(*args: str) -> str:
         port = free_port()
         env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+        # Into a file, not a pipe: nobody reads a pipe while the test runs, and a server that
+        # fills one blocks on its next write.
+        log = open(tmp_path / f"server-{port}.log", "w")
         proc = subprocess.Popen(
             [sys.executable, "-m", "kd_core.cli", "serve", "--port", str(port), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path,
+            stdout=log, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path,
         )
+        proc.log_path = log.name
+        log.close()
         procs.append(proc)
         url = f"http://127.0.0.1:{port}/"
         wait_http(url, 90, proc)

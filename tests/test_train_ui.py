@@ -236,7 +236,12 @@ def test_a_browser_launched_job_shows_progress_and_a_reload_or_another_server_re
         expect(info).to_contain_text(job["id"], timeout=30_000)
         expect(info).to_contain_text("state running")
         page.locator("#train-stop").click()
-        expect(info).to_contain_text("state stopped", timeout=45_000)
+        try:
+            expect(info).to_contain_text("state stopped", timeout=90_000)
+        except AssertionError as e:
+            log = Path(job["dir"]) / jobs.PROCESS_LOG
+            raise AssertionError(f"{e}\njob status: {jobs.job_status(job['dir'])}\n"
+                                 f"{log}:\n{log.read_text(errors='replace')[-3000:]}") from None
         assert (Path(job["dir"]) / "adapter" / "adapter_config.json").exists()
         expect(info).to_contain_text("Adapter:")
         expect(page.locator("#train-jobs")).to_contain_text("stopped")
