@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from kd_core.documents import Chunk, Document, chunk_document, read_documents, token_counter
+from kd_core import runs
 from kd_core.errors import InputFileError, KDError
 from kd_core.evaluation import CONTEXT_TEMPLATE, QAItem
 from kd_core.generation import GenerationConfig, chat_text, complete, generate
@@ -53,7 +54,8 @@ PD_DIR = Path("pd")
 STAGES = ("ingest", "questions", "answers", "train", "evaluate")
 SYSTEMS = ("closed-book", "sft", "pd", "rag", "pd+rag")
 MODES = ("kd", "sft")  # which answers: sampled for the KD student, low temperature for SFT
-RUN_ACTIVE = ("running", "queued")  # a run's process is expected to be alive (queued: waiting for its device)
+RUN_ACTIVE = runs.ACTIVE
+WHAT = "prompt-distillation run"
 LIVE = ("pending", "accepted", "edited")  # questions that are trained on: all but rejected
 META_QUESTIONS = "pd.questions"  # chunk id -> writer calls done
 META_QUESTION_STATS = "pd.question_stats"
@@ -676,8 +678,6 @@ def run_pd(config: PDConfig, project: str | Path, stages: Sequence[str] = STAGES
 
     One run per project at a time (an OS lock on ``pd/run.lock``); ``pd/status.json``
     says which stage runs, and how the run ended, for the UI and `pd_status`."""
-    from kd_core import jobs
-
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise KDError(f"unknown stage '{unknown[0]}' (stages: {', '.join(STAGES)})")
@@ -687,38 +687,8 @@ def run_pd(config: PDConfig, project: str | Path, stages: Sequence[str] = STAGES
     docs = resolve_documents(config.documents) if "ingest" in stages and config.documents else None  # bad files fail before loading
     if "evaluate" in stages and config.eval.questions:
         load_question_set(config.eval.questions)
-    pd_dir = project / PD_DIR
-    pd_dir.mkdir(parents=True, exist_ok=True)
-    lock = _project_lock(pd_dir)
-    pid = os.getpid()
-    jobs._update_status(pd_dir, state="running", stages=list(stages), stage=None, pid=pid, pid_start=jobs._start_ticks(pid),
-                        started=jobs._now(), ended=None, error=None)
-    try:
-        report = _run_stages(config, project, docs, stages, log)
-    except BaseException as e:
-        state = "cancelled" if isinstance(e, KeyboardInterrupt) else "failed"
-        jobs._update_status(pd_dir, state=state, ended=jobs._now(), error=str(e) if isinstance(e, KDError) else f"{type(e).__name__}: {e}")
-        raise
-    finally:
-        lock.close()
-    jobs._update_status(pd_dir, state="completed", stage=None, ended=jobs._now())
-    return report
-
-
-def _project_lock(pd_dir: Path):
-    import fcntl
-
-    f = open(pd_dir / "run.lock", "a+")
-    try:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.close()
-        from kd_core import jobs
-
-        status = jobs._read_json(pd_dir / "status.json")
-        raise KDError(f"another prompt-distillation run (pid {status.get('pid', '?')}, stage {status.get('stage') or '?'}) "
-                      f"is working in {pd_dir.parent}; wait for it or stop it") from None
-    return f
+    with runs.recorded(project, PD_DIR, WHAT, stages=list(stages), stage=None):
+        return _run_stages(config, project, docs, stages, log)
 
 
 class _Device:
@@ -751,7 +721,7 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
     lm = None
 
     def stage(name: str) -> None:
-        jobs._update_status(pd_dir, stage=name)
+        runs.update(pd_dir, stage=name)
 
     def model():
         nonlocal lm
@@ -893,73 +863,23 @@ def pd_command(project: str | Path, stages: Sequence[str]) -> list[str]:
 def start_pd(project: str | Path, config: PDConfig, stages: Sequence[str]) -> dict[str, Any]:
     """Save `config` into the project and run `stages` in a process of its own (it outlives
     the caller; its output goes to ``pd/process.log``); returns the run's status."""
-    import subprocess
-
     import yaml
-
-    from kd_core import jobs
 
     config.validate()
     project = Path(project).expanduser().resolve()
-    pd_dir = project / PD_DIR
-    pd_dir.mkdir(parents=True, exist_ok=True)
-    status = pd_status(project)
-    if status.get("state") in RUN_ACTIVE:
-        raise KDError(f"a prompt-distillation run (pid {status.get('pid')}, stage {status.get('stage') or 'starting'}) "
-                      f"is already working in {project}; wait for it or stop it")
-    _write_atomic(pd_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
-    cmd = pd_command(project, stages)
-    with open(pd_dir / "process.log", "ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                cwd=str(project), env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    jobs._CHILDREN[proc.pid] = proc
-    jobs._write_json(pd_dir / "status.json", {"state": "running", "stages": list(stages), "stage": None, "pid": proc.pid,
-                                              "pid_start": jobs._start_ticks(proc.pid), "started": jobs._now(), "ended": None,
-                                              "error": None, "cmd": cmd})
-    return pd_status(project)
+    runs.check_idle(project, PD_DIR, WHAT)  # before the config a run works from is overwritten
+    (project / PD_DIR).mkdir(parents=True, exist_ok=True)
+    _write_atomic(project / PD_DIR / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return runs.start(project, PD_DIR, pd_command(project, stages), WHAT, stages=list(stages), stage=None)
 
 
 def pd_status(project: str | Path) -> dict[str, Any]:
     """The project's last prompt-distillation run: state (running, completed, failed,
     cancelled, or none), stage, error; a run whose process died is recorded as failed."""
-    from kd_core import jobs
-
-    pd_dir = Path(project).expanduser() / PD_DIR
-    status = jobs._read_json(pd_dir / "status.json")
-    if not status:
-        return {"state": "none"}
-    if status.get("state") in RUN_ACTIVE and not jobs.pid_alive(status.get("pid"), status.get("pid_start")):
-        time.sleep(0.2)  # it may have written its final state as it exited
-        status = jobs._read_json(pd_dir / "status.json")
-        if status.get("state") in RUN_ACTIVE:
-            tail = jobs._tail(pd_dir / "process.log")
-            status = jobs._update_status(pd_dir, state="failed", ended=jobs._now(),
-                                         error=f"the run's process (pid {status.get('pid')}) is gone without a final state"
-                                               + (f"; last lines of pd/process.log:\n{tail}" if tail else ""))
-    return status
+    return runs.status(project, PD_DIR)
 
 
 def stop_pd(project: str | Path, wait_s: float = 10.0) -> dict[str, Any]:
     """End a running stage (SIGTERM to its process group); what it committed stays, and
     running the stage again goes on from there."""
-    import signal
-
-    from kd_core import jobs
-
-    pd_dir = Path(project).expanduser() / PD_DIR
-    status = pd_status(project)
-    if status.get("state") not in RUN_ACTIVE:
-        return status
-    try:
-        os.killpg(status["pid"], signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline and jobs.pid_alive(status["pid"], status.get("pid_start")):
-        time.sleep(0.2)
-    if jobs.pid_alive(status["pid"], status.get("pid_start")):
-        os.killpg(status["pid"], signal.SIGKILL)
-    status = jobs._read_json(pd_dir / "status.json")
-    if status.get("state") in RUN_ACTIVE:
-        status = jobs._update_status(pd_dir, state="cancelled", ended=jobs._now(), error="stopped")
-    return status
+    return runs.stop(project, PD_DIR, wait_s)
