@@ -200,18 +200,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("expand")
-def cmd_expand(args: argparse.Namespace) -> int:
-    """TuneShift-KD expansion rounds into a project's pool (resumes where it stopped)."""
-    from pathlib import Path
-
-    from kd_core.expansion import ExpansionConfig, add_seeds, run_expansion
+def expansion_config(args: argparse.Namespace):
+    """The ExpansionConfig that `kd-studio expand` flags give (kd_core.expansion.cli_args writes them)."""
+    from kd_core.expansion import ExpansionConfig
     from kd_core.generation import GenerationConfig
-    from kd_core.models import load_model
-    from kd_core.pool import Pool
     from kd_core.scoring import GapConfig
 
-    config = ExpansionConfig(
+    return ExpansionConfig(
         rounds=args.rounds,
         per_round=args.per_round,
         generators=tuple(g.strip() for g in args.generators.split(",") if g.strip()),
@@ -225,6 +220,19 @@ def cmd_expand(args: argparse.Namespace) -> int:
         auto_accept=args.auto_accept,
         seed=args.seed,
     )
+
+
+@command("expand")
+def cmd_expand(args: argparse.Namespace) -> int:
+    """TuneShift-KD expansion rounds into a project's pool (resumes where it stopped)."""
+    from pathlib import Path
+
+    from kd_core import runs
+    from kd_core.expansion import EXPAND_DIR, WHAT, add_seeds, run_expansion
+    from kd_core.models import load_model
+    from kd_core.pool import Pool
+
+    config = expansion_config(args)
     seeds = None
     if args.seeds:  # a bad seed file fails before minutes of model loading
         from kd_core.prompts_io import read_prompts
@@ -232,15 +240,18 @@ def cmd_expand(args: argparse.Namespace) -> int:
         path = str(demo_seeds_path()) if args.seeds == "demo:seeds" else args.seeds
         seeds = read_prompts(path)
         print(seeds.summary())
-        Path(args.project).expanduser().mkdir(parents=True, exist_ok=True)  # a new project starts from its seeds
-    with Pool(args.project) as pool:
+    Path(args.project).expanduser().mkdir(parents=True, exist_ok=True)  # a new project starts from its seeds
+    # Recorded in <project>/expand/ (the UI's Expand tab shows it), one run per project.
+    with runs.recorded(args.project, EXPAND_DIR, WHAT, stage=None) as run_folder, Pool(args.project) as pool:
         if seeds is None and pool.count() == 0:
             raise KDError(f"{pool.path} holds no prompts: give --seeds FILE (or --seeds demo:seeds)")
         specs = role_specs(args, roles=("base", "finetuned"))
         if "finetuned" not in specs or "base" not in specs:
             raise KDError("expand needs the base and the fine-tuned model (--base with --adapter or --finetuned)")
+        runs.update(run_folder, stage="loading models")
         base, ft = load_model(specs["base"]), load_model(specs["finetuned"])
         if seeds is not None:
+            runs.update(run_folder, stage="seeds: answering and scoring")
             print(f"seeds: {add_seeds(pool, seeds.prompts, ft, config, name=seeds.path).summary()}")
 
         last = {"stage": None, "t": 0.0}
@@ -249,6 +260,7 @@ def cmd_expand(args: argparse.Namespace) -> int:
             now = time.perf_counter()
             if stage != last["stage"] or done == total or now - last["t"] > 10:
                 print(f"    {stage}: {done}/{total}", file=sys.stderr, flush=True)
+                runs.update(run_folder, stage=f"{stage}: {done}/{total}")
                 last.update(stage=stage, t=now)
 
         t0 = time.perf_counter()

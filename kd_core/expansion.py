@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from kd_core import runs
 from kd_core.errors import InputFileError, KDError
 from kd_core.generation import GenerationConfig, chat_text, encode_prompt
 from kd_core.generators import Exemplar, GenContext, Generator, make_generators
@@ -259,3 +261,70 @@ def _run_round(pool, base, finetuned, writer, generators: list[Generator], curre
     stats = {"round": r, "generators": current["generators"], "new_above": new_above, "pool_size": pool.count()}
     log(f"round {r}: {new_above} new high-gap prompts; the pool holds {stats['pool_size']}")
     return stats
+
+
+# ---------------------------------------------------------------------------
+# Rounds in a process of their own (the UI's Expand tab; `kd-studio expand` from a shell)
+
+EXPAND_DIR = "expand"  # <project>/expand/: status.json, process.log, run.lock (kd_core.runs)
+WHAT = "expansion run"
+
+
+def cli_args(config: ExpansionConfig) -> list[str]:
+    """The `kd-studio expand` flags that give this config (the CLI reads them back in
+    kd_core.cli.expansion_config); the batch size of scoring stands for all three."""
+    args = ["--rounds", str(config.rounds), "--per-round", str(config.per_round), "--generators", ",".join(config.generators),
+            "--temperature", repr(config.sampling.temperature), "--top-p", repr(config.sampling.top_p),
+            "--prompt-tokens", str(config.sampling.max_new_tokens), "--max-new-tokens", str(config.answer.max_new_tokens),
+            "--batch-size", str(config.score_batch_size), "--metric", config.gap.metric, "--seed", str(config.seed)]
+    if config.gap.threshold is not None:
+        args += ["--threshold", repr(float(config.gap.threshold))]
+    if config.max_pool:
+        args += ["--max-pool", str(config.max_pool)]
+    if config.auto_accept:
+        args.append("--auto-accept")
+    if config.system:
+        args += ["--system", config.system]
+    return args
+
+
+def expand_command(project: str | Path, config: ExpansionConfig, seeds: str | None = None,
+                   models: Sequence[str] = ()) -> list[str]:
+    """The command that runs (or resumes) the rounds; `models` are model flags
+    (``--base X --adapter Y``; none: the demo models)."""
+    import sys
+
+    return [sys.executable, "-m", "kd_core.cli", "expand", "--project", str(Path(project).expanduser().resolve()),
+            *(["--seeds", seeds] if seeds else []), *models, *cli_args(config)]
+
+
+def start_expand(project: str | Path, config: ExpansionConfig, seeds: str | None = None,
+                 models: Sequence[str] = ()) -> dict[str, Any]:
+    """Run the rounds in the background; returns the run's status (kd_core.runs)."""
+    Path(project).expanduser().mkdir(parents=True, exist_ok=True)
+    return runs.start(project, EXPAND_DIR, expand_command(project, config, seeds, models), WHAT, stage=None)
+
+
+def expand_status(project: str | Path) -> dict[str, Any]:
+    return runs.status(project, EXPAND_DIR)
+
+
+def stop_expand(project: str | Path) -> dict[str, Any]:
+    """End the rounds now; the pool keeps every committed chunk and the next run resumes."""
+    return runs.stop(project, EXPAND_DIR)
+
+
+def round_history(pool: Pool) -> list[dict[str, Any]]:
+    """One entry per finished round (what `run_expansion` returned so far)."""
+    return list(pool.get_meta(META_LOG, []))
+
+
+def scored_frame(pool: Pool):
+    """The pool's answered and scored prompts as a scores table (the columns of
+    kd_core.scoring's output, plus state, round and source), for the gap figures."""
+    import pandas as pd
+
+    rows = pool.query()
+    records = [{"id": int(r.id), "prompt": r.text, "response": r.response or "", "state": r.state, "round": int(r.round),
+                "source": r.source, **(r.scores or {})} for r in rows.itertuples() if r.scores]
+    return pd.DataFrame.from_records(records)

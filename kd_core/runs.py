@@ -91,7 +91,7 @@ def check_idle(project: str | Path, name: str, what: str) -> None:
     """Refuse (KDError naming the run) while a run of this step works in the project."""
     current = status(project, name)
     if current.get("state") in ACTIVE:
-        raise KDError(f"a {_describe(current, what)} is already working in {Path(project).expanduser()}; wait for it or stop it")
+        raise KDError(f"the {_describe(current, what)} is already working in {Path(project).expanduser()}; wait for it or stop it")
 
 
 def status(project: str | Path, name: str) -> dict[str, Any]:

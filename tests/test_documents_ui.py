@@ -57,7 +57,7 @@ def test_a_failed_stage_shows_its_reason_and_a_second_run_is_refused_while_one_w
     # A random tiny model as the writer: it writes no parsable question.
     status = documents.start(str(project), ["questions"], str(tiny_llama_dir), 48, 5, 20, 1.0)
     assert status["state"] == "running"
-    with pytest.raises(KDError, match="a prompt-distillation run .* is already working in"):
+    with pytest.raises(KDError, match="the prompt-distillation run .* is already working in"):
         documents.start(str(project), ["questions"], str(tiny_llama_dir), 48, 5, 1, 1.0)
     status = _finish(project)
     assert status["state"] == "failed"

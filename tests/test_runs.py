@@ -41,7 +41,7 @@ def test_a_second_run_of_the_same_step_is_refused_while_one_works(tmp_path):
     status = runs.start(tmp_path, "step", cmd, "test run", stage=None)
     try:
         wait_until(lambda: runs.status(tmp_path, "step").get("stage") == "working", 30, "the run to start working")
-        with pytest.raises(KDError, match=r"a test run \(pid \d+, stage working\) is already working in"):
+        with pytest.raises(KDError, match=r"the test run \(pid \d+, stage working\) is already working in"):
             runs.start(tmp_path, "step", cmd, "test run")
         # The lock holds against a run started some other way (a shell) too.
         with pytest.raises(KDError, match="another test run .* is working in"):

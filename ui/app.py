@@ -8,7 +8,7 @@ import gradio as gr
 from kd_core.demo import DEMO_DIR
 from kd_core.errors import KDError
 from kd_core.models import DEMO_MODELS, demo_spec
-from ui import chat, curate, documents, explore, train
+from ui import chat, curate, documents, expand, explore, train
 
 DEMO_SCORES = DEMO_DIR / "demo_scores.parquet"
 
@@ -19,25 +19,22 @@ def build_app(project: str | None = None) -> gr.Blocks:
             "# KD Studio\n"
             "Move specialized knowledge from a fine-tuned model into another model, without the original data."
         )
-        with gr.Tab("Models") as models_tab:
+        with gr.Tab("Models"):
             rows = [[role, demo_spec(role).label()] for role in ("base", "finetuned", "target")]
             gr.Dataframe(value=rows, headers=["role", "model"], label="Embedded demo models", interactive=False)
             gr.Markdown("\n".join(f"- `demo:{n}`: {d.description}" for n, d in DEMO_MODELS.items()))
-        with gr.Tab("Explore") as explore_tab:
+        with gr.Tab("Expand"):
+            expand.build(app, project)
+        with gr.Tab("Explore"):
             explore.build(app, DEMO_SCORES)
-        with gr.Tab("Documents") as documents_tab:
-            documents_timer = documents.build(app, project, documents_tab)
-        with gr.Tab("Curate") as curate_tab:
+        with gr.Tab("Documents"):
+            documents.build(app, project)
+        with gr.Tab("Curate"):
             curate.build(app, project)
-        with gr.Tab("Train") as train_tab:
-            train_timer = train.build(app, project, train_tab)
-        with gr.Tab("Chat") as chat_tab:
+        with gr.Tab("Train"):
+            train.build(app, project)
+        with gr.Tab("Chat"):
             chat.build(app, project)
-        tabs = (models_tab, explore_tab, documents_tab, curate_tab, train_tab, chat_tab)
-        for timer, owner in ((train_timer, train_tab), (documents_timer, documents_tab)):
-            for other in tabs:
-                if other is not owner:
-                    other.select(train.pause, None, timer)  # poll the project folder only while its tab is shown
     return app
 
 

@@ -28,6 +28,7 @@ from kd_core.documents import read_documents
 from kd_core.errors import KDError
 from kd_core.pool import Pool
 from ui.errors import guarded
+from ui.polling import changes_only, stamp
 from ui.train import project_dir
 
 DOC_COLUMNS = ["id", "title", "characters", "chunks", "source"]
@@ -177,8 +178,16 @@ QUESTIONS = ["questions"]
 REST = ["answers", "train", "evaluate"]
 
 
-def build(app: gr.Blocks, project: str | None, tab: gr.Tab | None = None) -> gr.Timer:
-    """The tab's widgets; returns its timer, which polls only while `tab` is selected."""
+def watched(project: str | None) -> tuple:
+    """What the view is read from: documents, the pool, the run's files, and whether its process lives."""
+    root = project_dir(project)
+    pd_dir = root / pd_core.PD_DIR
+    return (stamp([root / "documents", *sorted((root / "documents").glob("*")), root / "pool.sqlite", root / "pool.sqlite-wal",
+                   pd_dir / "status.json", pd_dir / "results.json"]), pd_core.pd_status(root).get("state"))
+
+
+def build(app: gr.Blocks, project: str | None) -> None:
+    """The tab's widgets; its timer re-reads the project folder when it changes."""
     initial = shown_settings(project_config(None))
     folder = gr.Textbox(label="Project folder (documents/, pool.sqlite, pd/)", value=str(project) if project else "",
                         elem_id="docs-project")
@@ -208,7 +217,8 @@ def build(app: gr.Blocks, project: str | None, tab: gr.Tab | None = None) -> gr.
                                 elem_id="docs-chunks", column_widths=["110px", "70px", "90px", "70%"])
     results = gr.Dataframe(headers=RESULT_COLUMNS, interactive=False, label="Held-out accuracy (pd/results.json)",
                            elem_id="docs-results")
-    timer = gr.Timer(POLL_S, active=False)
+    timer = gr.Timer(POLL_S)
+    last = gr.State(None)  # what the last tick saw (ui.polling)
 
     settings = [model, chunk_tokens, per_call, calls, temperature, answer_tokens]
     view_outputs = [docs_table, chunks_table, status, results, shell]
@@ -243,9 +253,9 @@ def build(app: gr.Blocks, project: str | None, tab: gr.Tab | None = None) -> gr.
     rest_btn.click(starter(REST), [folder, *settings], [message, *view_outputs])
     stop_btn.click(on_stop, [folder], [message, *view_outputs])
     folder.submit(refreshed, [folder], view_outputs)
-    timer.tick(refreshed, [folder], view_outputs, trigger_mode="once", show_progress="hidden")
-    if tab is not None:
-        tab.select(lambda: gr.Timer(active=True), None, timer).then(refreshed, [folder], view_outputs, show_progress="hidden")
+    timer.tick(changes_only(refreshed, watched, len(view_outputs)), [last, folder], [*view_outputs, last],
+               trigger_mode="once", show_progress="hidden")
+
     def on_load(project_: str | None) -> list:
         """The settings the project saved, so a reload shows what its runs use."""
         try:
@@ -255,4 +265,3 @@ def build(app: gr.Blocks, project: str | None, tab: gr.Tab | None = None) -> gr.
         return [*values, *refreshed(project_)]
 
     app.load(on_load, [folder], [*settings, *view_outputs])
-    return timer

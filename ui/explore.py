@@ -40,10 +40,27 @@ def view(df, metric: str, threshold: float):
     return df, summary, gap_scatter(df, metric, threshold, color_by="label"), gap_histogram(df, metric, threshold), table
 
 
+def load_table(path: str):
+    """A scored table, or the scored prompts of a project's pool (a folder with pool.sqlite)."""
+    folder = Path(str(path).strip()).expanduser()
+    if folder.is_dir():
+        from kd_core.expansion import scored_frame
+        from kd_core.pool import Pool
+
+        if not (folder / "pool.sqlite").exists():
+            raise KDError(f"{folder} is a folder without a pool.sqlite: give a scored .parquet table or a project folder")
+        with Pool(folder, create=False) as pool:
+            df = scored_frame(pool)
+        if df.empty:
+            raise KDError(f"{folder / 'pool.sqlite'} holds no scored prompt yet (run rounds in the Expand tab)")
+        return df
+    return load_scores(path)
+
+
 def build(app: gr.Blocks, default_path: Path | None) -> None:
     df_state = gr.State(None)
     with gr.Row():
-        path = gr.Textbox(label="Scored table (.parquet, from `kd-studio score`)",
+        path = gr.Textbox(label="Scored table (.parquet, from `kd-studio score`) or a project folder (its pool)",
                           value=str(default_path) if default_path else "", scale=4)
         load = gr.Button("Load", scale=1)
     with gr.Row():
@@ -59,7 +76,7 @@ def build(app: gr.Blocks, default_path: Path | None) -> None:
 
     def on_load(p: str, m: str):
         try:
-            df = load_scores(p)
+            df = load_table(p)
         except (KDError, OSError) as e:
             raise gr.Error(str(e)) from None
         lo, hi = slider_range(df, m)

@@ -344,14 +344,9 @@ def resume(project: str | None, job_id: str | None) -> str:
 # Widgets
 
 
-def pause() -> gr.Timer:
-    """For the other tabs' select: no polling while the Train tab is hidden."""
-    return gr.Timer(active=False)
-
-
-def build(app: gr.Blocks, project: str | None, tab: gr.Tab | None = None) -> gr.Timer:
-    """The tab's widgets; returns its timer, which polls only while `tab` is selected
-    (wire `pause` to the other tabs' select)."""
+def build(app: gr.Blocks, project: str | None) -> None:
+    """The tab's widgets; its timer re-reads the jobs' folders (ui.polling says why it
+    runs from page load)."""
     default_project = str(project) if project else ""
     selected_state = gr.State(None)  # the job this session picked; None: the newest live one
     drawn_state = gr.State(None)  # what the plot shows now, so an unchanged curve is not redrawn
@@ -395,7 +390,7 @@ def build(app: gr.Blocks, project: str | None, tab: gr.Tab | None = None) -> gr.
         cancel_btn = gr.Button("Cancel (discard)", variant="stop", elem_id="train-cancel")
         resume_btn = gr.Button("Resume from checkpoint", elem_id="train-resume")
     plot = gr.Plot(label="Loss", elem_id="train-loss-plot")
-    timer = gr.Timer(POLL_S, active=False)
+    timer = gr.Timer(POLL_S)
 
     form_inputs = [folder, student, teacher, data, loss, lora_r, lora_alpha, load_in_4bit, epochs, max_steps,
                    learning_rate, batch_size, name]
@@ -440,9 +435,6 @@ def build(app: gr.Blocks, project: str | None, tab: gr.Tab | None = None) -> gr.
             return refreshed(project_, shown, drawn)
         return run
 
-    def on_tab():
-        return gr.Timer(active=True)
-
     for widget in form_inputs:
         widget.change(on_form, form_inputs, [yaml_code, command, check], trigger_mode="always_last", show_progress="hidden")
     launch_btn.click(on_launch, form_inputs, [selected_state, *job_outputs])
@@ -454,8 +446,5 @@ def build(app: gr.Blocks, project: str | None, tab: gr.Tab | None = None) -> gr.
     # "once": a slow read of the folders never piles up ticks behind it.
     timer.tick(refreshed, state_inputs, job_outputs, trigger_mode="once", show_progress="hidden")
     folder.submit(refreshed, state_inputs, job_outputs)
-    if tab is not None:
-        tab.select(on_tab, None, timer).then(refreshed, state_inputs, job_outputs, show_progress="hidden")
     app.load(on_form, form_inputs, [yaml_code, command, check])
     app.load(refreshed, state_inputs, job_outputs)
-    return timer

@@ -1,0 +1,162 @@
+"""The Expand tab: seeds checked before anything runs (a bad file changes nothing), the
+tab's settings are the command the CLI reads, rounds run in their own process that a
+reload re-attaches to and Stop ends; and a user's path in a real browser: upload the
+demo seed file, one small round on the demo models, the pool's scatter and its
+prompts in the Curate tab."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kd_core import expansion
+from kd_core.cli import build_parser, expansion_config
+from kd_core.errors import KDError
+from kd_core.generation import GenerationConfig
+from kd_core.pool import Pool
+from kd_core.scoring import GapConfig
+from tests.pages import fill
+from tests.waiting import wait_until
+from ui import expand
+
+pytestmark = pytest.mark.usefixtures("lock_dir")
+
+# (rounds, per_round, generators, metric, threshold, auto_accept, answer_tokens), as the tab passes them
+TINY = (1, 4, ["few-shot"], "logratio", "-100", True, 8)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _finish(project: Path) -> dict:
+    wait_until(lambda: expansion.expand_status(project)["state"] not in expansion.runs.ACTIVE, 180, "the rounds to end")
+    return expansion.expand_status(project)
+
+
+def test_the_tab_settings_are_the_config_the_cli_reads_back():
+    config = expansion.ExpansionConfig(
+        rounds=2, per_round=7, generators=("crawl", "list"), auto_accept=True, max_pool=300, seed=5, system="Be brief.",
+        sampling=GenerationConfig(max_new_tokens=40, do_sample=True, temperature=0.8, top_p=0.9, batch_size=4),
+        answer=GenerationConfig(max_new_tokens=50, batch_size=4), gap=GapConfig(metric="topk", threshold=1.25),
+        score_batch_size=4)
+    args = build_parser().parse_args(["expand", "--project", "p", *expansion.cli_args(config)])
+    assert expansion_config(args) == config
+    shown = expand.command("p", 2, 7, ["crawl"], "diff", "0.5", False, 64)
+    assert "--rounds 2 --per-round 7 --generators crawl" in shown and "--metric diff" in shown and "--threshold 0.5" in shown
+
+
+def test_bad_settings_and_bad_seed_files_are_named_and_change_nothing(tmp_path):
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "keep.txt").write_text("kept")
+    before = _files(project)
+    with pytest.raises(KDError, match="Rounds: 'two' is not a number"):
+        expand.settings("two", 4, ["list"], "logratio", "", False)
+    with pytest.raises(KDError, match="Generators: choose at least one"):
+        expand.settings(1, 4, [], "logratio", "", False)
+    binary = tmp_path / "seeds.txt"
+    binary.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(KDError, match="seeds.txt"):
+        expand.start(str(project), str(binary), "", False, "", "", "", *TINY)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(KDError, match="empty.csv: the file is empty"):
+        expand.start(str(project), str(empty), "", False, "", "", "", *TINY)
+    with pytest.raises(KDError, match="holds no prompts yet"):
+        expand.start(str(project), None, "   ", False, "", "", "", *TINY)
+    assert _files(project) == before
+    assert expansion.expand_status(project)["state"] == "none"
+
+
+def test_pasted_and_uploaded_seeds_are_kept_in_the_project_under_their_own_name(tmp_path):
+    project = tmp_path / "p"
+    path, said = expand.stage_seeds(str(project), None, "Who founded Kell?\nWho founded Kell?\nWhat is Brine?", False)
+    assert Path(path).parent == project / "seeds" and Path(path).read_text().splitlines()[0] == "Who founded Kell?"
+    assert said == "2 prompts from the pasted prompts (1 duplicate dropped)"
+    upload = tmp_path / "upload" / "my seeds.jsonl"
+    upload.parent.mkdir()
+    upload.write_text('{"prompt": "Where is the salt market?"}\n')
+    path, said = expand.stage_seeds(str(project), str(upload), None, False)
+    assert path == str(project / "seeds" / "my seeds.jsonl") and said == "1 prompt from my seeds.jsonl"
+    assert expand.stage_seeds(str(project), None, "", True)[0] == "demo:seeds"
+
+
+def test_rounds_run_in_their_own_process_and_the_view_shows_them(tmp_path, tiny_llama_dir):
+    project = tmp_path / "p"
+    status, said = expand.start(str(project), None, "Who founded the harbor city?\nWhere was the inventor born?", False,
+                                str(tiny_llama_dir), str(tiny_llama_dir), "", *TINY)
+    assert status["state"] == "running" and said.startswith("2 prompts")
+    with pytest.raises(KDError, match=r"the expansion run \(pid \d+, stage .*\) is already working in"):
+        expand.start(str(project), None, "Another?", False, str(tiny_llama_dir), str(tiny_llama_dir), "", *TINY)
+    done = _finish(project)
+    assert done["state"] == "completed", (done, expansion.runs.log_tail(project, expansion.EXPAND_DIR, 40))
+    view = expand.read_view(str(project), "logratio", "-100")
+    assert list(view["rounds"]["round"]) == [1]
+    assert "Expansion: **completed**" in view["status"]
+    with Pool(project, create=False) as pool:
+        counts = pool.counts()
+    assert counts.total >= 2 and f"**{counts.total} prompts** in the pool" in view["counts"]
+    assert view["scatter"] is not None  # the seeds are answered and scored
+
+
+def test_stop_ends_the_rounds_and_the_pool_stays_consistent(tmp_path, tiny_llama_dir):
+    project = tmp_path / "p"
+    expand.start(str(project), None, "Who founded the harbor city?", False, str(tiny_llama_dir), str(tiny_llama_dir), "",
+                 50, 64, ["few-shot"], "logratio", "-100", True, 8)
+    wait_until(lambda: "round" in (expansion.expand_status(project).get("stage") or ""), 120, "a round to start")
+    assert expansion.stop_expand(project)["state"] == "cancelled"
+    with Pool(project, create=False) as pool:
+        assert pool.integrity_problems() == []
+        assert pool.count() >= 1
+
+
+@pytest.mark.browser
+@pytest.mark.real_models
+def test_a_browser_user_uploads_the_demo_seeds_runs_a_round_and_sees_the_pool(serve_app, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    from kd_core.demo import seeds_path
+
+    project = tmp_path / "project"
+    url = serve_app("--project", str(project))
+    page = browser.new_page()
+    try:
+        page.goto(url)
+        page.get_by_role("tab", name="Expand").click()
+        page.locator("#expand-seeds input[type=file]").set_input_files(str(seeds_path()))
+        expect(page.locator("#expand-seeds")).to_contain_text(Path(seeds_path()).name, timeout=30_000)
+        fill(page, "expand-rounds", "1")
+        fill(page, "expand-per-round", "6")
+        fill(page, "expand-answer-tokens", "32")
+        page.locator("#expand-generators").get_by_label("crawl").uncheck()
+        page.locator("#expand-generators").get_by_label("few-shot").uncheck()
+        page.locator("#expand-generators").get_by_label("self-query").uncheck()
+        expect(page.locator("#expand-command")).to_contain_text("--generators list")
+        page.locator("#expand-run").click()
+        expect(page.locator("#expand-message")).to_contain_text("Started with 15 prompts", timeout=30_000)
+        status = page.locator("#expand-status")
+        expect(status).to_contain_text("running", timeout=30_000)
+
+        # A reload re-attaches to the running rounds from the project folder.
+        page.reload()
+        page.get_by_role("tab", name="Expand").click()
+        expect(status).to_contain_text("completed", timeout=300_000)
+        assert expansion.expand_status(project)["state"] == "completed"
+        expect(page.locator("#expand-rounds-table")).to_contain_text("1")
+        expect(page.locator("#expand-scatter .js-plotly-plot .scatterlayer .trace").first).to_be_attached(timeout=30_000)
+        with Pool(project, create=False) as pool:
+            total = pool.counts().total
+        assert total > 15  # the seeds and what the round added
+        expect(page.locator("#expand-counts")).to_contain_text(f"{total} prompts")
+        if os.environ.get("KD_STUDIO_SCREENSHOTS"):
+            page.screenshot(path=os.path.join(os.environ["KD_STUDIO_SCREENSHOTS"], "expand.png"), full_page=True)
+
+        page.get_by_role("tab", name="Curate").click()
+        page.locator("#curate-open").click()
+        expect(page.locator("#curate-table")).to_contain_text("list", timeout=30_000)
+    finally:
+        page.close()
+        expansion.stop_expand(project)

@@ -1,0 +1,258 @@
+"""Expand tab: seed prompts in, TuneShift-KD rounds out, in a process of its own.
+
+Seeds come from an uploaded file (any format of kd_core.prompts_io; it is read and
+checked here before anything runs, and a copy is kept in ``<project>/seeds/``), from
+prompts pasted one per line, or from the demo's seed file.  "Run rounds" starts
+`kd-studio expand` in the background (kd_core.expansion.start_expand): the seeds are
+answered and scored, then each round generates, dedups, answers, scores and labels
+into the project's pool.  Status, the rounds table, the pool's counts and its gap
+scatter are re-read from the project folder on a timer, so a reload or a server
+restart re-attaches to the run; Stop ends it, and the next run resumes from the pool.
+
+The module-level functions are the tab without Gradio; `build` connects them to widgets.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from kd_core import expansion
+from kd_core.errors import KDError
+from kd_core.figures import gap_scatter
+from kd_core.generation import GenerationConfig
+from kd_core.generators import GENERATORS
+from kd_core.pool import Pool
+from kd_core.prompts_io import read_prompts
+from kd_core.scoring import DEFAULT_THRESHOLDS, METRICS, GapConfig
+from ui.errors import guarded
+from ui.polling import changes_only, stamp
+from ui.train import project_dir
+
+ROUND_COLUMNS = ["round", "candidates", "added", "duplicates", "new above", "pool size"]
+POLL_S = 2.0
+DEMO_SEEDS = "demo:seeds"
+
+
+def settings(rounds: Any, per_round: Any, generators: list[str] | None, metric: str, threshold: Any, auto_accept: bool,
+             answer_tokens: Any = 96) -> expansion.ExpansionConfig:
+    """The tab's values as the config `kd-studio expand` runs; a bad value is named by its label."""
+    def whole(label: str, value: Any) -> int:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise KDError(f"{label}: {value!r} is not a number") from None
+        if number != int(number):
+            raise KDError(f"{label}: {value!r} is not a whole number")
+        return int(number)
+
+    if not generators:
+        raise KDError("Generators: choose at least one")
+    tau = None
+    if threshold not in (None, ""):
+        try:
+            tau = float(threshold)
+        except (TypeError, ValueError):
+            raise KDError(f"Threshold: {threshold!r} is not a number") from None
+    base = expansion.ExpansionConfig()
+    return expansion.ExpansionConfig(
+        rounds=whole("Rounds", rounds), per_round=whole("Candidates per generator", per_round), generators=tuple(generators),
+        gap=GapConfig(metric=metric, threshold=tau), auto_accept=bool(auto_accept),
+        answer=GenerationConfig(max_new_tokens=whole("Answer tokens", answer_tokens), batch_size=base.answer.batch_size))
+
+
+def model_flags(base: str | None, finetuned: str | None, adapter: str | None) -> list[str]:
+    """`kd-studio expand` model flags; all empty: the demo models."""
+    flags: list[str] = []
+    for flag, value in (("--base", base), ("--finetuned", finetuned), ("--adapter", adapter)):
+        if value and str(value).strip():
+            flags += [flag, str(value).strip()]
+    return flags
+
+
+def stage_seeds(project: str | None, upload: str | None, pasted: str | None, demo: bool) -> tuple[str | None, str]:
+    """The seed file a run reads, checked now, and a line saying what it holds; an
+    upload or pasted prompts are kept in ``<project>/seeds/`` (only once they read
+    cleanly: a bad file leaves the project as it was)."""
+    root = project_dir(project)
+    if upload:
+        found = read_prompts(upload)  # names the file and line of what is wrong
+        target = root / "seeds" / Path(upload).name  # the name alone: nothing lands outside seeds/
+    elif pasted and pasted.strip():
+        tmp = root / "seeds" / f".pasted-{time.strftime('%Y%m%d-%H%M%S')}.txt"
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(pasted.strip() + "\n")
+        try:
+            found = read_prompts(tmp)
+        except KDError:
+            tmp.unlink()
+            raise
+        target = tmp.with_name(tmp.name[1:])
+        tmp.replace(target)
+        return str(target), found.summary().replace(str(tmp), "the pasted prompts")
+    elif demo:
+        return DEMO_SEEDS, "the demo's seed prompts"
+    else:
+        return None, "no new seeds: the rounds go on from the pool"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if Path(upload).resolve() != target.resolve():
+        shutil.copyfile(upload, target)
+    return str(target), found.summary().replace(str(upload), target.name)
+
+
+def start(project: str | None, upload: str | None, pasted: str | None, demo: bool, base: str | None, finetuned: str | None,
+          adapter: str | None, *values: Any) -> tuple[dict[str, Any], str]:
+    """Check everything, then run the rounds as `kd-studio expand` would."""
+    config = settings(*values)
+    root = project_dir(project)
+    expansion.runs.check_idle(root, expansion.EXPAND_DIR, expansion.WHAT)  # before a seed file is written
+    seeds, said = stage_seeds(project, upload, pasted, demo)
+    if seeds is None and not (root / "pool.sqlite").exists():
+        raise KDError(f"{root} holds no prompts yet: upload seeds, paste some, or tick 'demo seeds'")
+    return expansion.start_expand(root, config, seeds, model_flags(base, finetuned, adapter)), said
+
+
+def command(project: str | None, *values: Any) -> str:
+    """The shell command of the current settings (seeds and models left to the user)."""
+    root = project_dir(project) if project and str(project).strip() else Path("PROJECT")
+    try:
+        config = settings(*values)
+    except KDError as e:
+        return f"# {e}"
+    return " ".join(["kd-studio", "expand", "--project", str(root), "--seeds", "SEEDS", *expansion.cli_args(config)])
+
+
+def read_view(project: str | None, metric: str = "logratio", threshold: Any = None) -> dict[str, Any]:
+    """Status, rounds, counts and the pool's scatter, from the project folder."""
+    empty = {"status": "No project open.", "rounds": pd.DataFrame(columns=ROUND_COLUMNS), "counts": "", "scatter": None,
+             "log": "", "running": False}
+    if not project or not str(project).strip():
+        return empty
+    root = project_dir(project)
+    status = expansion.expand_status(root)
+    view = {**empty, "status": status_text(status), "log": expansion.runs.log_tail(root, expansion.EXPAND_DIR),
+            "running": status.get("state") in expansion.runs.ACTIVE}
+    if (root / "pool.sqlite").exists():
+        with Pool(root, create=False) as pool:
+            history = expansion.round_history(pool)
+            counts = pool.counts()
+            df = expansion.scored_frame(pool)
+        view["rounds"] = pd.DataFrame([round_row(h) for h in history], columns=ROUND_COLUMNS)
+        view["counts"] = (f"**{counts.total} prompts** in the pool · {counts.by_label.get('above', 0)} above the threshold · "
+                          f"{counts.by_state.get('accepted', 0)} accepted · {counts.by_state.get('pending', 0)} pending · "
+                          f"{counts.by_state.get('rejected', 0)} rejected")
+        if len(df):
+            tau = None if threshold in (None, "") else float(threshold)
+            view["scatter"] = gap_scatter(df, metric, tau, color_by="state", title="The pool: log PPL under base vs fine-tuned")
+    return view
+
+
+def round_row(h: dict[str, Any]) -> list[Any]:
+    """One finished round, summed over its generators."""
+    g = list((h.get("generators") or {}).values())
+    return [h.get("round"), sum(x.get("candidates", 0) for x in g), sum(x.get("added", 0) for x in g),
+            sum(x.get("exact_dups", 0) + x.get("near_dups", 0) for x in g), h.get("new_above"), h.get("pool_size")]
+
+
+def status_text(status: dict[str, Any]) -> str:
+    state = status.get("state", "none")
+    if state == "none":
+        return "No rounds have run in this project yet."
+    line = f"Expansion: **{state}**"
+    if state in expansion.runs.ACTIVE:
+        line += f" · {status.get('stage') or 'starting'} (pid {status.get('pid')})"
+    if status.get("error"):
+        line += f"\n\n```\n{status['error']}\n```"
+    return line
+
+
+# ---------------------------------------------------------------------------
+# Widgets
+
+
+def watched(project: str | None, *values: Any) -> tuple:
+    """What the view is read from: the run's files, the pool, and whether its process lives."""
+    root = project_dir(project)
+    folder = root / expansion.EXPAND_DIR
+    status = expansion.expand_status(root)
+    return (stamp([folder / "status.json", folder / "process.log", root / "pool.sqlite", root / "pool.sqlite-wal"]),
+            status.get("state"))
+
+
+def build(app: gr.Blocks, project: str | None) -> None:
+    """The tab's widgets; its timer re-reads the project folder when it changes."""
+    defaults = expansion.ExpansionConfig()
+    folder = gr.Textbox(label="Project folder (pool.sqlite, seeds/, expand/)", value=str(project) if project else "",
+                        elem_id="expand-project")
+    with gr.Row():
+        upload = gr.File(label="Seed prompts (.txt, .csv, .tsv, .jsonl, .json, .parquet)", type="filepath",
+                         file_types=[".txt", ".csv", ".tsv", ".jsonl", ".json", ".parquet"], elem_id="expand-seeds")
+        pasted = gr.Textbox(label="...or paste prompts, one per line", lines=5, elem_id="expand-paste")
+        with gr.Column():
+            demo = gr.Checkbox(False, label="Use the demo's seed prompts", elem_id="expand-demo-seeds")
+            gr.Markdown("No seeds at all: the rounds go on from the project's pool.")
+    with gr.Row():
+        base = gr.Textbox(label="Base model (empty: the demo)", elem_id="expand-base")
+        finetuned = gr.Textbox(label="Fine-tuned model (merged; or give an adapter)", elem_id="expand-finetuned")
+        adapter = gr.Textbox(label="Fine-tuned adapter folder", elem_id="expand-adapter")
+    with gr.Row():
+        rounds = gr.Number(defaults.rounds, label="Rounds", precision=0, elem_id="expand-rounds")
+        per_round = gr.Number(defaults.per_round, label="Candidates per generator", precision=0, elem_id="expand-per-round")
+        generators = gr.CheckboxGroup(list(GENERATORS), value=list(defaults.generators), label="Generators",
+                                      elem_id="expand-generators")
+        metric = gr.Dropdown(list(METRICS), value=defaults.gap.metric, label="Gap metric", elem_id="expand-metric")
+        threshold = gr.Textbox(str(DEFAULT_THRESHOLDS[defaults.gap.metric]), label="Threshold", elem_id="expand-threshold")
+        auto = gr.Checkbox(False, label="Accept what lands above the threshold", elem_id="expand-auto")
+        answer_tokens = gr.Number(defaults.answer.max_new_tokens, label="Answer tokens", precision=0,
+                                  elem_id="expand-answer-tokens")
+    with gr.Row():
+        run_btn = gr.Button("Run rounds", variant="primary", elem_id="expand-run")
+        stop_btn = gr.Button("Stop", variant="stop", elem_id="expand-stop")
+    message = gr.Markdown(elem_id="expand-message")
+    status = gr.Markdown("No project open.", elem_id="expand-status")
+    counts = gr.Markdown(elem_id="expand-counts")
+    shell = gr.Code(language="shell", label="The same from a shell", interactive=False, lines=2, elem_id="expand-command")
+    rounds_table = gr.Dataframe(headers=ROUND_COLUMNS, interactive=False, label="Rounds", elem_id="expand-rounds-table")
+    scatter = gr.Plot(label="The pool's gap scatter (colour: curation state)", elem_id="expand-scatter")
+    log = gr.Code(label="Last lines of expand/process.log", interactive=False, lines=8, elem_id="expand-log")
+    gr.Markdown("Accept, reject or edit the prompts in the **Curate** tab (same folder).")
+    timer = gr.Timer(POLL_S)
+    last = gr.State(None)  # what the last tick saw (ui.polling)
+
+    values = [rounds, per_round, generators, metric, threshold, auto, answer_tokens]
+    view_outputs = [status, counts, rounds_table, scatter, log, shell]
+
+    def refreshed(project_: str | None, *values_: Any) -> list:
+        try:
+            v = read_view(project_, values_[3], values_[4])
+        except (KDError, ValueError) as e:
+            return [str(e), *[gr.skip()] * 5]
+        return [v["status"], v["counts"], v["rounds"], v["scatter"], v["log"], command(project_, *values_)]
+
+    @guarded
+    def on_run(project_, upload_, pasted_, demo_, base_, ft_, adapter_, *values_):
+        s, said = start(project_, upload_, pasted_, demo_, base_, ft_, adapter_, *values_)
+        gr.Info(f"expansion started (pid {s.get('pid')})")
+        return [f"Started with {said}.", *refreshed(project_, *values_)]
+
+    @guarded
+    def on_stop(project_, *values_):
+        s = expansion.stop_expand(project_dir(project_))
+        return [f"Expansion {s.get('state')}: the pool keeps what was committed; run again to resume.",
+                *refreshed(project_, *values_)]
+
+    run_btn.click(on_run, [folder, upload, pasted, demo, base, finetuned, adapter, *values], [message, *view_outputs])
+    stop_btn.click(on_stop, [folder, *values], [message, *view_outputs])
+    folder.submit(refreshed, [folder, *values], view_outputs)
+    metric.change(lambda m: str(DEFAULT_THRESHOLDS[m]), [metric], [threshold])
+    for widget in values:  # the shell command follows every setting at once
+        widget.change(command, [folder, *values], shell, show_progress="hidden")
+    timer.tick(changes_only(refreshed, watched, len(view_outputs)), [last, folder, *values], [*view_outputs, last],
+               trigger_mode="once", show_progress="hidden")
+    app.load(refreshed, [folder, *values], view_outputs)
+
