@@ -339,7 +339,7 @@ def cmd_pool_export(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import launch
 
-    launch(host=args.host, port=args.port, project=args.project)
+    launch(host=args.host, port=args.port, project=args.project, auth_file=args.auth_file, max_upload_mb=args.max_upload_mb)
     return 0
 
 
@@ -351,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7860)
     serve.add_argument("--project", default=None, help="project folder to open (default: the demo project)")
+    serve.add_argument("--auth-file", default=None,
+                       help="accounts file (user:password lines, chmod 600): required to listen on any address but this machine's")
+    serve.add_argument("--max-upload-mb", type=int, default=200, help="largest file a browser may upload")
 
     pool = sub.add_parser("pool", help="a project's prompt pool").add_subparsers(dest="pool_command", required=True)
     pool_show = pool.add_parser("show", help="counts by state, round and source")

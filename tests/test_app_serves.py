@@ -16,13 +16,6 @@ def test_served_page_renders_in_chromium(served_app, browser):
     page.close()
 
 
-def test_serve_refuses_other_addresses_without_auth(capsys):
-    from kd_core.cli import main
-
-    assert main(["serve", "--host", "0.0.0.0"]) == 2
-    assert "refusing to listen on 0.0.0.0 without authentication" in capsys.readouterr().err
-
-
 @pytest.mark.browser
 def test_explore_shows_the_demo_scatter_and_the_threshold_moves_the_labels(served_app, browser):
     import re

@@ -5,6 +5,7 @@ from __future__ import annotations
 import kd_core  # noqa: F401  (offline defaults first)
 import gradio as gr
 
+from kd_core.access import LOCAL_HOSTS, read_accounts
 from kd_core.demo import DEMO_DIR
 from kd_core.errors import KDError
 from kd_core.models import DEMO_MODELS, demo_spec
@@ -38,9 +39,17 @@ def build_app(project: str | None = None) -> gr.Blocks:
     return app
 
 
-def launch(host: str = "127.0.0.1", port: int = 7860, project: str | None = None) -> None:
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        raise KDError(f"refusing to listen on {host} without authentication; authentication is not configured yet")
+def launch(host: str = "127.0.0.1", port: int = 7860, project: str | None = None, auth_file: str | None = None,
+           max_upload_mb: int = 200) -> None:
+    """Serve the app.  Only this machine may connect unless an accounts file is given
+    (kd_core.access): listening on another address without one is refused."""
+    accounts = read_accounts(auth_file) if auth_file else None
+    if host not in LOCAL_HOSTS and not accounts:
+        raise KDError(f"refusing to listen on {host} without authentication: give --auth-file FILE (user:password lines, chmod 600)")
     app = build_app(project)
+    # One event of a kind at a time across every browser session: two sessions never load
+    # two copies of a model or start two runs of a step at once (runs and jobs also lock).
     app.queue(default_concurrency_limit=1)
-    app.launch(server_name=host, server_port=port, show_error=True)
+    app.launch(server_name=host, server_port=port, show_error=True, auth=accounts,
+               auth_message="KD Studio: sign in with an account of the server's --auth-file" if accounts else None,
+               max_file_size=f"{max_upload_mb}mb")

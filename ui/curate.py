@@ -273,10 +273,14 @@ def build(app: gr.Blocks, project: str | None) -> None:
         return [project_, filt, None, *shown(project_, filt, None)]
 
     def on_load(folder_: str, st, rd, src, q, gap):
-        if folder_.strip():
+        # A project the server was started on may hold no pool yet: say so, without an error.
+        root = Path(folder_.strip()).expanduser() if folder_.strip() else None
+        if root is not None and (root / "pool.sqlite").is_file():
             return on_open(folder_, st, rd, src, q, gap)
         s = read_selected(None, None)
-        return [None, PoolFilter(), None, "No project open.", "", pd.DataFrame(columns=TABLE_COLUMNS),
+        said = (f"No prompt pool in {root} yet: run rounds in the **Expand** tab or add documents, then **Open**."
+                if root is not None else "No project open.")
+        return [None, PoolFilter(), None, said, "", pd.DataFrame(columns=TABLE_COLUMNS),
                 gr.Dropdown(choices=[ALL]), s["prompt"], s["response"], s["info"]]
 
     @guarded
