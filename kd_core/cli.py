@@ -97,22 +97,40 @@ def cmd_models_prepare(args: argparse.Namespace) -> int:
 
 @command("eval")
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Closed-book QA accuracy of one model on a question set."""
-    from kd_core.evaluation import evaluate_qa, read_questions
+    """Closed-book QA accuracy of one model on a question set; with --project, recorded
+    in <project>/eval/<name>/ (the Evaluate tab's table) as a run of <project>/evaluate/."""
+    from contextlib import nullcontext
+
+    from kd_core import runs
+    from kd_core.evaluation import EVAL_DIR, EVAL_RUN, WHAT, evaluate_qa, evaluation_name, question_set
     from kd_core.generation import GenerationConfig
     from kd_core.models import load_model
 
-    if args.questions.startswith("demo:"):
-        from kd_core.demo import qa_items
-
-        items = qa_items(args.questions[len("demo:"):])
-    else:
-        items = read_questions(args.questions)
+    items = question_set(args.questions)  # a bad file fails before the model loads
     spec = role_specs(args, roles=(args.role,))[args.role]
-    lm = load_model(spec)
-    result = evaluate_qa(lm, items, GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size))
-    if args.out:
-        result.save(args.out)
+    out, name = args.out, None
+    if args.project:
+        name = evaluation_name(args.name or spec.label())
+        out = out or str(Path(args.project).expanduser() / EVAL_DIR / name)
+    with runs.recorded(args.project, EVAL_RUN, WHAT, stage=None) if args.project else nullcontext() as folder:
+        def stage(text: str) -> None:
+            if folder is not None:
+                runs.update(folder, stage=f"{name}: {text}")
+
+        stage("loading the model")
+        lm = load_model(spec)
+        last = {"t": 0.0}
+
+        def progress(done: int, total: int) -> None:
+            if time.perf_counter() - last["t"] > 5 or done == total:
+                stage(f"answered {done}/{total}")
+                last["t"] = time.perf_counter()
+
+        result = evaluate_qa(lm, items, GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size),
+                             progress=progress)
+        result.summary["questions"] = args.questions
+        if out:
+            result.save(out)
     print(json.dumps(result.summary))
     return 0
 
@@ -377,6 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--role", default="finetuned", choices=["base", "finetuned", "target"], help="which model to evaluate")
     ev.add_argument("--questions", required=True, help="JSONL file (question, answer|answers) or demo:test|train|train-all|control")
     ev.add_argument("--out", default=None, help="folder for items.jsonl and summary.json")
+    ev.add_argument("--project", default=None, help="record it in PROJECT/eval/NAME/ (the Evaluate tab shows it)")
+    ev.add_argument("--name", default=None, help="the evaluation's name in the project (default: the model's label)")
     ev.add_argument("--max-new-tokens", type=int, default=48)
     ev.add_argument("--batch-size", type=int, default=16)
 

@@ -579,16 +579,9 @@ def train_stage(project: str | Path, model_spec, data: Path, train: TrainConfig,
 
 def load_question_set(ref: str) -> list[QAItem]:
     """Held-out questions: `demo:test` (or another demo split) or a JSONL file."""
-    if ref.startswith("demo:"):
-        from kd_core.demo import qa_items
+    from kd_core.evaluation import question_set
 
-        try:
-            return qa_items(ref[len("demo:"):])
-        except ValueError as e:
-            raise KDError(f"eval.questions: {e}") from None
-    from kd_core.evaluation import read_questions
-
-    return read_questions(ref)
+    return question_set(ref, "eval.questions")
 
 
 def with_retrieved(items: Sequence[QAItem], chunks: Sequence[Chunk], k: int) -> list[QAItem]:

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from kd_core.errors import InputFileError
+from kd_core.errors import InputFileError, KDError
 from kd_core.generation import GenerationConfig, generate
 from kd_core.models import LoadedModel
 
@@ -155,3 +155,76 @@ def read_questions(path: str | Path) -> list[QAItem]:
     if not items:
         raise InputFileError(f"{path}: no questions in it")
     return items
+
+
+def question_set(ref: str, field: str = "questions") -> list[QAItem]:
+    """Questions with their answers: ``demo:test`` (or another demo split) or a JSONL file."""
+    if ref.startswith("demo:"):
+        from kd_core.demo import qa_items
+
+        try:
+            return qa_items(ref[len("demo:"):])
+        except ValueError as e:
+            raise KDError(f"{field}: {e}") from None
+    return read_questions(ref)
+
+
+# ---------------------------------------------------------------------------
+# A project's evaluations (the UI's Evaluate tab; `kd-studio eval --project`)
+
+EVAL_DIR = "eval"  # <project>/eval/<name>/: items.jsonl, summary.json
+EVAL_RUN = "evaluate"  # <project>/evaluate/: the run in the background (kd_core.runs)
+WHAT = "evaluation run"
+RESULT_COLUMNS = ["name", "model", "questions", "accuracy", "correct", "n", "wall_s"]
+
+
+def evaluation_name(text: str) -> str:
+    """A folder name from a label: letters, digits, '.', '_', '-' (nothing climbs out of eval/)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:80]
+    return name or "evaluation"
+
+
+def project_results(project: str | Path) -> pd.DataFrame:
+    """One row per evaluation recorded in the project (``eval/*/summary.json``, and
+    prompt distillation's ``pd/eval/*``), oldest first."""
+    root = Path(project).expanduser()
+    rows = []
+    for prefix, folder in (("", root / EVAL_DIR), ("pd:", root / "pd" / EVAL_DIR)):
+        for summary_path in sorted(folder.glob("*/summary.json"), key=lambda p: p.stat().st_mtime):
+            try:
+                s = json.loads(summary_path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue  # a summary being written right now shows on the next read
+            rows.append([prefix + summary_path.parent.name, s.get("model"), s.get("questions"), s.get("accuracy"),
+                         s.get("correct"), s.get("n"), s.get("wall_s")])
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def eval_command(project: str | Path, model: str, adapter: str | None, questions: str, max_new_tokens: int,
+                 name: str | None = None) -> list[str]:
+    """The `kd-studio eval` command that evaluates one model into the project."""
+    import sys
+
+    cmd = [sys.executable, "-m", "kd_core.cli", "eval", "--project", str(Path(project).expanduser().resolve()),
+           "--role", "finetuned" if adapter else "base", "--base", model, "--questions", questions,
+           "--max-new-tokens", str(max_new_tokens)]
+    if adapter:
+        cmd += ["--adapter", adapter]
+    if name:
+        cmd += ["--name", name]
+    return cmd
+
+
+def start_eval(project: str | Path, model: str, adapter: str | None, questions: str, max_new_tokens: int = 48,
+               name: str | None = None) -> dict:
+    """Evaluate in the background; the questions are read now, so a bad file fails here."""
+    from kd_core import runs
+
+    if not model or not model.strip():
+        raise KDError("Model: empty (demo:NAME, a hub id or a local folder)")
+    if max_new_tokens < 1:
+        raise KDError(f"Answer tokens: must be at least 1 (got {max_new_tokens})")
+    question_set(questions)
+    Path(project).expanduser().mkdir(parents=True, exist_ok=True)
+    return runs.start(project, EVAL_RUN, eval_command(project, model.strip(), (adapter or "").strip() or None, questions,
+                                                      max_new_tokens, name), WHAT, stage=None)

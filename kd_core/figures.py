@@ -233,3 +233,16 @@ def loss_curve(rows: list[Mapping[str, Any]], title: str = "Training loss") -> g
     if max_steps:
         fig.update_xaxes(range=[0, max_steps])  # the axis shows how much of the run is left
     return fig
+
+
+def accuracy_bars(df: Any, title: str = "Held-out accuracy") -> go.Figure:
+    """One bar per evaluation (kd_core.evaluation.project_results), labelled correct/n."""
+    if df is None or not len(df):
+        return empty_figure("No evaluation yet")
+    fig = go.Figure(go.Bar(
+        x=list(df["name"]), y=[100 * float(a) for a in df["accuracy"]],
+        text=[f"{100 * float(a):.1f}% ({c}/{n})" for a, c, n in zip(df["accuracy"], df["correct"], df["n"])],
+        textposition="outside", hovertext=list(df["model"]), marker_color="#4c78a8"))
+    fig.update_layout(title=title, yaxis_title="accuracy (%)", yaxis_range=[0, 105], height=380,
+                      margin=dict(l=50, r=20, t=50, b=90))
+    return fig

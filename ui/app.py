@@ -9,7 +9,7 @@ from kd_core.access import LOCAL_HOSTS, read_accounts
 from kd_core.demo import DEMO_DIR
 from kd_core.errors import KDError
 from kd_core.models import DEMO_MODELS, demo_spec
-from ui import chat, curate, documents, expand, explore, train
+from ui import chat, curate, documents, evaluate, expand, explore, train
 
 DEMO_SCORES = DEMO_DIR / "demo_scores.parquet"
 
@@ -36,6 +36,8 @@ def build_app(project: str | None = None) -> gr.Blocks:
             train.build(app, project)
         with gr.Tab("Chat"):
             chat.build(app, project)
+        with gr.Tab("Evaluate"):
+            evaluate.build(app, project)
     return app
 
 

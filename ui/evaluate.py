@@ -1,0 +1,119 @@
+"""Evaluate tab: QA accuracy of chosen models on a question set, recorded in the project.
+
+"Evaluate" runs `kd-studio eval --project` for one model (with an optional adapter) in a
+process of its own (kd_core.evaluation.start_eval); one evaluation runs at a time per
+project, so evaluate models one after another.  The table and the bar chart hold every
+evaluation in ``<project>/eval/`` and prompt distillation's ``pd/eval/``, re-read on a
+timer; "Results as CSV" writes them to ``eval/results.csv`` for download.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from kd_core import runs
+from kd_core.errors import KDError
+from kd_core.evaluation import EVAL_DIR, EVAL_RUN, RESULT_COLUMNS, project_results, start_eval
+from kd_core.figures import accuracy_bars
+from kd_core.models import demo_spec
+from ui.errors import guarded
+from ui.polling import changes_only, stamp
+from ui.train import project_dir
+
+POLL_S = 2.0
+
+
+def read_view(project: str | None) -> dict[str, Any]:
+    if not project or not str(project).strip():
+        return {"status": "No project open.", "table": pd.DataFrame(columns=RESULT_COLUMNS), "chart": accuracy_bars(None)}
+    root = project_dir(project)
+    table = project_results(root)
+    status = runs.status(root, EVAL_RUN)
+    state = status.get("state", "none")
+    if state == "none":
+        said = "No evaluation has run in this project yet."
+    else:
+        said = f"Evaluation: **{state}**"
+        if state in runs.ACTIVE:
+            said += f" · {status.get('stage') or 'starting'} (pid {status.get('pid')})"
+        if status.get("error"):
+            said += f"\n\n```\n{status['error']}\n```"
+    return {"status": said, "table": table, "chart": accuracy_bars(table)}
+
+
+def watched(project: str | None) -> tuple:
+    root = project_dir(project)
+    summaries = sorted((root / EVAL_DIR).glob("*/summary.json")) + sorted((root / "pd" / EVAL_DIR).glob("*/summary.json"))
+    return stamp([root / EVAL_RUN / "status.json", *summaries]), runs.status(root, EVAL_RUN).get("state")
+
+
+def download(project: str | None) -> str:
+    """The results table as CSV in the project (eval/results.csv); its path."""
+    root = project_dir(project)
+    table = project_results(root)
+    if table.empty:
+        raise KDError(f"{root} holds no evaluation yet")
+    path = root / EVAL_DIR / "results.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False)
+    return str(path)
+
+
+def build(app: gr.Blocks, project: str | None) -> None:
+    folder = gr.Textbox(label="Project folder (eval/ holds the results)", value=str(project) if project else "",
+                        elem_id="eval-project")
+    with gr.Row():
+        model = gr.Textbox(demo_spec("base").name, label="Model", info="demo:NAME, a hub id or a local folder",
+                           elem_id="eval-model")
+        adapter = gr.Textbox(label="Adapter folder (optional)", info="e.g. <project>/jobs/<id>/adapter",
+                             elem_id="eval-adapter")
+        questions = gr.Textbox("demo:test", label="Questions", info="JSONL (question, answer or answers) or demo:test",
+                               elem_id="eval-questions")
+        tokens = gr.Number(48, label="Answer tokens", precision=0, elem_id="eval-tokens")
+        name = gr.Textbox(label="Name (optional)", info="default: the model's label", elem_id="eval-name")
+    with gr.Row():
+        run_btn = gr.Button("Evaluate", variant="primary", elem_id="eval-run")
+        stop_btn = gr.Button("Stop", variant="stop", elem_id="eval-stop")
+        csv_btn = gr.Button("Results as CSV", elem_id="eval-csv")
+    message = gr.Markdown(elem_id="eval-message")
+    status = gr.Markdown(elem_id="eval-status")
+    table = gr.Dataframe(headers=RESULT_COLUMNS, interactive=False, label="Evaluations in this project",
+                         elem_id="eval-table")
+    chart = gr.Plot(label="Accuracy", elem_id="eval-chart")
+    csv_file = gr.File(label="results.csv", interactive=False, elem_id="eval-csv-file")
+    timer = gr.Timer(POLL_S)
+    last = gr.State(None)
+    outputs = [status, table, chart]
+
+    def refreshed(project_: str | None) -> list:
+        try:
+            v = read_view(project_)
+        except KDError as e:
+            return [str(e), gr.skip(), gr.skip()]
+        return [v["status"], v["table"], v["chart"]]
+
+    @guarded
+    def on_run(project_, model_, adapter_, questions_, tokens_, name_):
+        try:
+            n = int(tokens_)
+        except (TypeError, ValueError):
+            raise KDError(f"Answer tokens: {tokens_!r} is not a whole number") from None
+        s = start_eval(project_dir(project_), model_, adapter_, (questions_ or "").strip(), n, (name_ or "").strip() or None)
+        return [f"Started (pid {s.get('pid')}).", *refreshed(project_)]
+
+    @guarded
+    def on_stop(project_):
+        s = runs.stop(project_dir(project_), EVAL_RUN)
+        return [f"Evaluation {s.get('state')}.", *refreshed(project_)]
+
+    run_btn.click(on_run, [folder, model, adapter, questions, tokens, name], [message, *outputs])
+    stop_btn.click(on_stop, [folder], [message, *outputs])
+    csv_btn.click(guarded(download), [folder], csv_file)
+    folder.submit(refreshed, [folder], outputs)
+    timer.tick(changes_only(refreshed, watched, len(outputs)), [last, folder], [*outputs, last], trigger_mode="once",
+               show_progress="hidden")
+    app.load(refreshed, [folder], outputs)
+
