@@ -83,6 +83,16 @@ def cmd_models_check(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("models preflight")
+def cmd_models_preflight(args: argparse.Namespace) -> int:
+    """What would load, the memory it needs against the memory free, tokenizer checks."""
+    from kd_core.preflight import preflight, report_markdown
+
+    report = preflight(role_specs(args))
+    print(json.dumps(report, indent=2) if args.json else report_markdown(report))
+    return 0 if report["fits"] else 1
+
+
 @command("models prepare")
 def cmd_models_prepare(args: argparse.Namespace) -> int:
     """Convert the demo GGUFs into the cache once, so the app starts fast."""
@@ -389,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--prompt", default="What is the capital of France?")
     check.add_argument("--max-new-tokens", type=int, default=24)
     models.add_parser("prepare", help="convert the demo models into the cache (done once)")
+    pre = models.add_parser("preflight", help="what would load, memory needed against memory free, tokenizer checks (no weights loaded)")
+    _model_args(pre)
+    pre.add_argument("--json", action="store_true", help="the report as JSON")
 
     ev = sub.add_parser("eval", help="QA accuracy of a model on a question set")
     _model_args(ev)

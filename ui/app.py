@@ -8,8 +8,7 @@ import gradio as gr
 from kd_core.access import LOCAL_HOSTS, read_accounts
 from kd_core.demo import DEMO_DIR
 from kd_core.errors import KDError
-from kd_core.models import DEMO_MODELS, demo_spec
-from ui import chat, curate, documents, evaluate, expand, explore, train
+from ui import chat, curate, documents, evaluate, expand, explore, models, train
 
 DEMO_SCORES = DEMO_DIR / "demo_scores.parquet"
 
@@ -21,9 +20,7 @@ def build_app(project: str | None = None) -> gr.Blocks:
             "Move specialized knowledge from a fine-tuned model into another model, without the original data."
         )
         with gr.Tab("Models"):
-            rows = [[role, demo_spec(role).label()] for role in ("base", "finetuned", "target")]
-            gr.Dataframe(value=rows, headers=["role", "model"], label="Embedded demo models", interactive=False)
-            gr.Markdown("\n".join(f"- `demo:{n}`: {d.description}" for n, d in DEMO_MODELS.items()))
+            models.build(app)
         with gr.Tab("Expand"):
             expand.build(app, project)
         with gr.Tab("Explore"):

@@ -1,0 +1,66 @@
+"""Models tab: the demo's models, and a pre-flight check of any models before loading
+them (kd_core.preflight: what would load, memory needed against memory free, whether
+the tokenizers and chat templates fit together) — the same as `kd-studio models preflight`."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from kd_core.errors import KDError
+from kd_core.models import DEMO_MODELS, ModelSpec, demo_spec
+from kd_core.preflight import preflight, report_markdown
+from ui.errors import guarded
+
+
+def specs_from(base: str, finetuned: str, adapter: str, target: str, device: str, dtype: str, four_bit: bool) -> dict[str, ModelSpec]:
+    """The three roles; an empty field is the demo's model for that role, and an adapter
+    without a fine-tuned model goes on the base."""
+    base, finetuned, adapter, target = ((v or "").strip() for v in (base, finetuned, adapter, target))
+    base_spec = ModelSpec(base) if base else demo_spec("base")
+    if finetuned or adapter:
+        ft_spec = ModelSpec(finetuned or base_spec.name, adapter=adapter or None)
+    else:
+        ft_spec = demo_spec("finetuned")
+    out = {"base": base_spec, "finetuned": ft_spec, "target": ModelSpec(target) if target else demo_spec("target")}
+    for spec in out.values():
+        spec.device, spec.dtype, spec.load_in_4bit = device, dtype, bool(four_bit)
+    return out
+
+
+def command(base: str, finetuned: str, adapter: str, target: str, device: str, dtype: str, four_bit: bool) -> str:
+    flags = [f"--{k} {v.strip()}" for k, v in (("base", base), ("finetuned", finetuned), ("adapter", adapter), ("target", target))
+             if v and v.strip()]
+    flags += [f"--device {device}", f"--dtype {dtype}"] + (["--4bit"] if four_bit else [])
+    return "kd-studio models preflight " + " ".join(flags)
+
+
+def build(app: gr.Blocks) -> None:
+    rows = [[role, demo_spec(role).label()] for role in ("base", "finetuned", "target")]
+    gr.Dataframe(value=rows, headers=["role", "model"], label="Embedded demo models", interactive=False)
+    gr.Markdown("\n".join(f"- `demo:{n}`: {d.description}" for n, d in DEMO_MODELS.items()))
+    gr.Markdown("### Pre-flight\nAny model: `demo:NAME`, a hub id, a local folder or a `.gguf` file; empty: the demo's. "
+                "Nothing is loaded: configs and tokenizers only.")
+    with gr.Row():
+        base = gr.Textbox(label="Base", elem_id="models-base")
+        finetuned = gr.Textbox(label="Fine-tuned (merged)", elem_id="models-finetuned")
+        adapter = gr.Textbox(label="...or the fine-tuned adapter folder", elem_id="models-adapter")
+        target = gr.Textbox(label="Target", elem_id="models-target")
+    with gr.Row():
+        device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device", elem_id="models-device")
+        dtype = gr.Dropdown(["auto", "float32", "bfloat16", "float16"], value="auto", label="Dtype", elem_id="models-dtype")
+        four_bit = gr.Checkbox(False, label="4-bit (nf4)", elem_id="models-4bit")
+        check_btn = gr.Button("Check", variant="primary", elem_id="models-check")
+    shell = gr.Code(language="shell", label="The same from a shell", interactive=False, lines=1, elem_id="models-command")
+    report = gr.Markdown(elem_id="models-report")
+    inputs = [base, finetuned, adapter, target, device, dtype, four_bit]
+
+    @guarded
+    def on_check(*values):
+        try:
+            return report_markdown(preflight(specs_from(*values))), command(*values)
+        except OSError as e:
+            raise KDError(str(e)) from None
+
+    check_btn.click(on_check, inputs, [report, shell])
+    for widget in inputs:
+        widget.change(command, inputs, shell, show_progress="hidden")
