@@ -270,7 +270,8 @@ def cmd_expand(args: argparse.Namespace) -> int:
         print(seeds.summary())
     Path(args.project).expanduser().mkdir(parents=True, exist_ok=True)  # a new project starts from its seeds
     # Recorded in <project>/expand/ (the UI's Expand tab shows it), one run per project.
-    with runs.recorded(args.project, EXPAND_DIR, WHAT, stage=None) as run_folder, Pool(args.project) as pool:
+    # The pool first: it names a read-only or foreign project before anything is written.
+    with Pool(args.project) as pool, runs.recorded(args.project, EXPAND_DIR, WHAT, stage=None) as run_folder:
         if seeds is None and pool.count() == 0:
             raise KDError(f"{pool.path} holds no prompts: give --seeds FILE (or --seeds demo:seeds)")
         specs = role_specs(args, roles=("base", "finetuned"))

@@ -2,8 +2,9 @@
 """Screenshots of every tab of the running app, for the README (assets/screenshots/).
 
 Starts `kd-studio serve --project PROJECT` on a free port, opens each tab in headless
-Chromium and saves a full-page PNG; on the Chat tab it first asks the demo's teacher and
-target one question, so the picture shows two real answers and their scores.
+Chromium and saves a full-page PNG; on the Models tab it runs the pre-flight check, and
+on the Chat tab it first asks the demo's teacher and target one question, so the picture
+shows two real answers and their scores.
 
     .venv/bin/python scripts/screenshots.py --project projects/demo-pd
 """
@@ -22,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import CHROMIUM_FLAGS, chromium_path, free_port, wait_http  # noqa: E402
 
-TABS = ["Models", "Explore", "Documents", "Curate", "Train", "Chat"]
+TABS = ["Models", "Expand", "Explore", "Documents", "Curate", "Train", "Chat", "Evaluate"]
 
 
 def main() -> int:
@@ -52,6 +53,9 @@ def main() -> int:
             page.goto(url)
             for tab in TABS:
                 page.get_by_role("tab", name=tab).click()
+                if tab == "Models":
+                    page.locator("#models-check").click()
+                    page.locator("#models-report").get_by_text("available").first.wait_for(timeout=120_000)
                 if tab == "Curate":
                     page.locator("#curate-open").click()
                 if tab == "Chat":

@@ -275,6 +275,11 @@ def test_expand_into_a_read_only_project_is_a_clear_error_and_changes_nothing(sh
         if cli(["expand", "--project", str(project), "--rounds", "1"]) != 0:
             raise KDError(capsys.readouterr().err.strip())
 
+    # The child runs as 'nobody', who cannot read this interpreter's standard library (it
+    # sits in root's home): what the parser imports is imported here first.
+    from kd_core.cli import build_parser
+
+    build_parser()
     message = _as_unprivileged(expand)
     project.chmod(0o755)
     assert message.startswith("kd-studio: error: project folder is read-only")
