@@ -81,6 +81,10 @@ def test_pasted_and_uploaded_seeds_are_kept_in_the_project_under_their_own_name(
     upload.write_text('{"prompt": "Where is the salt market?"}\n')
     path, said = expand.stage_seeds(str(project), str(upload), None, False)
     assert path == str(project / "seeds" / "my seeds.jsonl") and said == "1 prompt from my seeds.jsonl"
+    upload.write_text('{"prompt": "Who sank the Marrow?"}\n')  # another file of the same name
+    again, _ = expand.stage_seeds(str(project), str(upload), None, False)
+    assert again != path and Path(again).name.startswith("my seeds-")
+    assert "salt market" in Path(path).read_text()  # the earlier upload is kept
     assert expand.stage_seeds(str(project), None, "", True)[0] == "demo:seeds"
 
 

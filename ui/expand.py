@@ -100,6 +100,8 @@ def stage_seeds(project: str | None, upload: str | None, pasted: str | None, dem
     else:
         return None, "no new seeds: the rounds go on from the pool"
     target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and Path(upload).resolve() != target.resolve() and target.read_bytes() != Path(upload).read_bytes():
+        target = target.with_name(f"{target.stem}-{time.strftime('%Y%m%d-%H%M%S')}{target.suffix}")  # keep the earlier file
     if Path(upload).resolve() != target.resolve():
         shutil.copyfile(upload, target)
     return str(target), found.summary().replace(str(upload), target.name)
