@@ -67,8 +67,16 @@ class ModelCache:
             return [lm.spec.label() for lm in self._models.values()]
 
     def clear(self) -> None:
+        """Unload every model: the memory goes back (to the GPU's free pool too)."""
+        import gc
+
+        import torch
+
         with self._lock:
             self._models.clear()
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
 
 
 MODELS = ModelCache()

@@ -74,3 +74,32 @@ def test_a_browser_user_checks_the_demo_models_before_loading_them(served_app, b
         expect(page.locator("#models-command")).to_contain_text("kd-studio models preflight --device auto --dtype auto")
     finally:
         page.close()
+
+
+@pytest.mark.browser
+def test_load_puts_the_models_in_the_servers_cache_once_and_unload_empties_it(served_app, browser, tiny_llama_dir,
+                                                                              tiny_llama_adapter):
+    from playwright.sync_api import expect
+
+    from tests.pages import fill
+
+    page = browser.new_page()
+    try:
+        page.goto(served_app)
+        page.get_by_role("tab", name="Models").click()
+        loaded = page.locator("#models-loaded")
+        expect(loaded).to_contain_text("No model loaded in this server", timeout=30_000)
+        fill(page, "models-base", str(tiny_llama_dir))
+        fill(page, "models-adapter", str(tiny_llama_adapter))
+        fill(page, "models-target", str(tiny_llama_dir))
+        page.locator("#models-load").click()
+        expect(loaded).to_contain_text(f"{tiny_llama_dir} + {tiny_llama_adapter}", timeout=60_000)
+        shown = loaded.inner_text().split(": ", 1)[1].split(", ")
+        assert sorted(shown) == sorted([str(tiny_llama_dir), f"{tiny_llama_dir} + {tiny_llama_adapter}"])  # base = target: loaded once
+        page.reload()  # the cache belongs to the server, not the page
+        page.get_by_role("tab", name="Models").click()
+        expect(loaded).to_contain_text(f"{tiny_llama_dir} + {tiny_llama_adapter}", timeout=30_000)
+        page.locator("#models-unload").click()
+        expect(loaded).to_contain_text("No model loaded in this server", timeout=30_000)
+    finally:
+        page.close()

@@ -1,11 +1,14 @@
 """Models tab: the demo's models, and a pre-flight check of any models before loading
 them (kd_core.preflight: what would load, memory needed against memory free, whether
-the tokenizers and chat templates fit together) — the same as `kd-studio models preflight`."""
+the tokenizers and chat templates fit together) — the same as `kd-studio models preflight`.
+Load puts the three into the server's shared model cache (kd_core.chat.MODELS, which the
+Chat tab draws from); Unload empties it."""
 
 from __future__ import annotations
 
 import gradio as gr
 
+from kd_core.chat import MODELS
 from kd_core.errors import KDError
 from kd_core.models import DEMO_MODELS, ModelSpec, demo_spec
 from kd_core.preflight import preflight, report_markdown
@@ -50,7 +53,10 @@ def build(app: gr.Blocks) -> None:
         dtype = gr.Dropdown(["auto", "float32", "bfloat16", "float16"], value="auto", label="Dtype", elem_id="models-dtype")
         four_bit = gr.Checkbox(False, label="4-bit (nf4)", elem_id="models-4bit")
         check_btn = gr.Button("Check", variant="primary", elem_id="models-check")
+        load_btn = gr.Button("Load", elem_id="models-load")
+        unload_btn = gr.Button("Unload all", elem_id="models-unload")
     shell = gr.Code(language="shell", label="The same from a shell", interactive=False, lines=1, elem_id="models-command")
+    loaded = gr.Markdown(elem_id="models-loaded")
     report = gr.Markdown(elem_id="models-report")
     inputs = [base, finetuned, adapter, target, device, dtype, four_bit]
 
@@ -61,6 +67,24 @@ def build(app: gr.Blocks) -> None:
         except OSError as e:
             raise KDError(str(e)) from None
 
+    def loaded_text() -> str:
+        names = MODELS.loaded()
+        return ("Loaded in this server (shared by every session, the Chat tab included): "
+                + ", ".join(f"`{n}`" for n in names)) if names else "No model loaded in this server."
+
+    @guarded
+    def on_load(*values):
+        for spec in specs_from(*values).values():
+            MODELS.get(spec)  # one loader at a time; a model already loaded is not loaded again
+        return loaded_text()
+
+    def on_unload():
+        MODELS.clear()
+        return loaded_text()
+
     check_btn.click(on_check, inputs, [report, shell])
+    load_btn.click(on_load, inputs, loaded)
+    unload_btn.click(on_unload, None, loaded)
+    app.load(loaded_text, None, loaded)
     for widget in inputs:
         widget.change(command, inputs, shell, show_progress="hidden")
