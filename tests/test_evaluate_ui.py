@@ -6,6 +6,7 @@ download the results."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,8 @@ def test_a_browser_user_evaluates_a_model_and_sees_the_table_and_the_chart(serve
         expect(page.locator("#eval-table")).to_contain_text("tiny")
         expect(page.locator("#eval-chart .js-plotly-plot .barlayer .trace").first).to_be_attached(timeout=30_000)
         page.locator("#eval-csv").click()
-        expect(page.locator("#eval-csv-file")).to_contain_text("results.csv", timeout=30_000)
-        assert (project / "eval" / "results.csv").exists()
+        expect(page.locator("#eval-csv-file")).to_contain_text(re.compile(r"results\s*\.csv"), timeout=30_000)
+        csv = project / "eval" / "results.csv"
+        assert csv.exists() and csv.read_text().splitlines()[1].startswith("tiny,")
     finally:
         page.close()

@@ -83,7 +83,7 @@ def build(app: gr.Blocks, project: str | None) -> None:
     table = gr.Dataframe(headers=RESULT_COLUMNS, interactive=False, label="Evaluations in this project",
                          elem_id="eval-table")
     chart = gr.Plot(label="Accuracy", elem_id="eval-chart")
-    csv_file = gr.File(label="results.csv", interactive=False, elem_id="eval-csv-file")
+    csv_file = gr.File(label="Download", interactive=False, elem_id="eval-csv-file")
     timer = gr.Timer(POLL_S)
     last = gr.State(None)
     outputs = [status, table, chart]
