@@ -20,7 +20,7 @@ from kd_core.evaluation import EVAL_DIR, EVAL_RUN, RESULT_COLUMNS, project_resul
 from kd_core.figures import accuracy_bars
 from kd_core.models import demo_spec
 from ui.errors import guarded
-from ui.polling import changes_only, stamp
+from ui.polling import changes_only, run_status_text, stamp
 from ui.train import project_dir
 
 POLL_S = 2.0
@@ -32,15 +32,7 @@ def read_view(project: str | None) -> dict[str, Any]:
     root = project_dir(project)
     table = project_results(root)
     status = runs.status(root, EVAL_RUN)
-    state = status.get("state", "none")
-    if state == "none":
-        said = "No evaluation has run in this project yet."
-    else:
-        said = f"Evaluation: **{state}**"
-        if state in runs.ACTIVE:
-            said += f" · {status.get('stage') or 'starting'} (pid {status.get('pid')})"
-        if status.get("error"):
-            said += f"\n\n```\n{status['error']}\n```"
+    said = run_status_text("Evaluation", status, "No evaluation has run in this project yet.")
     return {"status": said, "table": table, "chart": accuracy_bars(table)}
 
 

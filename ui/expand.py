@@ -31,7 +31,7 @@ from kd_core.pool import Pool
 from kd_core.prompts_io import read_prompts
 from kd_core.scoring import DEFAULT_THRESHOLDS, METRICS, GapConfig
 from ui.errors import guarded
-from ui.polling import changes_only, stamp
+from ui.polling import changes_only, run_status_text, stamp
 from ui.train import project_dir
 
 ROUND_COLUMNS = ["round", "candidates", "added", "duplicates", "new above", "pool size"]
@@ -162,15 +162,7 @@ def round_row(h: dict[str, Any]) -> list[Any]:
 
 
 def status_text(status: dict[str, Any]) -> str:
-    state = status.get("state", "none")
-    if state == "none":
-        return "No rounds have run in this project yet."
-    line = f"Expansion: **{state}**"
-    if state in expansion.runs.ACTIVE:
-        line += f" · {status.get('stage') or 'starting'} (pid {status.get('pid')})"
-    if status.get("error"):
-        line += f"\n\n```\n{status['error']}\n```"
-    return line
+    return run_status_text("Expansion", status, "No rounds have run in this project yet.")
 
 
 # ---------------------------------------------------------------------------
