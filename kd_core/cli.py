@@ -462,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--system", default=None, help="system message for generation and scoring")
     _training_parsers(sub)
     _pd_parser(sub)
+    _run_parser(sub)
     return parser
 
 
@@ -693,6 +694,44 @@ def _pd_parser(sub) -> None:
     pd.add_argument("--dtype", default="auto", help="auto | float32 | bfloat16 | float16")
     pd.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     pd.add_argument("--4bit", dest="load_in_4bit", action="store_true", help="load the model in 4-bit nf4 (bitsandbytes)")
+
+
+# --- recipes (kd-studio run) ----------------------------------------------------------
+
+
+@command("run")
+def cmd_run(args: argparse.Namespace) -> int:
+    """Every stage of a recipe file (TuneShift-KD, or prompt distillation for a `pd:` file), resumable."""
+    from kd_core.distillation import STAGES as PD_STAGES, run_pd
+    from kd_core.recipes import REPORT_DIR, STAGES, TuneShiftRecipe, load_recipe, report_markdown, run_recipe
+
+    recipe = load_recipe(args.recipe)  # every setting checked before anything is written
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages else None
+    t0 = time.perf_counter()
+    log = lambda m: print(m, flush=True)  # noqa: E731
+    if not isinstance(recipe, TuneShiftRecipe):
+        if args.arms:
+            raise KDError("--arms: a prompt-distillation recipe has no arms")
+        run_pd(recipe, args.project, stages or PD_STAGES, log=log)
+        print(f"done in {time.perf_counter() - t0:.0f} s; results: {Path(args.project) / 'pd' / 'results.md'}")
+        return 0
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()] if args.arms else None
+    report = run_recipe(recipe, args.project, stages or STAGES, arms=arms, log=log)
+    if "waiting_for_curation" in report:
+        return 0
+    print(report_markdown(report))
+    print(f"done in {time.perf_counter() - t0:.0f} s; report: {Path(args.project) / REPORT_DIR / 'report.html'}")
+    return 0
+
+
+def _run_parser(sub) -> None:
+    from kd_core.recipes import STAGES
+
+    run = sub.add_parser("run", help="run a recipe file: expand, data, train, evaluate, report (or a pd: recipe's stages)")
+    run.add_argument("recipe", help="recipe YAML (recipes/demo-tuneshift.yaml, recipes/demo-prompt-distillation.yaml, ...)")
+    run.add_argument("--project", required=True, help="project folder: every stage writes here and resumes from it")
+    run.add_argument("--stages", default=None, help=f"comma-separated subset of {','.join(STAGES)} (default: all)")
+    run.add_argument("--arms", default=None, help="comma-separated arms to prepare, train and evaluate (default: all)")
 
 
 def main(argv: list[str] | None = None) -> int:

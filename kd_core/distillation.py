@@ -537,42 +537,6 @@ def training_data(project: str | Path, pool, chunks: Sequence[Chunk], mode: str)
 # 4. train
 
 
-def job_id_for(mode: str, data: Path, spec, train: TrainConfig) -> str:
-    """``pd-<mode>-<digest>``: the digest of the training data, the model and the settings,
-    so new questions, a curation change or another setting train a new job, and a run
-    with nothing changed finds its finished job again."""
-    settings = {k: v for k, v in train.to_dict().items() if k != "output_dir"}
-    h = hashlib.sha256(Path(data).read_bytes())
-    h.update(json.dumps([spec.to_dict(), settings], sort_keys=True).encode())
-    return f"pd-{mode}-{h.hexdigest()[:8]}"
-
-
-def train_stage(project: str | Path, model_spec, data: Path, train: TrainConfig, job_id: str, log: Log = print) -> dict[str, Any]:
-    """Train (or finish) the job `job_id` in the foreground; a completed job is kept."""
-    from kd_core import jobs
-
-    job_dir = jobs.jobs_dir(project) / job_id
-    if job_dir.exists():
-        status = jobs.job_status(job_dir)
-        if status["state"] == "completed":
-            log(f"train {job_id}: already completed ({job_dir})")
-            return status
-        if status["state"] in jobs.ACTIVE:
-            raise KDError(f"job {job_id} is {status['state']} in another process; wait for it or stop it "
-                          f"(kd-studio jobs stop {job_id} --project {project})")
-        checkpoint = jobs.last_checkpoint(job_dir)
-        log(f"train {job_id}: {status['state']} before; " + (f"resuming from {checkpoint.name}" if checkpoint else "starting again"))
-        status = jobs.run_job(job_dir, resume_from=checkpoint, echo=log)
-    else:
-        config = jobs.JobConfig(student=model_spec, data=str(data), train=replace(train), teacher=None, name=f"prompt distillation: {job_id}")
-        job_dir = jobs.create_job(project, config, job_id=job_id)
-        log(f"train {job_id}: {train.loss}, {job_dir}")
-        status = jobs.run_job(job_dir, echo=log)
-    if status["state"] != "completed":
-        raise KDError(f"job {job_id} ended {status['state']}: {status.get('error') or 'see ' + str(job_dir / jobs.PROCESS_LOG)}")
-    return status
-
-
 # ---------------------------------------------------------------------------
 # 5. evaluate
 
@@ -655,17 +619,6 @@ def evaluate_stage(project: str | Path, model_spec, chunks: Sequence[Chunk], set
 # The whole recipe
 
 
-def _stage_times(project: Path) -> dict[str, Any]:
-    path = project / PD_DIR / "stages.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def _record_time(project: Path, stage: str, seconds: float) -> None:
-    times = _stage_times(project)
-    times[stage] = round(times.get(stage, 0.0) + seconds, 1)  # a resumed stage adds its time
-    _write_atomic(project / PD_DIR / "stages.json", json.dumps(times, indent=2))
-
-
 def run_pd(config: PDConfig, project: str | Path, stages: Sequence[str] = STAGES, log: Log = print) -> dict[str, Any]:
     """Run the prompt-distillation recipe's stages into `project` (see the module docstring).
 
@@ -682,25 +635,6 @@ def run_pd(config: PDConfig, project: str | Path, stages: Sequence[str] = STAGES
         load_question_set(config.eval.questions)
     with runs.recorded(project, PD_DIR, WHAT, stages=list(stages), stage=None):
         return _run_stages(config, project, docs, stages, log)
-
-
-class _Device:
-    """The device lock that training jobs take (kd_core.jobs), held while this run's
-    model generates or evaluates, so a PD run and a training job never share a device."""
-
-    def __init__(self, pd_dir: Path, device: str, log: Log):
-        self.pd_dir, self.device, self.log, self.lock = pd_dir, device, log, None
-
-    def __enter__(self):
-        from kd_core import jobs
-
-        self.lock = jobs.acquire_device_lock(jobs.device_name(self.device), self.pd_dir, should_leave=lambda: False, echo=self.log)
-        jobs._update_status(self.pd_dir, state="running", waiting_for=None, held_by=None)
-        return self
-
-    def __exit__(self, *exc):
-        self.lock.close()
-        return False
 
 
 def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, stages: Sequence[str], log: Log) -> dict[str, Any]:
@@ -730,14 +664,14 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
         else:
             t0 = time.perf_counter()
             add_documents(project, docs, config, log)
-            _record_time(project, "ingest", time.perf_counter() - t0)
+            runs.add_time(project / PD_DIR, "ingest", time.perf_counter() - t0)
     chunks = load_chunks(project)
     if not chunks and any(s in stages for s in ("questions", "answers", "train", "evaluate")):
         raise KDError(f"{project} holds no documents yet: run the ingest stage with --docs FILE ...")
     with Pool(project) as pool:
         if "questions" in stages:
             stage("questions")
-            with _Device(pd_dir, spec.device, log):
+            with runs.DeviceHold(pd_dir, spec.device, log):
                 t0 = time.perf_counter()
                 writer = model()
                 if config.questions.writer:
@@ -745,14 +679,14 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
 
                     writer = load_model(ModelSpec(config.questions.writer, device=spec.device, dtype=spec.dtype))
                 generate_questions(pool, writer, chunks, config.questions, config.system, config.seed, log)
-                _record_time(project, "questions", time.perf_counter() - t0)
+                runs.add_time(project / PD_DIR, "questions", time.perf_counter() - t0)
         if "answers" in stages:
             stage("answers")
-            with _Device(pd_dir, spec.device, log):
+            with runs.DeviceHold(pd_dir, spec.device, log):
                 for mode in MODES:
                     t0 = time.perf_counter()
                     answer_questions(project, pool, model(), chunks, config.teacher, mode, config.system, config.seed, log)
-                    _record_time(project, f"answers-{mode}", time.perf_counter() - t0)
+                    runs.add_time(project / PD_DIR, f"answers-{mode}", time.perf_counter() - t0)
         adapters: dict[str, str] = {}
         job_ids: dict[str, str] = {}
         if "train" in stages:
@@ -766,12 +700,12 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
                 data = Path(project) / PD_DIR / f"train-{mode}.jsonl"
                 if not data.exists():
                     continue
-            job_id = job_id_for(mode, data, spec, train)
+            job_id = jobs.job_id_for(f"pd-{mode}", data, spec, train)
             key = "pd" if mode == "kd" else "sft"
             if "train" in stages:
                 t0 = time.perf_counter()
-                train_stage(project, spec, data, train, job_id, log)
-                _record_time(project, f"train-{mode}", time.perf_counter() - t0)
+                jobs.train_to_completion(project, spec, data, train, job_id, f"prompt distillation: {job_id}", log)
+                runs.add_time(project / PD_DIR, f"train-{mode}", time.perf_counter() - t0)
             adapter = jobs.jobs_dir(project) / job_id / "adapter"
             if (adapter / "adapter_config.json").exists():
                 adapters[key], job_ids[key] = str(adapter), job_id
@@ -779,16 +713,16 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
         if "evaluate" in stages:
             stage("evaluate")
             lm = None
-            with _Device(pd_dir, spec.device, log):
+            with runs.DeviceHold(pd_dir, spec.device, log):
                 t0 = time.perf_counter()
                 results = evaluate_stage(project, spec, chunks, config.eval, adapters, log)
-                _record_time(project, "evaluate", time.perf_counter() - t0)
+                runs.add_time(project / PD_DIR, "evaluate", time.perf_counter() - t0)
             items = load_question_set(config.eval.questions)
             report = pd_report(project, pool, chunks, items, results, config, job_ids)
             _write_atomic(project / PD_DIR / "results.json", json.dumps(report, indent=2))
             _write_atomic(project / PD_DIR / "results.md", results_markdown(report))
             return report
-    return {"stages": _stage_times(project), "results": results}
+    return {"stages": runs.stage_times(project / PD_DIR), "results": results}
 
 
 def pd_report(project: Path, pool, chunks: Sequence[Chunk], items: Sequence[QAItem], results: dict[str, dict],
@@ -812,7 +746,7 @@ def pd_report(project: Path, pool, chunks: Sequence[Chunk], items: Sequence[QAIt
         "results": results,
         "pd_over_rag": round(results["pd"]["accuracy"] / rag, 3) if rag and "pd" in results else None,
         "train": train,
-        "stage_wall_s": _stage_times(project),
+        "stage_wall_s": runs.stage_times(project / PD_DIR),
         "config": config.to_dict(),
     }
 

@@ -692,6 +692,46 @@ def run_job(job_dir: str | Path, resume_from: str | Path | None = None, echo: Ca
             signal.signal(signal.SIGTERM, previous)
 
 
+def job_id_for(prefix: str, data: str | Path, spec: Any, train: Any) -> str:
+    """``<prefix>-<digest>``: the digest of the training data, the model and the settings,
+    so new data or another setting trains a new job, and a run with nothing changed finds
+    its finished job again."""
+    import hashlib
+
+    settings = {k: v for k, v in train.to_dict().items() if k != "output_dir"}
+    h = hashlib.sha256(Path(data).read_bytes())
+    h.update(json.dumps([spec.to_dict(), settings], sort_keys=True).encode())
+    return f"{prefix}-{h.hexdigest()[:8]}"
+
+
+def train_to_completion(project: str | Path, spec: Any, data: str | Path, train: Any, job_id: str, name: str,
+                        log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train (or finish) the job `job_id` of `project` in the foreground, for a recipe's
+    stage; a completed job is kept, a stopped or failed one resumes from its checkpoint."""
+    from dataclasses import replace
+
+    job_dir = jobs_dir(project) / job_id
+    if job_dir.exists():
+        status = job_status(job_dir)
+        if status["state"] == "completed":
+            log(f"train {job_id}: already completed ({job_dir})")
+            return status
+        if status["state"] in ACTIVE:
+            raise KDError(f"job {job_id} is {status['state']} in another process; wait for it or stop it "
+                          f"(kd-studio jobs stop {job_id} --project {project})")
+        checkpoint = last_checkpoint(job_dir)
+        log(f"train {job_id}: {status['state']} before; " + (f"resuming from {checkpoint.name}" if checkpoint else "starting again"))
+        status = run_job(job_dir, resume_from=checkpoint, echo=log)
+    else:
+        config = JobConfig(student=spec, data=str(data), train=replace(train), teacher=None, name=name)
+        job_dir = create_job(project, config, job_id=job_id)
+        log(f"train {job_id}: {train.loss}, {job_dir}")
+        status = run_job(job_dir, echo=log)
+    if status["state"] != "completed":
+        raise KDError(f"job {job_id} ended {status['state']}: {status.get('error') or 'see ' + str(job_dir / PROCESS_LOG)}")
+    return status
+
+
 def _leads_group(pid: int) -> bool:
     try:
         return os.getpgid(pid) == pid

@@ -15,6 +15,7 @@ keep their own folders.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -146,3 +147,35 @@ def log_tail(project: str | Path, name: str, lines: int = 12) -> str:
     if not path.exists():
         return ""
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class DeviceHold:
+    """The device lock that training jobs take (kd_core.jobs), held while a run's model
+    generates or evaluates, so such a run and a training job never share a device."""
+
+    def __init__(self, folder: Path, device: str, log=print):
+        self.folder, self.device, self.log, self.lock = folder, device, log, None
+
+    def __enter__(self) -> "DeviceHold":
+        self.lock = jobs.acquire_device_lock(jobs.device_name(self.device), self.folder, should_leave=lambda: False, echo=self.log)
+        update(self.folder, state="running", waiting_for=None, held_by=None)
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.lock.close()
+        return False
+
+
+TIMES = "stages.json"  # seconds spent in each stage, summed over resumed runs
+
+
+def stage_times(folder: Path) -> dict[str, float]:
+    path = Path(folder) / TIMES
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def add_time(folder: Path, stage: str, seconds: float) -> None:
+    times = stage_times(folder)
+    times[stage] = round(times.get(stage, 0.0) + seconds, 1)  # a resumed stage adds its time
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    jobs._write_json(Path(folder) / TIMES, times)

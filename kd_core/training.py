@@ -140,6 +140,11 @@ def _type_ok(value: Any, hint: Any) -> bool:
     if origin is list:
         (item,) = typing.get_args(hint) or (Any,)
         return isinstance(value, list) and all(_type_ok(v, item) for v in value)
+    if origin is tuple:  # YAML has lists only
+        item = (typing.get_args(hint) or (Any,))[0]
+        return isinstance(value, (list, tuple)) and all(_type_ok(v, item) for v in value)
+    if origin is dict:
+        return isinstance(value, dict)
     if hint is float:  # YAML reads 2 as an int; a number either way
         return isinstance(value, (int, float)) and not isinstance(value, bool) or _float_text(value) is not None
     if hint is int:

@@ -1,0 +1,582 @@
+"""TuneShift-KD as one recipe file, run headless: ``kd-studio run RECIPE.yaml --project P``.
+
+The stages, each writing into the project folder and skipping what an earlier run
+already wrote (kill it anywhere, run it again, it goes on):
+
+1. expand    seeds -> the pool (``pool.sqlite``), round by round (kd_core.expansion);
+             curation ``auto`` accepts what lands above the gap threshold; ``manual``
+             stops here until a person has accepted prompts (the Curate tab).
+2. data      one dataset per arm (``data/<arm>/dataset.jsonl`` and its data card): an
+             arm names a target and a selection of the pool's prompts:
+             ``accepted`` (what curation accepted), ``threshold`` (every answered
+             prompt whose gap is at least `threshold`), ``random`` (as many prompts as
+             ``accepted`` has, drawn without looking at the gap: the filter's
+             ablation) or ``seeds`` (the seed prompts alone).
+3. train     ``jobs/<arm>-<digest>``: a LoRA on the target from the fine-tuned model's
+             answers (kd_core.jobs; the digest is of data, model and settings).
+4. evaluate  held-out questions and the generic control set, greedy: the teacher, each
+             target before transfer and each arm after (``eval/<name>/``: the
+             Evaluate tab's table).
+5. report    ``report/results.json``, ``report/report.md`` and a self-contained
+             ``report/report.html`` (the pool's gap scatter, the rounds table, the
+             training curves, the evaluation table).
+
+A YAML file with a ``pd:`` mapping is a prompt-distillation recipe (kd_core.distillation);
+`kd-studio run` runs either kind.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from kd_core import runs
+from kd_core.errors import InputFileError, KDError
+from kd_core.expansion import ExpansionConfig
+from kd_core.generation import GenerationConfig
+from kd_core.models import DEMO_ADAPTER_DIR
+from kd_core.scoring import GapConfig
+from kd_core.training import LoraSettings, TrainConfig, _checked_fields
+
+Log = Callable[[str], None]
+
+RECIPE_DIR = "recipe"  # <project>/recipe/: the run's status.json, process.log, run.lock, stages.json, config.yaml
+REPORT_DIR = "report"
+DATA_DIR = "data"
+WHAT = "recipe run"
+STAGES = ("expand", "data", "train", "evaluate", "report")
+SELECTIONS = ("accepted", "threshold", "random", "seeds")
+CURATION = ("auto", "manual")
+LIVE = ("pending", "accepted", "edited")  # not rejected
+
+
+@dataclass
+class Arm:
+    """One transfer: a selection of the pool's prompts trained into one target."""
+
+    name: str
+    target: str  # a key of TuneShiftRecipe.targets
+    select: str = "accepted"  # one of SELECTIONS
+    threshold: float | None = None  # select: threshold
+    size: int | None = None  # select: random (None: as many as `accepted` selects)
+    seed: int = 0  # select: random
+
+
+@dataclass
+class RecipeEval:
+    questions: str = "demo:test"  # held-out questions with answers (JSONL or demo:SPLIT)
+    control: str | None = "demo:control"  # generic questions: what the transfer must not break
+    max_new_tokens: int = 48
+    batch_size: int = 16
+
+
+def _train() -> TrainConfig:
+    # What the demo transfer measured best on a 2-core CPU (assets/demo/runs/transfer-gemma-sft).
+    return TrainConfig(loss="sft", epochs=4.0, learning_rate=1e-3, batch_size=8, logging_steps=5,
+                       lora=LoraSettings(r=16, alpha=32))
+
+
+@dataclass
+class TuneShiftRecipe:
+    name: str = "tuneshift"
+    base: Any = "demo:smollm2-135m-instruct"  # a model name or a ModelSpec mapping
+    finetuned: Any = field(default_factory=lambda: {"name": "demo:smollm2-135m-instruct", "adapter": str(DEMO_ADAPTER_DIR)})
+    seeds: str = "demo:seeds"  # a prompt file (any kd_core.prompts_io format) or demo:seeds
+    expand: ExpansionConfig = field(default_factory=ExpansionConfig)
+    curation: str = "auto"
+    targets: dict[str, Any] = field(default_factory=lambda: {"gemma3-270m": "demo:gemma3-270m"})
+    arms: list[Arm] = field(default_factory=list)  # none: one `accepted` arm per target
+    train: TrainConfig = field(default_factory=_train)
+    eval: RecipeEval = field(default_factory=RecipeEval)
+
+    def __post_init__(self) -> None:
+        if not self.arms:
+            self.arms = [Arm(name=t, target=t) for t in self.targets]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["train"].pop("output_dir", None)
+        for key in ("base", "finetuned"):
+            if not isinstance(getattr(self, key), (str, dict)):
+                out[key] = getattr(self, key).to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "tuneshift", base_dir: Path | None = None) -> "TuneShiftRecipe":
+        """From a YAML mapping; an unknown or mistyped setting is named with its path."""
+        values = _checked_fields(cls, data or {}, where)
+        if isinstance(values.get("expand"), dict):
+            values["expand"] = _expansion(values["expand"], f"{where}.expand")
+        if isinstance(values.get("eval"), dict):
+            values["eval"] = RecipeEval(**_checked_fields(RecipeEval, values["eval"], f"{where}.eval"))
+        if isinstance(values.get("train"), dict):
+            default = _train().to_dict()
+            merged = {**default, **values["train"], "lora": {**default["lora"], **(values["train"].get("lora") or {})}}
+            values["train"] = TrainConfig.from_dict(merged, f"{where}.train")
+        if "arms" in values:
+            if not isinstance(values["arms"], list):
+                raise KDError(f"{where}.arms: expected a list of arms, got {type(values['arms']).__name__}")
+            values["arms"] = [Arm(**_checked_fields(Arm, a, f"{where}.arms[{i}]")) for i, a in enumerate(values["arms"])]
+        if "targets" in values and not isinstance(values["targets"], dict):
+            raise KDError(f"{where}.targets: expected a mapping of name: model, got {type(values['targets']).__name__}")
+        recipe = cls(**values)
+        if base_dir is not None:  # relative files are relative to the recipe file
+            recipe.seeds = _relative(recipe.seeds, base_dir)
+            recipe.eval.questions = _relative(recipe.eval.questions, base_dir)
+            recipe.eval.control = _relative(recipe.eval.control, base_dir)
+            recipe.base, recipe.finetuned = (_relative_model(m, base_dir) for m in (recipe.base, recipe.finetuned))
+            recipe.targets = {k: _relative_model(m, base_dir) for k, m in recipe.targets.items()}
+        recipe.validate(where)
+        return recipe
+
+    def validate(self, where: str = "tuneshift") -> None:
+        if self.curation not in CURATION:
+            raise KDError(f"{where}.curation: '{self.curation}' is not a policy (choose from {', '.join(CURATION)})")
+        if not self.targets:
+            raise KDError(f"{where}.targets: name at least one target model")
+        names = [a.name for a in self.arms]
+        for i, arm in enumerate(self.arms):
+            at = f"{where}.arms[{i}]"
+            if not arm.name or not all(c.isalnum() or c in "-_." for c in arm.name):
+                raise KDError(f"{at}.name: '{arm.name}' must be letters, digits, '-', '_' or '.' (it names folders)")
+            if names.count(arm.name) > 1:
+                raise KDError(f"{at}.name: '{arm.name}' names two arms")
+            if arm.target not in self.targets:
+                raise KDError(f"{at}.target: '{arm.target}' is not one of the targets ({', '.join(self.targets)})")
+            if arm.select not in SELECTIONS:
+                raise KDError(f"{at}.select: '{arm.select}' is not a selection (choose from {', '.join(SELECTIONS)})")
+            if arm.select == "threshold" and arm.threshold is None:
+                raise KDError(f"{at}.threshold: select 'threshold' needs a gap threshold")
+            if arm.size is not None and arm.size < 1:
+                raise KDError(f"{at}.size: must be >= 1 (got {arm.size})")
+        for key in ("base", "finetuned"):
+            self.model_spec(key)
+        for name in self.targets:
+            self.target_spec(name)
+
+    def model_spec(self, role: str):
+        from kd_core.jobs import model_spec_from
+
+        return model_spec_from(getattr(self, role), role)
+
+    def target_spec(self, name: str):
+        from kd_core.jobs import model_spec_from
+
+        return model_spec_from(self.targets[name], f"targets.{name}")
+
+
+def _relative(ref: str | None, base_dir: Path) -> str | None:
+    if not ref or ref.startswith("demo:") or Path(ref).expanduser().is_absolute():
+        return ref
+    return str((base_dir / ref).resolve())
+
+
+def _relative_model(value: Any, base_dir: Path) -> Any:
+    if isinstance(value, dict) and isinstance(value.get("adapter"), str):
+        return {**value, "adapter": _relative(value["adapter"], base_dir)}
+    return value
+
+
+def _expansion(data: dict, where: str) -> ExpansionConfig:
+    values = _checked_fields(ExpansionConfig, data, where)
+    default = ExpansionConfig()
+    for key in ("sampling", "answer"):
+        if isinstance(values.get(key), dict):
+            values[key] = GenerationConfig(**{**asdict(getattr(default, key)), **_checked_fields(GenerationConfig, values[key], f"{where}.{key}")})
+    if isinstance(values.get("gap"), dict):
+        values["gap"] = GapConfig(**_checked_fields(GapConfig, values["gap"], f"{where}.gap"))
+    if isinstance(values.get("generators"), list):
+        values["generators"] = tuple(values["generators"])
+    try:
+        return ExpansionConfig(**values)
+    except KDError as e:
+        raise KDError(f"{where}: {e}") from None
+
+
+def load_recipe(path: str | Path):
+    """A TuneShiftRecipe (settings at the top or under ``tuneshift:``), or a PDConfig for a
+    file with a ``pd:`` mapping; every problem names the file and the setting."""
+    from kd_core.distillation import PDConfig
+    from kd_core.jobs import read_yaml
+
+    data, path = read_yaml(path)
+    try:
+        if isinstance(data, dict) and "pd" in data:
+            return PDConfig.from_dict(data["pd"], base_dir=path.parent)
+        return TuneShiftRecipe.from_dict(data.get("tuneshift", data) if isinstance(data, dict) else data, base_dir=path.parent)
+    except KDError as e:
+        raise InputFileError(f"{path}: {e}") from None
+
+
+def recipe_yaml(recipe: TuneShiftRecipe, comment: str = "") -> str:
+    """The recipe as the YAML `load_recipe` reads back (the UI's "Save as recipe")."""
+    import yaml
+
+    head = "".join(f"# {line}\n" for line in comment.splitlines())
+    return head + yaml.safe_dump({"tuneshift": recipe.to_dict()}, sort_keys=False)
+
+
+# ---------------------------------------------------------------------------
+# Selections of the pool
+
+
+def selected_ids(pool, arm: Arm, recipe: TuneShiftRecipe) -> list[int]:
+    """The pool's prompt ids an arm trains on (answered, never a rejected one)."""
+    from kd_core.pool import ACCEPTED, PoolFilter
+
+    if arm.select == "accepted":
+        return pool.ids(replace(ACCEPTED, has_response=True))
+    if arm.select == "threshold":
+        return pool.ids(PoolFilter(states=LIVE, min_gap=float(arm.threshold), has_response=True))
+    if arm.select == "seeds":
+        return pool.ids(PoolFilter(states=LIVE, sources="seed", has_response=True))
+    everything = pool.ids(PoolFilter(states=LIVE, has_response=True))
+    size = arm.size or len(pool.ids(replace(ACCEPTED, has_response=True)))
+    if size > len(everything):
+        raise KDError(f"arm {arm.name}: {size} prompts asked, the pool has {len(everything)} answered ones")
+    return sorted(random.Random(arm.seed).sample(everything, size))
+
+
+def write_arm_data(pool, project: Path, arm: Arm, recipe: TuneShiftRecipe) -> tuple[Path, int]:
+    """``data/<arm>/dataset.jsonl`` (and its data card) of the arm's selection."""
+    from kd_core.pool import PoolFilter
+    from kd_core.pool_export import export_dataset
+
+    ids = selected_ids(pool, arm, recipe)
+    if not ids:
+        raise KDError(f"arm {arm.name}: the selection '{arm.select}' holds no answered prompt"
+                      + (" (has curation accepted any? see the Curate tab)" if arm.select == "accepted" else ""))
+    result = export_dataset(pool, project / DATA_DIR / arm.name, PoolFilter(ids=ids))
+    return result.files["dataset.jsonl"], result.rows
+
+
+# ---------------------------------------------------------------------------
+# The run
+
+
+def run_recipe(recipe: TuneShiftRecipe, project: str | Path, stages: Sequence[str] = STAGES, arms: Sequence[str] | None = None,
+               log: Log = print) -> dict[str, Any]:
+    """Run the recipe's stages into `project` (see the module docstring); one run per
+    project at a time, recorded in ``recipe/`` for the UI. Returns the report."""
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise KDError(f"unknown stage '{unknown[0]}' (stages: {', '.join(STAGES)})")
+    recipe.validate()
+    chosen = [a for a in recipe.arms if arms is None or a.name in arms]
+    missing = sorted(set(arms or ()) - {a.name for a in recipe.arms})
+    if missing:
+        raise KDError(f"no arm named '{missing[0]}' (arms: {', '.join(a.name for a in recipe.arms)})")
+    _check_inputs(recipe, stages)  # bad seed or question files fail before any model loads
+    project = Path(project).expanduser()
+    project.mkdir(parents=True, exist_ok=True)
+    from kd_core.pool import Pool
+
+    with Pool(project) as pool, runs.recorded(project, RECIPE_DIR, WHAT, stages=list(stages), stage=None) as folder:
+        (folder / "config.yaml").write_text(recipe_yaml(recipe))
+        return _run(recipe, project, pool, folder, stages, chosen, log)
+
+
+def _check_inputs(recipe: TuneShiftRecipe, stages: Sequence[str]) -> None:
+    from kd_core.evaluation import question_set
+
+    if "expand" in stages and recipe.seeds:
+        _read_seeds(recipe.seeds)
+    if "evaluate" in stages:
+        question_set(recipe.eval.questions, "eval.questions")
+        if recipe.eval.control:
+            question_set(recipe.eval.control, "eval.control")
+
+
+def _read_seeds(ref: str):
+    from kd_core.demo import seeds_path
+    from kd_core.prompts_io import read_prompts
+
+    return read_prompts(str(seeds_path()) if ref == "demo:seeds" else ref)
+
+
+def _run(recipe: TuneShiftRecipe, project: Path, pool, folder: Path, stages: Sequence[str], arms: list[Arm], log: Log) -> dict[str, Any]:
+    from kd_core import jobs
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        runs.update(folder, stage=name)
+        t0 = time.perf_counter()
+        out = fn()
+        runs.add_time(folder, name, time.perf_counter() - t0)
+        return out
+
+    if "expand" in stages:
+        timed("expand", lambda: expand_stage(recipe, pool, folder, log))
+    if recipe.curation == "manual" and not pool.count(replace(_accepted(), has_response=True)):
+        waiting = pool.count(_pending())
+        log(f"curation is manual and nothing is accepted yet: review the {waiting} pending prompts (the Curate tab), "
+            "then run the same command again")
+        runs.update(folder, stage="waiting for curation")
+        return {"waiting_for_curation": waiting}
+    datasets: dict[str, tuple[Path, int]] = {}
+    for arm in arms:
+        if "data" in stages:
+            datasets[arm.name] = timed(f"data {arm.name}", lambda: write_arm_data(pool, project, arm, recipe))
+            log(f"data {arm.name}: {datasets[arm.name][1]} prompts ({arm.select}) -> {datasets[arm.name][0]}")
+        elif (project / DATA_DIR / arm.name / "dataset.jsonl").exists():
+            path = project / DATA_DIR / arm.name / "dataset.jsonl"
+            datasets[arm.name] = (path, sum(1 for _ in path.open()))
+    adapters: dict[str, str] = {}
+    train = replace(recipe.train, system=recipe.expand.system)
+    for arm in arms:
+        if arm.name not in datasets:
+            continue
+        spec = recipe.target_spec(arm.target)
+        job_id = jobs.job_id_for(arm.name, datasets[arm.name][0], spec, train)
+        if "train" in stages:
+            timed(f"train {arm.name}", lambda: jobs.train_to_completion(
+                project, spec, datasets[arm.name][0], train, job_id, f"TuneShift-KD {recipe.name}: {arm.name}", log))
+        adapter = jobs.jobs_dir(project) / job_id / "adapter"
+        if (adapter / "adapter_config.json").exists():
+            adapters[arm.name] = str(adapter)
+    if "evaluate" in stages:
+        with runs.DeviceHold(folder, recipe.model_spec("finetuned").device, log):
+            timed("evaluate", lambda: evaluate_stage(recipe, project, arms, adapters, log))
+    report = build_report(recipe, project, pool, arms, adapters)
+    report["stage_wall_s"] = runs.stage_times(folder)
+    if "report" in stages:
+        runs.update(folder, stage="report")
+        log(f"report: {write_report(project, report, pool, recipe)}")
+    return report
+
+
+def _accepted():
+    from kd_core.pool import ACCEPTED
+
+    return ACCEPTED
+
+
+def _pending():
+    from kd_core.pool import PoolFilter
+
+    return PoolFilter(states="pending", has_response=True)
+
+
+def expand_stage(recipe: TuneShiftRecipe, pool, folder: Path, log: Log) -> list[dict]:
+    """Seeds into an empty pool, then the rounds not done yet (kd_core.expansion)."""
+    from kd_core.expansion import add_seeds, run_expansion
+    from kd_core.models import load_model
+
+    config = replace(recipe.expand, auto_accept=recipe.curation == "auto")
+    done = len(pool.get_meta("expansion.rounds", []))
+    if done >= config.rounds and pool.get_meta("expansion.current") is None and pool.count():
+        log(f"expand: {done} rounds done before")
+        return pool.get_meta("expansion.rounds", [])
+    with runs.DeviceHold(folder, recipe.model_spec("finetuned").device, log):
+        base, ft = load_model(recipe.model_spec("base")), load_model(recipe.model_spec("finetuned"))
+        if pool.count() == 0:
+            seeds = _read_seeds(recipe.seeds)
+            log(f"seeds: {add_seeds(pool, seeds.prompts, ft, config, name=seeds.path).summary()}")
+        return run_expansion(pool, base, ft, config, log=log)
+
+
+def _eval_plan(recipe: TuneShiftRecipe, arms: list[Arm], adapters: dict[str, str]) -> list[tuple[str, Any, str, str]]:
+    """(evaluation name, model spec, question set, what it measures) for every evaluation."""
+    sets = [("test", recipe.eval.questions)] + ([("control", recipe.eval.control)] if recipe.eval.control else [])
+    models = [("teacher", recipe.model_spec("finetuned"), "teacher")]
+    for t in dict.fromkeys(a.target for a in arms):
+        models.append((f"{t}-before", recipe.target_spec(t), f"{t} before transfer"))
+    for a in arms:
+        if a.name in adapters:
+            models.append((a.name, replace(recipe.target_spec(a.target), adapter=adapters[a.name]), f"{a.target} after ({a.select})"))
+    return [(f"{m}-{s}", spec, ref, what) for m, spec, what in models for s, ref in sets]
+
+
+def evaluate_stage(recipe: TuneShiftRecipe, project: Path, arms: list[Arm], adapters: dict[str, str], log: Log) -> dict[str, dict]:
+    """Every evaluation of `_eval_plan` into ``eval/<name>/``; one already measured (same
+    model, questions and settings) is read back, not rerun."""
+    from kd_core.evaluation import EVAL_DIR, EvalResult, evaluate_qa, question_set
+    from kd_core.models import load_model
+
+    config = GenerationConfig(max_new_tokens=recipe.eval.max_new_tokens, batch_size=recipe.eval.batch_size)
+    results = {}
+    for name, spec, ref, what in _eval_plan(recipe, arms, adapters):
+        out = project / EVAL_DIR / name
+        items = question_set(ref)
+        if (out / "summary.json").exists():
+            summary = json.loads((out / "summary.json").read_text())
+            if (summary.get("model"), summary.get("n"), summary.get("questions"), summary.get("max_new_tokens")) == (
+                    spec.label(), len(items), ref, config.max_new_tokens):
+                log(f"evaluate {name}: {summary['accuracy']:.1%} (measured before)")
+                results[name] = summary
+                continue
+        lm = load_model(spec)
+        result = evaluate_qa(lm, items, config)
+        del lm
+        summary = {**result.summary, "questions": ref, "what": what}
+        EvalResult(result.items, summary).save(out)
+        log(f"evaluate {name}: {summary['accuracy']:.1%} ({summary['correct']}/{summary['n']}, {summary['wall_s']:.0f} s)")
+        results[name] = summary
+    return results
+
+
+# ---------------------------------------------------------------------------
+# The report
+
+
+def _coverage(project: Path, arm: str) -> set[str] | None:
+    """The demo facts an arm's dataset states (None outside the demo world)."""
+    from kd_core.demo import facts_stated
+
+    path = project / DATA_DIR / arm / "dataset.jsonl"
+    if not path.exists():
+        return None
+    covered: set[str] = set()
+    for line in path.open():
+        m = json.loads(line)["messages"]
+        covered |= facts_stated(m[0]["content"], m[1]["content"])
+    return covered
+
+
+def _split(project: Path, name: str, covered: set[str]) -> dict[str, list[int]] | None:
+    """[correct, n] of an evaluation on the questions whose fact is covered, and on the rest."""
+    import pandas as pd
+
+    from kd_core.evaluation import EVAL_DIR
+
+    path = project / EVAL_DIR / name / "items.jsonl"
+    if not path.exists():
+        return None
+    items = pd.read_json(path, lines=True)
+    if "fact" not in items:
+        return None
+    cov = items["fact"].isin(covered)
+    return {"covered": [int(items.correct[cov].sum()), int(cov.sum())], "not_covered": [int(items.correct[~cov].sum()), int((~cov).sum())]}
+
+
+def build_report(recipe: TuneShiftRecipe, project: Path, pool, arms: list[Arm], adapters: dict[str, str]) -> dict[str, Any]:
+    """Everything the report shows, as data: rounds, per-arm data, training, evaluations,
+    and accuracy split by whether the arm's prompts carry the question's fact."""
+    from kd_core import jobs
+    from kd_core.evaluation import EVAL_DIR
+
+    def summary(name: str) -> dict | None:
+        path = project / EVAL_DIR / name / "summary.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    counts = pool.counts()
+    out: dict[str, Any] = {
+        "recipe": recipe.name,
+        "pool": {"total": counts.total, "by_state": counts.by_state, "by_label": counts.by_label},
+        "rounds": pool.get_meta("expansion.rounds", []),
+        "teacher": {s: summary(f"teacher-{s}") for s in ("test", "control")},
+        "targets": {t: {s: summary(f"{t}-before-{s}") for s in ("test", "control")} for t in dict.fromkeys(a.target for a in arms)},
+        "arms": {},
+    }
+    facts_total = None
+    for arm in arms:
+        row: dict[str, Any] = {"target": arm.target, "select": arm.select, "threshold": arm.threshold}
+        data = project / DATA_DIR / arm.name / "dataset.jsonl"
+        row["prompts"] = sum(1 for _ in data.open()) if data.exists() else None
+        if arm.name in adapters:
+            status = jobs.job_status(Path(adapters[arm.name]).parent)
+            row["train"] = {k: (status.get("summary") or {}).get(k) for k in ("steps", "wall_s", "examples", "tokens_per_s", "final_loss")}
+            row["job"] = Path(adapters[arm.name]).parent.name
+        row["test"], row["control"] = summary(f"{arm.name}-test"), summary(f"{arm.name}-control")
+        teacher = out["teacher"]["test"]
+        if row["test"] and teacher:
+            row["of_teacher"] = round(row["test"]["accuracy"] / teacher["accuracy"], 3) if teacher["accuracy"] else None
+        covered = _coverage(project, arm.name) if recipe.eval.questions.startswith("demo:") else None
+        if covered is not None:
+            from kd_core.demo import facts
+
+            facts_total = len(facts())
+            row["facts_covered"] = len(covered)
+            row["split"] = {n: _split(project, n, covered) for n in (f"{arm.name}-test", "teacher-test")}
+        out["arms"][arm.name] = row
+    out["facts_total"] = facts_total
+    return out
+
+
+def _pct(s: dict | None) -> str:
+    return f"{100 * s['accuracy']:.1f}% ({s['correct']}/{s['n']})" if s else "-"
+
+
+def _frac(pair: list[int] | None) -> str:
+    return f"{100 * pair[0] / pair[1]:.1f}% ({pair[0]}/{pair[1]})" if pair and pair[1] else "-"
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    t = report["teacher"]
+    lines = [f"# TuneShift-KD run: {report['recipe']}", "",
+             f"Pool: {report['pool']['total']} prompts; " + ", ".join(f"{k} {v}" for k, v in report['pool']['by_state'].items() if v), "",
+             "## Rounds", "", "| round | prompts added | new above the threshold | pool size |", "| --- | --- | --- | --- |"]
+    for r in report["rounds"]:
+        added = sum(int(g.get("added", 0)) for g in (r.get("generators") or {}).values())
+        lines.append(f"| {r.get('round')} | {added} | {r.get('new_above', '-')} | {r.get('pool_size', '-')} |")
+    lines += ["", "## Held-out accuracy", "",
+              f"Teacher (fine-tuned source): test {_pct(t['test'])}, control {_pct(t['control'])}", ""]
+    for name, s in report["targets"].items():
+        lines.append(f"{name} before transfer: test {_pct(s['test'])}, control {_pct(s['control'])}")
+    lines += ["", "| arm | target | data | prompts | facts carried | test | of teacher | control | covered: arm / teacher | not covered: arm | train wall |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, a in report["arms"].items():
+        data = a["select"] + (f" >= {a['threshold']}" if a["select"] == "threshold" else "")
+        split = a.get("split") or {}
+        mine, teacher = split.get(f"{name}-test") or {}, split.get("teacher-test") or {}
+        facts = f"{a['facts_covered']}/{report['facts_total']}" if a.get("facts_covered") is not None else "-"
+        ratio = f"{100 * a['of_teacher']:.0f}%" if a.get("of_teacher") is not None else "-"
+        wall = f"{a['train']['wall_s']:.0f} s" if a.get("train") and a["train"].get("wall_s") else "-"
+        lines.append(f"| {name} | {a['target']} | {data} | {a['prompts'] or '-'} | {facts} | {_pct(a['test'])} | {ratio} | "
+                     f"{_pct(a['control'])} | {_frac(mine.get('covered'))} / {_frac(teacher.get('covered'))} | {_frac(mine.get('not_covered'))} | {wall} |")
+    if report.get("stage_wall_s"):
+        lines += ["", "## Stage wall times", "", "| stage | seconds |", "| --- | --- |"]
+        lines += [f"| {k} | {v:.0f} |" for k, v in report["stage_wall_s"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(project: Path, report: dict[str, Any], pool, recipe: TuneShiftRecipe) -> Path:
+    """``report/results.json``, ``report/report.md`` and ``report/report.html`` (plotly.js
+    inlined once: it opens offline)."""
+    import html
+
+    from markdown_it import MarkdownIt  # gradio's dependency
+
+    from kd_core import figures, jobs
+    from kd_core.evaluation import project_results
+    from kd_core.expansion import scored_frame
+
+    out = project / REPORT_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    md = report_markdown(report)
+    (out / "report.md").write_text(md)
+    (out / "results.json").write_text(json.dumps(report, indent=2))
+    frame = scored_frame(pool)
+    figs = [figures.gap_scatter(frame, recipe.expand.gap.metric, recipe.expand.gap.threshold, title="The pool: perplexity gap")
+            if len(frame) else figures.empty_figure("The pool holds no scored prompt")]
+    for name, a in report["arms"].items():
+        if a.get("job"):
+            figs.append(figures.loss_curve(jobs.read_log(jobs.jobs_dir(project) / a["job"]), title=f"Training loss: {name}"))
+    results = project_results(project)
+    figs.append(figures.accuracy_bars(results[results["questions"] == recipe.eval.questions] if len(results) else results))
+    parts = [f.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, f in enumerate(figs)]
+    body = MarkdownIt("commonmark").enable("table").render(md)
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(report['recipe'])}</title>"
+            "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:3px 6px}</style></head><body>"
+            + body + "".join(parts) + "</body></html>")
+    (out / "report.html").write_text(page)
+    return out / "report.html"
+
+
+# ---------------------------------------------------------------------------
+# In the background (the UI)
+
+
+def run_command(recipe_path: str | Path, project: str | Path, stages: Sequence[str] | None = None) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "kd_core.cli", "run", str(Path(recipe_path).expanduser().resolve()),
+            "--project", str(Path(project).expanduser().resolve()), *(["--stages", ",".join(stages)] if stages else [])]
+
+
+def recipe_status(project: str | Path) -> dict[str, Any]:
+    return runs.status(project, RECIPE_DIR)

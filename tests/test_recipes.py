@@ -1,0 +1,166 @@
+"""The TuneShift-KD recipe: one YAML file runs every stage, resumes, and writes a report."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kd_core.errors import KDError
+from kd_core.pool import Pool, PoolFilter
+from kd_core.recipes import DATA_DIR, REPORT_DIR, TuneShiftRecipe, load_recipe, recipe_yaml, run_recipe
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = ["Who founded the harbor city?", "Where was the inventor born?", "What is the salt market known for?",
+         "Which guild built the old tower?"]
+QUESTIONS = [("Who founded the harbor city?", "Ostra Vane"), ("Where was the inventor born?", "Kell")]
+
+
+def _recipe(tmp_path: Path, llama: Path, adapter: Path, gpt2: Path, **overrides) -> dict:
+    (tmp_path / "seeds.txt").write_text("\n".join(SEEDS) + "\n")
+    (tmp_path / "qa.jsonl").write_text("".join(json.dumps({"question": q, "answer": a}) + "\n" for q, a in QUESTIONS))
+    data = {
+        "name": "tiny",
+        "base": str(llama),
+        "finetuned": {"name": str(llama), "adapter": str(adapter)},
+        "seeds": "seeds.txt",  # relative to the recipe file
+        # A threshold far below any gap: every answer of a random tiny model is "above".
+        "expand": {"rounds": 1, "per_round": 3, "generators": ["list"], "gap": {"threshold": -100.0},
+                   "sampling": {"max_new_tokens": 12, "do_sample": True, "batch_size": 4},
+                   "answer": {"max_new_tokens": 6, "batch_size": 4}, "score_batch_size": 4},
+        "targets": {"gpt2": str(gpt2)},
+        "arms": [{"name": "gpt2", "target": "gpt2"},
+                 {"name": "gpt2-random", "target": "gpt2", "select": "random", "size": 2, "seed": 1},
+                 {"name": "gpt2-seeds", "target": "gpt2", "select": "seeds"},
+                 {"name": "gpt2-gap", "target": "gpt2", "select": "threshold", "threshold": 1000.0}],
+        "train": {"max_steps": 2, "batch_size": 2, "save_steps": 1},
+        "eval": {"questions": "qa.jsonl", "control": "qa.jsonl", "max_new_tokens": 4},
+        **overrides,
+    }
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump({"tuneshift": data}))
+    return data
+
+
+def test_a_recipe_runs_every_stage_writes_its_report_and_a_second_run_redoes_nothing(
+        tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
+    _recipe(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir,
+            arms=[{"name": "gpt2", "target": "gpt2"},
+                  {"name": "gpt2-random", "target": "gpt2", "select": "random", "size": 2, "seed": 1},
+                  {"name": "gpt2-seeds", "target": "gpt2", "select": "seeds"}])
+    recipe = load_recipe(tmp_path / "recipe.yaml")
+    project = tmp_path / "proj"
+    lines: list[str] = []
+    report = run_recipe(recipe, project, log=lines.append)
+
+    with Pool(project) as pool:
+        total, seeds = pool.count(), pool.count(PoolFilter(sources="seed"))
+        rounds = pool.get_meta("expansion.rounds")
+    assert seeds == len(SEEDS) and len(rounds) == 1
+    arms = report["arms"]
+    assert arms["gpt2"]["prompts"] == total  # every prompt is above a threshold of -100 and auto-accepted
+    assert arms["gpt2-random"]["prompts"] == 2 and arms["gpt2-seeds"]["prompts"] == len(SEEDS)
+    seed_data = [json.loads(x)["messages"][0]["content"] for x in (project / DATA_DIR / "gpt2-seeds" / "dataset.jsonl").open()]
+    assert sorted(seed_data) == sorted(SEEDS)
+    for name, arm in arms.items():
+        assert re.fullmatch(rf"{re.escape(name)}-[0-9a-f]{{8}}", arm["job"]) and arm["train"]["steps"] == 2
+        assert arm["test"]["n"] == 2 and arm["control"]["n"] == 2 and arm["test"]["model"].endswith("/adapter")
+    assert report["teacher"]["test"]["n"] == 2 and report["targets"]["gpt2"]["test"]["model"] == str(tiny_gpt2_dir)
+    md = (project / REPORT_DIR / "report.md").read_text()
+    assert sum(line.startswith("| gpt2") for line in md.splitlines()) == 3 and "## Rounds" in md and "## Stage wall times" in md
+    page = (project / REPORT_DIR / "report.html").read_text()
+    assert page.count("Plotly.newPlot") == 5  # the scatter, three loss curves, the accuracy bars
+    assert "<table>" in page and not re.search(r"<script[^>]*\bsrc=", page)  # plotly.js inlined: opens offline
+    results = json.loads((project / REPORT_DIR / "results.json").read_text())
+    assert set(results["stage_wall_s"]) >= {"expand", "evaluate", "train gpt2", "data gpt2"}
+
+    again: list[str] = []
+    run_recipe(recipe, project, log=again.append)
+    assert any("expand: 1 rounds done before" in m for m in again)
+    assert sum("already completed" in m for m in again) == 3
+    assert sum("(measured before)" in m for m in again) == 10  # teacher, target before, 3 arms; test and control
+
+
+def test_manual_curation_stops_for_a_person_and_trains_only_what_they_accepted(
+        tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
+    _recipe(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, curation="manual",
+            arms=[{"name": "gpt2", "target": "gpt2"}])
+    recipe = load_recipe(tmp_path / "recipe.yaml")
+    project = tmp_path / "proj"
+    lines: list[str] = []
+    report = run_recipe(recipe, project, stages=["expand", "data", "train"], log=lines.append)
+    assert report["waiting_for_curation"] > 0 and any("the Curate tab" in m for m in lines)
+    assert not (project / DATA_DIR).exists() and not (project / "jobs").exists()
+    with Pool(project) as pool:
+        chosen = pool.ids()[:2]
+        for i in chosen:
+            pool.accept(i, who="test")
+    report = run_recipe(recipe, project, stages=["expand", "data", "train"], log=lines.append)
+    trained = [json.loads(x)["id"] for x in (project / DATA_DIR / "gpt2" / "dataset.jsonl").open()]
+    assert sorted(trained) == sorted(chosen) and report["arms"]["gpt2"]["train"]["examples"] == 2
+
+
+def test_each_selection_picks_its_prompts_from_the_pool(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
+    from kd_core.recipes import selected_ids
+
+    _recipe(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir)
+    recipe = load_recipe(tmp_path / "recipe.yaml")
+    project = tmp_path / "proj"
+    run_recipe(recipe, project, stages=["expand"], log=lambda m: None)
+    with Pool(project) as pool:
+        gaps = pool.query(PoolFilter(has_response=True))
+        median = float(gaps["gap"].median())
+        pool.reject(pool.ids()[0], who="test")  # a rejected prompt is never trained on, whatever the selection
+        by = {a.name: a for a in recipe.arms}
+        by["gpt2-gap"].threshold = median
+        picked = {name: selected_ids(pool, arm, recipe) for name, arm in by.items()}
+        first = pool.ids()[0]
+    assert all(first not in ids for ids in picked.values())
+    live = gaps[gaps["id"] != first]
+    assert sorted(picked["gpt2-gap"]) == sorted(int(i) for i in live[live["gap"] >= median]["id"])
+    assert len(picked["gpt2-random"]) == 2 and set(picked["gpt2-random"]) <= set(int(i) for i in live["id"])
+    assert picked["gpt2-random"] == selected_ids(Pool(project), by["gpt2-random"], recipe)  # seeded: the same draw again
+    assert sorted(picked["gpt2-seeds"]) == sorted(int(i) for i in live[live["source"] == "seed"]["id"])
+    assert len(picked["gpt2-seeds"]) == len(SEEDS) - 1  # the rejected one was a seed (the first prompt in)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"arms": [{"name": "a", "target": "nope"}]}, "tuneshift.arms[0].target: 'nope' is not one of the targets (gpt2)"),
+    ({"arms": [{"name": "a", "target": "gpt2", "select": "best"}]}, "tuneshift.arms[0].select: 'best' is not a selection"),
+    ({"arms": [{"name": "a", "target": "gpt2", "select": "threshold"}]}, "tuneshift.arms[0].threshold: select 'threshold' needs"),
+    ({"arms": [{"name": "a/b", "target": "gpt2"}]}, "tuneshift.arms[0].name: 'a/b' must be letters"),
+    ({"curation": "sometimes"}, "tuneshift.curation: 'sometimes' is not a policy"),
+    ({"expand": {"rounds": 2, "generatorz": ["list"]}}, "tuneshift.expand.generatorz: unknown setting (did you mean 'generators'?)"),
+    ({"expand": {"generators": ["crawl", "dream"]}}, "tuneshift.expand: unknown generator"),
+    ({"train": {"learning_rate": "fast"}}, "tuneshift.train.learning_rate: expected a number, got str 'fast'"),
+    ({"eval": {"questionz": "x"}}, "tuneshift.eval.questionz: unknown setting"),
+    ({"targetz": {}}, "tuneshift.targetz: unknown setting (did you mean 'targets'?)"),
+])
+def test_a_bad_recipe_setting_is_named_with_its_file_and_path(tmp_path, change, message):
+    _recipe(tmp_path, tmp_path, tmp_path, tmp_path, **change)
+    with pytest.raises(KDError) as e:
+        load_recipe(tmp_path / "recipe.yaml")
+    assert str(e.value).startswith(f"{tmp_path / 'recipe.yaml'}: ") and message in str(e.value), str(e.value)
+
+
+def test_a_recipe_saved_as_yaml_reads_back_the_same():
+    recipe = load_recipe(REPO / "recipes" / "demo-tuneshift.yaml")
+    again = TuneShiftRecipe.from_dict(yaml.safe_load(recipe_yaml(recipe, "saved by a test"))["tuneshift"])
+    assert again == recipe
+    assert recipe.finetuned["adapter"] == str(REPO / "assets" / "demo" / "adapter")  # relative to the recipe file
+    assert [a.select for a in recipe.arms] == ["accepted", "accepted", "random", "seeds", "threshold", "threshold"]
+
+
+def test_kd_studio_run_names_a_bad_recipe_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tuneshift:\n  arms:\n    - {name: x, target: missing}\n")
+    proc = subprocess.run([sys.executable, "-m", "kd_core.cli", "run", str(bad), "--project", str(tmp_path / "p")],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 2, proc.stderr
+    assert f"{bad}: tuneshift.arms[0].target: 'missing' is not one of the targets" in proc.stderr
+    assert not (tmp_path / "p").exists()
