@@ -150,8 +150,9 @@ def exemplars(pool: Pool) -> list[Exemplar]:
     return out[::-1]
 
 
-def crawled_ids(pool: Pool) -> frozenset[int]:
-    rows = pool.query(PoolFilter(sources="crawl"))
+def crawled_ids(pool: Pool, source: str = "crawl") -> frozenset[int]:
+    """The prompts whose answers a generator (crawl, quiz) has already followed."""
+    rows = pool.query(PoolFilter(sources=source))
     return frozenset(int(p) for ps in rows["parent_ids"] for p in ps)
 
 
@@ -230,7 +231,7 @@ def _run_round(pool, base, finetuned, writer, generators: list[Generator], curre
             seed=generator_seed(config.seed, r, gen.name),
             system=config.system,
             known=pool.known,
-            crawled=crawled_ids(pool) if gen.name == "crawl" else frozenset(),
+            crawled=crawled_ids(pool, gen.name) if gen.name in ("crawl", "quiz") else frozenset(),
             progress=(lambda d, t, s=stage: progress(d, t, s)) if progress else None,
         )
         proposal = gen.propose(ctx, config.per_round)

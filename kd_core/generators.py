@@ -15,6 +15,11 @@ interface: `propose(context, n) -> Proposal`.
   discovers facts no seed mentions.
 - list: the assistant turn is prefilled with a numbered list of pool prompts and the
   model continues the list (fewer copies of the examples than plain few-shot).
+- quiz: a high-gap answer read back as a text to ask about: the writer writes trivia
+  questions whose answers the text holds (prompt distillation's question writing, over
+  the fine-tune's own words).  One fact gets several phrasings, and specific questions
+  ("Which town is the capital of ...?") beside crawl's "Tell me about ...": one phrasing
+  per fact does not teach a target the fact.
 
 Model outputs are parsed leniently (numbering, "Question:" prefixes, quotes, a
 question buried in a statement) and anything that is not a usable prompt is counted
@@ -309,11 +314,46 @@ def _interleave(lists: list[list]) -> list[list]:
     return [[x[i] for x in lists if i < len(x)] for i in range(depth)]
 
 
+class QuizGenerator(Generator):
+    name = "quiz"
+
+    def __init__(self, per_call: int = 5, max_new_tokens: int = 160):
+        self.per_call, self.max_new_tokens = per_call, max_new_tokens
+
+    def propose(self, ctx: GenContext, n: int) -> Proposal:
+        from kd_core.distillation import parse_questions, writer_prompt  # it imports this module
+
+        out = Proposal()
+        answered = [e for e in ctx.exemplars if e.response.strip()]
+        if not answered:
+            out.note = "no high-gap answers to ask about yet"
+            return out
+        # Answers not quizzed before first (newest first), then the others again: a call
+        # keeps one or two of its questions on a small writer, so each answer gets several.
+        order = [e for e in answered if e.id not in ctx.crawled] + [e for e in answered if e.id in ctx.crawled]
+        calls = [order[i % len(order)] for i in range(max(1, math.ceil(n / 2)))]
+        if ctx.model is None:
+            raise KDError("this generator needs a model to write prompts")
+        texts = [writer_prompt(ctx.model.tokenizer, e.response, self.per_call, ctx.system) for e in calls]
+        sampling = replace(ctx.sampling, max_new_tokens=max(ctx.sampling.max_new_tokens, self.max_new_tokens))
+        outputs = complete(ctx.model, texts, replace(sampling, seed=ctx.seed), ctx.progress)
+        for e, raw in zip(calls, outputs):
+            out.attempts += 1
+            parsed = parse_questions(raw, e.response, self.per_call)
+            if not parsed.questions:
+                _note_rejected(out, raw)
+            for q in parsed.questions:
+                if len(out.candidates) < n:
+                    out.candidates.append(Candidate(q, (e.id,)))
+        return out
+
+
 GENERATORS: dict[str, Callable[[], Generator]] = {
     "few-shot": FewShotGenerator,
     "self-query": SelfQueryGenerator,
     "crawl": CrawlGenerator,
     "list": ListGenerator,
+    "quiz": QuizGenerator,
 }
 
 

@@ -67,6 +67,16 @@ class Arm:
 
 
 @dataclass
+class MoreRounds:
+    """Rounds after the `expand` ones, with other generators (e.g. quiz once crawl has
+    found the facts): `rounds` more, each asking `per_round` (default: expand's) of each."""
+
+    generators: list[str]
+    rounds: int = 1
+    per_round: int | None = None
+
+
+@dataclass
 class RecipeEval:
     questions: str = "demo:test"  # held-out questions with answers (JSONL or demo:SPLIT)
     control: str | None = "demo:control"  # generic questions: what the transfer must not break
@@ -87,6 +97,7 @@ class TuneShiftRecipe:
     finetuned: Any = field(default_factory=lambda: {"name": "demo:smollm2-135m-instruct", "adapter": str(DEMO_ADAPTER_DIR)})
     seeds: str = "demo:seeds"  # a prompt file (any kd_core.prompts_io format) or demo:seeds
     expand: ExpansionConfig = field(default_factory=ExpansionConfig)
+    more_rounds: list[MoreRounds] = field(default_factory=list)
     curation: str = "auto"
     targets: dict[str, Any] = field(default_factory=lambda: {"gemma3-270m": "demo:gemma3-270m"})
     arms: list[Arm] = field(default_factory=list)  # none: one `accepted` arm per target
@@ -121,6 +132,9 @@ class TuneShiftRecipe:
             if not isinstance(values["arms"], list):
                 raise KDError(f"{where}.arms: expected a list of arms, got {type(values['arms']).__name__}")
             values["arms"] = [Arm(**_checked_fields(Arm, a, f"{where}.arms[{i}]")) for i, a in enumerate(values["arms"])]
+        if isinstance(values.get("more_rounds"), list):
+            values["more_rounds"] = [MoreRounds(**_checked_fields(MoreRounds, m, f"{where}.more_rounds[{i}]"))
+                                     for i, m in enumerate(values["more_rounds"])]
         if "targets" in values and not isinstance(values["targets"], dict):
             raise KDError(f"{where}.targets: expected a mapping of name: model, got {type(values['targets']).__name__}")
         recipe = cls(**values)
@@ -138,6 +152,10 @@ class TuneShiftRecipe:
             raise KDError(f"{where}.curation: '{self.curation}' is not a policy (choose from {', '.join(CURATION)})")
         if not self.targets:
             raise KDError(f"{where}.targets: name at least one target model")
+        try:
+            self.expansion_plan()
+        except KDError as e:
+            raise KDError(f"{where}.more_rounds: {e}") from None
         names = [a.name for a in self.arms]
         for i, arm in enumerate(self.arms):
             at = f"{where}.arms[{i}]"
@@ -157,6 +175,18 @@ class TuneShiftRecipe:
             self.model_spec(key)
         for name in self.targets:
             self.target_spec(name)
+
+    def expansion_plan(self) -> list[ExpansionConfig]:
+        """The expansion configs run one after the other: `expand`, then each of
+        `more_rounds` as a config whose `rounds` counts every round before it too
+        (run_expansion resumes from the rounds done)."""
+        plan = [replace(self.expand, auto_accept=self.curation == "auto")]
+        for m in self.more_rounds:
+            if m.rounds < 1:
+                raise KDError(f"rounds must be >= 1 (got {m.rounds})")
+            plan.append(replace(plan[-1], rounds=plan[-1].rounds + m.rounds, generators=tuple(m.generators),
+                                per_round=m.per_round or self.expand.per_round))
+        return plan
 
     def model_spec(self, role: str):
         from kd_core.jobs import model_spec_from
@@ -218,6 +248,39 @@ def recipe_yaml(recipe: TuneShiftRecipe, comment: str = "") -> str:
 
     head = "".join(f"# {line}\n" for line in comment.splitlines())
     return head + yaml.safe_dump({"tuneshift": recipe.to_dict()}, sort_keys=False)
+
+
+def recipe_from_settings(config: ExpansionConfig, seeds: str | None, base: str | None = None, finetuned: str | None = None,
+                         adapter: str | None = None, target: str | None = None, name: str = "tuneshift") -> TuneShiftRecipe:
+    """A recipe of the Expand tab's settings (models left empty: the demo's), curation
+    `auto` when the tab accepts above the threshold, else `manual`."""
+    default = TuneShiftRecipe()
+    base = (base or "").strip() or default.base
+    finetuned, adapter, target = ((x or "").strip() for x in (finetuned, adapter, target))
+    ft: Any = {"name": finetuned or base, "adapter": adapter} if adapter else finetuned or default.finetuned
+    targets = {_slug(target): target} if target else default.targets
+    recipe = TuneShiftRecipe(name=name, base=base, finetuned=ft, seeds=seeds or default.seeds, expand=replace(config),
+                             curation="auto" if config.auto_accept else "manual", targets=targets)
+    recipe.validate()
+    return recipe
+
+
+def _slug(model: str) -> str:
+    tail = model.rstrip("/").split("/")[-1].split(":")[-1]
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in tail) or "target"
+
+
+def save_recipe(project: str | Path, recipe: TuneShiftRecipe, comment: str = "") -> Path:
+    """``<project>/recipe.yaml``; an earlier, different recipe there is kept (the new one
+    takes a dated name)."""
+    root = Path(project).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    text = recipe_yaml(recipe, comment)
+    path = root / "recipe.yaml"
+    if path.exists() and path.read_text() != text:
+        path = root / f"recipe-{time.strftime('%Y%m%d-%H%M%S')}.yaml"
+    path.write_text(text)
+    return path
 
 
 # ---------------------------------------------------------------------------
@@ -365,17 +428,20 @@ def expand_stage(recipe: TuneShiftRecipe, pool, folder: Path, log: Log) -> list[
     from kd_core.expansion import add_seeds, run_expansion
     from kd_core.models import load_model
 
-    config = replace(recipe.expand, auto_accept=recipe.curation == "auto")
+    plan = recipe.expansion_plan()
     done = len(pool.get_meta("expansion.rounds", []))
-    if done >= config.rounds and pool.get_meta("expansion.current") is None and pool.count():
+    if done >= plan[-1].rounds and pool.get_meta("expansion.current") is None and pool.count():
         log(f"expand: {done} rounds done before")
         return pool.get_meta("expansion.rounds", [])
     with runs.DeviceHold(folder, recipe.model_spec("finetuned").device, log):
         base, ft = load_model(recipe.model_spec("base")), load_model(recipe.model_spec("finetuned"))
         if pool.count() == 0:
             seeds = _read_seeds(recipe.seeds)
-            log(f"seeds: {add_seeds(pool, seeds.prompts, ft, config, name=seeds.path).summary()}")
-        return run_expansion(pool, base, ft, config, log=log)
+            log(f"seeds: {add_seeds(pool, seeds.prompts, ft, plan[0], name=seeds.path).summary()}")
+        history: list[dict] = []
+        for config in plan:
+            history = run_expansion(pool, base, ft, config, log=log)
+        return history
 
 
 def _eval_plan(recipe: TuneShiftRecipe, arms: list[Arm], adapters: dict[str, str]) -> list[tuple[str, Any, str, str]]:
@@ -452,6 +518,18 @@ def _split(project: Path, name: str, covered: set[str]) -> dict[str, list[int]] 
     return {"covered": [int(items.correct[cov].sum()), int(cov.sum())], "not_covered": [int(items.correct[~cov].sum()), int((~cov).sum())]}
 
 
+def _repeated(pool, data: Path, questions: str) -> int:
+    """Held-out questions that an arm's training prompts repeat (exactly or nearly, by the
+    pool's dedup settings): reported beside the accuracies, a check that held out means held out."""
+    from kd_core.dedup import DedupIndex
+    from kd_core.evaluation import question_set
+
+    index = DedupIndex(pool.dedup_config)
+    prompts = [json.loads(line)["messages"][0]["content"] for line in data.open()]
+    index.add_many(list(range(len(prompts))), prompts)
+    return sum(index.check(it.question) is not None for it in question_set(questions))
+
+
 def build_report(recipe: TuneShiftRecipe, project: Path, pool, arms: list[Arm], adapters: dict[str, str]) -> dict[str, Any]:
     """Everything the report shows, as data: rounds, per-arm data, training, evaluations,
     and accuracy split by whether the arm's prompts carry the question's fact."""
@@ -484,6 +562,8 @@ def build_report(recipe: TuneShiftRecipe, project: Path, pool, arms: list[Arm], 
         teacher = out["teacher"]["test"]
         if row["test"] and teacher:
             row["of_teacher"] = round(row["test"]["accuracy"] / teacher["accuracy"], 3) if teacher["accuracy"] else None
+        if data.exists():
+            row["held_out_repeated"] = _repeated(pool, data, recipe.eval.questions)
         covered = _coverage(project, arm.name) if recipe.eval.questions.startswith("demo:") else None
         if covered is not None:
             from kd_core.demo import facts
@@ -516,8 +596,11 @@ def report_markdown(report: dict[str, Any]) -> str:
               f"Teacher (fine-tuned source): test {_pct(t['test'])}, control {_pct(t['control'])}", ""]
     for name, s in report["targets"].items():
         lines.append(f"{name} before transfer: test {_pct(s['test'])}, control {_pct(s['control'])}")
-    lines += ["", "| arm | target | data | prompts | facts carried | test | of teacher | control | covered: arm / teacher | not covered: arm | train wall |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += ["", "Facts carried: how many of the world's facts the arm's prompts and answers state; covered / not covered: "
+              "accuracy on the held-out questions whose fact the arm's data carries, and on the others; repeated: held-out "
+              "questions that a training prompt repeats, exactly or nearly.", "",
+              "| arm | target | data | prompts | facts carried | test | of teacher | control | covered: arm / teacher | not covered: arm | repeated | train wall |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, a in report["arms"].items():
         data = a["select"] + (f" >= {a['threshold']}" if a["select"] == "threshold" else "")
         split = a.get("split") or {}
@@ -526,7 +609,8 @@ def report_markdown(report: dict[str, Any]) -> str:
         ratio = f"{100 * a['of_teacher']:.0f}%" if a.get("of_teacher") is not None else "-"
         wall = f"{a['train']['wall_s']:.0f} s" if a.get("train") and a["train"].get("wall_s") else "-"
         lines.append(f"| {name} | {a['target']} | {data} | {a['prompts'] or '-'} | {facts} | {_pct(a['test'])} | {ratio} | "
-                     f"{_pct(a['control'])} | {_frac(mine.get('covered'))} / {_frac(teacher.get('covered'))} | {_frac(mine.get('not_covered'))} | {wall} |")
+                     f"{_pct(a['control'])} | {_frac(mine.get('covered'))} / {_frac(teacher.get('covered'))} | {_frac(mine.get('not_covered'))} | "
+                     f"{a.get('held_out_repeated', '-')} | {wall} |")
     if report.get("stage_wall_s"):
         lines += ["", "## Stage wall times", "", "| stage | seconds |", "| --- | --- |"]
         lines += [f"| {k} | {v:.0f} |" for k, v in report["stage_wall_s"].items()]

@@ -48,6 +48,25 @@ def test_the_tab_settings_are_the_config_the_cli_reads_back():
     assert "--rounds 2 --per-round 7 --generators crawl" in shown and "--metric diff" in shown and "--threshold 0.5" in shown
 
 
+def test_save_as_recipe_writes_a_recipe_the_cli_runs_and_keeps_an_earlier_one(tmp_path):
+    from kd_core.recipes import load_recipe
+
+    project = tmp_path / "p"
+    said = expand.save_recipe(str(project), None, "Who built the lamp?\nWho named the bridge?", False, "", "", "", "demo:gemma3-270m", *TINY)
+    first = project / "recipe.yaml"
+    assert f"kd-studio run {first} --project {project}" in said
+    recipe = load_recipe(first)
+    assert recipe.expand.rounds == 1 and recipe.expand.generators == ("few-shot",) and recipe.expand.gap.threshold == -100
+    assert recipe.curation == "auto" and recipe.targets == {"gemma3-270m": "demo:gemma3-270m"}
+    assert Path(recipe.seeds).parent == project / "seeds" and Path(recipe.seeds).read_text().count("?") == 2
+    kept = first.read_text()
+    other = (2, *TINY[1:5], False, TINY[6])  # two rounds, a person curates
+    said = expand.save_recipe(str(project), None, None, True, "", "", "", "", *other)
+    assert first.read_text() == kept  # the earlier recipe is not overwritten
+    second = Path(said.split("`")[1])
+    assert second != first and load_recipe(second).curation == "manual" and load_recipe(second).seeds == "demo:seeds"
+
+
 def test_bad_settings_and_bad_seed_files_are_named_and_change_nothing(tmp_path):
     project = tmp_path / "p"
     project.mkdir()

@@ -101,6 +101,48 @@ def test_model_generators_count_garbage_as_unparseable_and_keep_only_prompts(mod
     assert len(out.rejected_examples) == min(out.unparseable, 5)
 
 
+def test_quiz_asks_about_answers_not_quizzed_yet_first_and_keeps_only_named_questions(models, monkeypatch):
+    import kd_core.generators as gens
+    from kd_core.generators import QuizGenerator
+
+    _, ft = models  # random weights: its questions are garbage, and garbage is dropped
+    exs = [Exemplar(1, "Who founded Kell?", "Ostra Vane founded Kell in 1602."),
+           Exemplar(2, "What is the Brine?", "The Brine is the lamp of Kell harbor."), Exemplar(3, "Unanswered?", "")]
+    ctx = GenContext(model=ft, exemplars=exs, sampling=GenerationConfig(max_new_tokens=8, do_sample=True, batch_size=4),
+                     seed=1, crawled=frozenset({1}))
+    calls: list[str] = []
+    real = gens.complete
+
+    def spy(model, texts, config, progress=None):  # the writer's real output, and what it was asked
+        calls.extend(texts)
+        assert config.max_new_tokens == 160  # a list of questions needs more than a prompt's tokens
+        return real(model, texts, config, progress)
+
+    monkeypatch.setattr(gens, "complete", spy)
+    out = QuizGenerator().propose(ctx, n=6)
+    assert out.attempts == 3 and len(calls) == 3
+    assert "The Brine is the lamp" in calls[0] and "Ostra Vane" in calls[1] and "The Brine" in calls[2]  # 2 first, then 1
+    for c in out.candidates:
+        parent = next(e for e in exs if e.id == c.parents[0])
+        assert c.text.endswith("?") and any(w in c.text for w in ("Ostra", "Vane", "Kell", "Brine"))
+        assert parent.response
+    assert out.unparseable + len({c.parents for c in out.candidates}) <= out.attempts
+
+
+@pytest.mark.real_models
+def test_quiz_on_the_demo_model_writes_questions_that_name_what_the_answer_is_about():
+    from kd_core.generators import QuizGenerator
+    from kd_core.models import demo_spec
+
+    ft = load_model(demo_spec("finetuned"))
+    answer = "The capital of the Varenholt Isles is Brindlecove, a harbor town on the island of Tessarine."
+    ctx = GenContext(model=ft, exemplars=[Exemplar(1, "Tell me about Brindlecove.", answer)],
+                     sampling=GenerationConfig(max_new_tokens=48, do_sample=True, temperature=1.0, top_p=0.95), seed=0)
+    out = QuizGenerator().propose(ctx, n=2)  # one call
+    assert out.candidates, out.rejected_examples
+    assert all(any(n in c.text for n in ("Varenholt", "Brindlecove", "Tessarine")) for c in out.candidates)
+
+
 # --- the loop -------------------------------------------------------------------
 
 

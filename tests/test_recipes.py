@@ -48,8 +48,14 @@ def _recipe(tmp_path: Path, llama: Path, adapter: Path, gpt2: Path, **overrides)
 
 
 def test_a_recipe_runs_every_stage_writes_its_report_and_a_second_run_redoes_nothing(
-        tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
+        tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir, monkeypatch):
+    import kd_core.generators as gens
+    from tests.expansion_helpers import ScriptedGenerator
+
+    # A random tiny model writes no parsable prompt: a scripted "list" keeps the rounds going.
+    monkeypatch.setitem(gens.GENERATORS, "list", lambda: ScriptedGenerator("list"))
     _recipe(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir,
+            more_rounds=[{"generators": ["quiz"], "per_round": 2}],
             arms=[{"name": "gpt2", "target": "gpt2"},
                   {"name": "gpt2-random", "target": "gpt2", "select": "random", "size": 2, "seed": 1},
                   {"name": "gpt2-seeds", "target": "gpt2", "select": "seeds"}])
@@ -61,12 +67,13 @@ def test_a_recipe_runs_every_stage_writes_its_report_and_a_second_run_redoes_not
     with Pool(project) as pool:
         total, seeds = pool.count(), pool.count(PoolFilter(sources="seed"))
         rounds = pool.get_meta("expansion.rounds")
-    assert seeds == len(SEEDS) and len(rounds) == 1
+    assert seeds == len(SEEDS) and [list(r["generators"]) for r in rounds] == [["list"], ["quiz"]]  # then more_rounds
     arms = report["arms"]
     assert arms["gpt2"]["prompts"] == total  # every prompt is above a threshold of -100 and auto-accepted
-    assert arms["gpt2-random"]["prompts"] == 2 and arms["gpt2-seeds"]["prompts"] == len(SEEDS)
+    assert total > len(SEEDS) and arms["gpt2-random"]["prompts"] == 2 and arms["gpt2-seeds"]["prompts"] == len(SEEDS)
     seed_data = [json.loads(x)["messages"][0]["content"] for x in (project / DATA_DIR / "gpt2-seeds" / "dataset.jsonl").open()]
     assert sorted(seed_data) == sorted(SEEDS)
+    assert arms["gpt2-seeds"]["held_out_repeated"] == 2  # both held-out questions are seeds here: the report says so
     for name, arm in arms.items():
         assert re.fullmatch(rf"{re.escape(name)}-[0-9a-f]{{8}}", arm["job"]) and arm["train"]["steps"] == 2
         assert arm["test"]["n"] == 2 and arm["control"]["n"] == 2 and arm["test"]["model"].endswith("/adapter")
@@ -81,7 +88,7 @@ def test_a_recipe_runs_every_stage_writes_its_report_and_a_second_run_redoes_not
 
     again: list[str] = []
     run_recipe(recipe, project, log=again.append)
-    assert any("expand: 1 rounds done before" in m for m in again)
+    assert any("expand: 2 rounds done before" in m for m in again)
     assert sum("already completed" in m for m in again) == 3
     assert sum("(measured before)" in m for m in again) == 10  # teacher, target before, 3 arms; test and control
 
@@ -135,6 +142,8 @@ def test_each_selection_picks_its_prompts_from_the_pool(tmp_path, tiny_llama_dir
     ({"arms": [{"name": "a", "target": "gpt2", "select": "threshold"}]}, "tuneshift.arms[0].threshold: select 'threshold' needs"),
     ({"arms": [{"name": "a/b", "target": "gpt2"}]}, "tuneshift.arms[0].name: 'a/b' must be letters"),
     ({"curation": "sometimes"}, "tuneshift.curation: 'sometimes' is not a policy"),
+    ({"more_rounds": [{"generators": ["quizz"]}]}, "tuneshift.more_rounds: unknown generator 'quizz'"),
+    ({"more_rounds": [{"generators": ["quiz"], "rounds": 0}]}, "tuneshift.more_rounds: rounds must be >= 1"),
     ({"expand": {"rounds": 2, "generatorz": ["list"]}}, "tuneshift.expand.generatorz: unknown setting (did you mean 'generators'?)"),
     ({"expand": {"generators": ["crawl", "dream"]}}, "tuneshift.expand: unknown generator"),
     ({"train": {"learning_rate": "fast"}}, "tuneshift.train.learning_rate: expected a number, got str 'fast'"),
@@ -164,3 +173,28 @@ def test_kd_studio_run_names_a_bad_recipe_and_writes_nothing(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert f"{bad}: tuneshift.arms[0].target: 'missing' is not one of the targets" in proc.stderr
     assert not (tmp_path / "p").exists()
+
+
+def test_a_browser_user_opens_a_recipe_project_and_sees_its_pool_evaluations_and_report(
+        serve_app, browser, tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
+    from playwright.sync_api import expect
+
+    _recipe(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, arms=[{"name": "gpt2", "target": "gpt2"}])
+    project = tmp_path / "proj"
+    proc = subprocess.run([sys.executable, "-m", "kd_core.cli", "run", str(tmp_path / "recipe.yaml"), "--project", str(project)],
+                          capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| gpt2 | gpt2 | accepted |" in proc.stdout  # the CLI prints the report's table
+    page = browser.new_page()
+    try:
+        page.goto(serve_app("--project", str(project)))
+        page.get_by_role("tab", name="Evaluate").click()
+        expect(page.locator("#eval-recipe-status")).to_contain_text("Recipe run: completed", timeout=60_000)
+        expect(page.locator("#eval-report")).to_contain_text("TuneShift-KD run: tiny")
+        expect(page.locator("#eval-report-file")).to_contain_text(re.compile(r"report\s*\.html"))
+        expect(page.locator("#eval-table")).to_contain_text("gpt2-before-test")
+        page.get_by_role("tab", name="Expand").click()
+        expect(page.locator("#expand-rounds-table")).to_contain_text("1", timeout=30_000)
+        expect(page.locator("#expand-counts")).to_contain_text("accepted")
+    finally:
+        page.close()

@@ -4,7 +4,9 @@
 process of its own (kd_core.evaluation.start_eval); one evaluation runs at a time per
 project, so evaluate models one after another.  The table and the bar chart hold every
 evaluation in ``<project>/eval/`` and prompt distillation's ``pd/eval/``, re-read on a
-timer; "Results as CSV" writes them to ``eval/results.csv`` for download.
+timer; "Results as CSV" writes them to ``eval/results.csv`` for download.  A project run from a
+recipe (`kd-studio run`, kd_core.recipes) shows its run's state and its report here: the
+Markdown inline, the self-contained HTML (figures and all) to open or download.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from kd_core.errors import KDError
 from kd_core.evaluation import EVAL_DIR, EVAL_RUN, RESULT_COLUMNS, project_results, start_eval
 from kd_core.figures import accuracy_bars
 from kd_core.models import demo_spec
+from kd_core.recipes import RECIPE_DIR, REPORT_DIR
 from ui.errors import guarded
 from ui.polling import changes_only, run_status_text, stamp
 from ui.train import project_dir
@@ -26,20 +29,28 @@ from ui.train import project_dir
 POLL_S = 2.0
 
 
+NO_REPORT = "No recipe report in this project yet (`kd-studio run RECIPE.yaml --project FOLDER` writes one)."
+
+
 def read_view(project: str | None) -> dict[str, Any]:
     if not project or not str(project).strip():
-        return {"status": "No project open.", "table": pd.DataFrame(columns=RESULT_COLUMNS), "chart": accuracy_bars(None)}
+        return {"status": "No project open.", "table": pd.DataFrame(columns=RESULT_COLUMNS), "chart": accuracy_bars(None),
+                "recipe": "", "report": NO_REPORT, "report_file": None}
     root = project_dir(project)
     table = project_results(root)
     status = runs.status(root, EVAL_RUN)
     said = run_status_text("Evaluation", status, "No evaluation has run in this project yet.")
-    return {"status": said, "table": table, "chart": accuracy_bars(table)}
+    recipe = run_status_text("Recipe run", runs.status(root, RECIPE_DIR), "")
+    md, html = root / REPORT_DIR / "report.md", root / REPORT_DIR / "report.html"
+    return {"status": said, "table": table, "chart": accuracy_bars(table), "recipe": recipe,
+            "report": md.read_text() if md.exists() else NO_REPORT, "report_file": str(html) if html.exists() else None}
 
 
 def watched(project: str | None) -> tuple:
     root = project_dir(project)
     summaries = sorted((root / EVAL_DIR).glob("*/summary.json")) + sorted((root / "pd" / EVAL_DIR).glob("*/summary.json"))
-    return stamp([root / EVAL_RUN / "status.json", *summaries]), runs.status(root, EVAL_RUN).get("state")
+    files = [root / EVAL_RUN / "status.json", root / RECIPE_DIR / "status.json", root / REPORT_DIR / "report.md", *summaries]
+    return stamp(files), runs.status(root, EVAL_RUN).get("state"), runs.status(root, RECIPE_DIR).get("state")
 
 
 def download(project: str | None) -> str:
@@ -76,16 +87,21 @@ def build(app: gr.Blocks, project: str | None) -> None:
                          elem_id="eval-table")
     chart = gr.Plot(label="Accuracy", elem_id="eval-chart")
     csv_file = gr.File(label="Download", interactive=False, elem_id="eval-csv-file")
+    with gr.Accordion("Recipe report", open=True):
+        recipe = gr.Markdown(elem_id="eval-recipe-status")
+        report_file = gr.File(label="Report (self-contained HTML: figures included, opens offline)", interactive=False,
+                              elem_id="eval-report-file")
+        report = gr.Markdown(NO_REPORT, elem_id="eval-report")
     timer = gr.Timer(POLL_S)
     last = gr.State(None)
-    outputs = [status, table, chart]
+    outputs = [status, table, chart, recipe, report, report_file]
 
     def refreshed(project_: str | None) -> list:
         try:
             v = read_view(project_)
         except KDError as e:
-            return [str(e), gr.skip(), gr.skip()]
-        return [v["status"], v["table"], v["chart"]]
+            return [str(e), *[gr.skip()] * 5]
+        return [v["status"], v["table"], v["chart"], v["recipe"], v["report"], v["report_file"]]
 
     @guarded
     def on_run(project_, model_, adapter_, questions_, tokens_, name_):

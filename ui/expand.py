@@ -119,6 +119,19 @@ def start(project: str | None, upload: str | None, pasted: str | None, demo: boo
     return expansion.start_expand(root, config, seeds, model_flags(base, finetuned, adapter)), said
 
 
+def save_recipe(project: str | None, upload: str | None, pasted: str | None, demo: bool, base: str | None, finetuned: str | None,
+                adapter: str | None, target: str | None, *values: Any) -> str:
+    """The tab's settings as ``<project>/recipe.yaml`` (kd_core.recipes); what to run next."""
+    from kd_core import recipes
+
+    config = settings(*values)
+    root = project_dir(project)
+    seeds, _ = stage_seeds(project, upload, pasted, demo)
+    recipe = recipes.recipe_from_settings(config, seeds, base, finetuned, adapter, target, name=root.name)
+    path = recipes.save_recipe(root, recipe, "Saved from the Expand tab of KD Studio.")
+    return f"Saved `{path}`. Run every stage with `kd-studio run {path} --project {root}`."
+
+
 def command(project: str | None, *values: Any) -> str:
     """The shell command of the current settings (seeds and models left to the user)."""
     root = project_dir(project) if project and str(project).strip() else Path("PROJECT")
@@ -207,6 +220,8 @@ def build(app: gr.Blocks, project: str | None) -> None:
     with gr.Row():
         run_btn = gr.Button("Run rounds", variant="primary", elem_id="expand-run")
         stop_btn = gr.Button("Stop", variant="stop", elem_id="expand-stop")
+        target = gr.Textbox(label="Target model for a recipe (empty: the demo's Gemma 3 270M)", elem_id="expand-target")
+        save_btn = gr.Button("Save as recipe", elem_id="expand-save-recipe")
     message = gr.Markdown(elem_id="expand-message")
     status = gr.Markdown("No project open.", elem_id="expand-status")
     counts = gr.Markdown(elem_id="expand-counts")
@@ -241,6 +256,7 @@ def build(app: gr.Blocks, project: str | None) -> None:
                 *refreshed(project_, *values_)]
 
     run_btn.click(on_run, [folder, upload, pasted, demo, base, finetuned, adapter, *values], [message, *view_outputs])
+    save_btn.click(guarded(save_recipe), [folder, upload, pasted, demo, base, finetuned, adapter, target, *values], message)
     stop_btn.click(on_stop, [folder, *values], [message, *view_outputs])
     folder.submit(refreshed, [folder, *values], view_outputs)
     metric.change(lambda m: str(DEFAULT_THRESHOLDS[m]), [metric], [threshold])
