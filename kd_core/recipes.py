@@ -39,6 +39,7 @@ from kd_core.errors import InputFileError, KDError
 from kd_core.expansion import ExpansionConfig
 from kd_core.generation import GenerationConfig
 from kd_core.models import DEMO_ADAPTER_DIR
+from kd_core.pool import ACCEPTED, Pool, PoolFilter
 from kd_core.scoring import GapConfig
 from kd_core.training import LoraSettings, TrainConfig, _checked_fields
 
@@ -289,8 +290,6 @@ def save_recipe(project: str | Path, recipe: TuneShiftRecipe, comment: str = "")
 
 def selected_ids(pool, arm: Arm, recipe: TuneShiftRecipe) -> list[int]:
     """The pool's prompt ids an arm trains on (answered, never a rejected one)."""
-    from kd_core.pool import ACCEPTED, PoolFilter
-
     if arm.select == "accepted":
         return pool.ids(replace(ACCEPTED, has_response=True))
     if arm.select == "threshold":
@@ -306,7 +305,6 @@ def selected_ids(pool, arm: Arm, recipe: TuneShiftRecipe) -> list[int]:
 
 def write_arm_data(pool, project: Path, arm: Arm, recipe: TuneShiftRecipe) -> tuple[Path, int]:
     """``data/<arm>/dataset.jsonl`` (and its data card) of the arm's selection."""
-    from kd_core.pool import PoolFilter
     from kd_core.pool_export import export_dataset
 
     ids = selected_ids(pool, arm, recipe)
@@ -336,8 +334,6 @@ def run_recipe(recipe: TuneShiftRecipe, project: str | Path, stages: Sequence[st
     _check_inputs(recipe, stages)  # bad seed or question files fail before any model loads
     project = Path(project).expanduser()
     project.mkdir(parents=True, exist_ok=True)
-    from kd_core.pool import Pool
-
     with Pool(project) as pool, runs.recorded(project, RECIPE_DIR, WHAT, stages=list(stages), stage=None) as folder:
         (folder / "config.yaml").write_text(recipe_yaml(recipe))
         return _run(recipe, project, pool, folder, stages, chosen, log)
@@ -373,37 +369,30 @@ def _run(recipe: TuneShiftRecipe, project: Path, pool, folder: Path, stages: Seq
 
     if "expand" in stages:
         timed("expand", lambda: expand_stage(recipe, pool, folder, log))
-    if recipe.curation == "manual" and not pool.count(replace(_accepted(), has_response=True)):
-        waiting = pool.count(_pending())
+    if recipe.curation == "manual" and not pool.count(replace(ACCEPTED, has_response=True)):
+        waiting = pool.count(PoolFilter(states="pending", has_response=True))
         log(f"curation is manual and nothing is accepted yet: review the {waiting} pending prompts (the Curate tab), "
             "then run the same command again")
         runs.update(folder, stage="waiting for curation")
         return {"waiting_for_curation": waiting}
-    datasets: dict[str, tuple[Path, int]] = {}
     for arm in arms:
         if "data" in stages:
-            datasets[arm.name] = timed(f"data {arm.name}", lambda: write_arm_data(pool, project, arm, recipe))
-            log(f"data {arm.name}: {datasets[arm.name][1]} prompts ({arm.select}) -> {datasets[arm.name][0]}")
-        elif (project / DATA_DIR / arm.name / "dataset.jsonl").exists():
-            path = project / DATA_DIR / arm.name / "dataset.jsonl"
-            datasets[arm.name] = (path, sum(1 for _ in path.open()))
-    adapters: dict[str, str] = {}
+            path, rows = timed(f"data {arm.name}", lambda: write_arm_data(pool, project, arm, recipe))
+            log(f"data {arm.name}: {rows} prompts ({arm.select}) -> {path}")
     train = replace(recipe.train, system=recipe.expand.system)
-    for arm in arms:
-        if arm.name not in datasets:
-            continue
-        spec = recipe.target_spec(arm.target)
-        job_id = jobs.job_id_for(arm.name, datasets[arm.name][0], spec, train)
-        if "train" in stages:
-            timed(f"train {arm.name}", lambda: jobs.train_to_completion(
-                project, spec, datasets[arm.name][0], train, job_id, f"TuneShift-KD {recipe.name}: {arm.name}", log))
-        adapter = jobs.jobs_dir(project) / job_id / "adapter"
-        if (adapter / "adapter_config.json").exists():
-            adapters[arm.name] = str(adapter)
+    if "train" in stages:
+        for arm in arms:
+            data = project / DATA_DIR / arm.name / "dataset.jsonl"
+            if data.exists():
+                spec = recipe.target_spec(arm.target)
+                job_id = jobs.job_id_for(arm.name, data, spec, train)
+                timed(f"train {arm.name}", lambda: jobs.train_to_completion(
+                    project, spec, data, train, job_id, f"TuneShift-KD {recipe.name}: {arm.name}", log))
+    adapters = trained_adapters(recipe, project, train)  # every arm's, for the report: one run may do only some
     if "evaluate" in stages:
         with runs.DeviceHold(folder, recipe.model_spec("finetuned").device, log):
             timed("evaluate", lambda: evaluate_stage(recipe, project, arms, adapters, log))
-    report = build_report(recipe, project, pool, arms, adapters)
+    report = build_report(recipe, project, pool, recipe.arms, adapters)
     report["stage_wall_s"] = runs.stage_times(folder)
     if "report" in stages:
         runs.update(folder, stage="report")
@@ -411,16 +400,19 @@ def _run(recipe: TuneShiftRecipe, project: Path, pool, folder: Path, stages: Seq
     return report
 
 
-def _accepted():
-    from kd_core.pool import ACCEPTED
+def trained_adapters(recipe: TuneShiftRecipe, project: Path, train: TrainConfig) -> dict[str, str]:
+    """arm name -> the adapter of the job that trained the arm's current data with the
+    recipe's settings (an arm whose data or settings changed since has none)."""
+    from kd_core import jobs
 
-    return ACCEPTED
-
-
-def _pending():
-    from kd_core.pool import PoolFilter
-
-    return PoolFilter(states="pending", has_response=True)
+    out = {}
+    for arm in recipe.arms:
+        data = project / DATA_DIR / arm.name / "dataset.jsonl"
+        if data.exists():
+            adapter = jobs.jobs_dir(project) / jobs.job_id_for(arm.name, data, recipe.target_spec(arm.target), train) / "adapter"
+            if (adapter / "adapter_config.json").exists():
+                out[arm.name] = str(adapter)
+    return out
 
 
 def expand_stage(recipe: TuneShiftRecipe, pool, folder: Path, log: Log) -> list[dict]:

@@ -112,6 +112,23 @@ def test_manual_curation_stops_for_a_person_and_trains_only_what_they_accepted(
     assert sorted(trained) == sorted(chosen) and report["arms"]["gpt2"]["train"]["examples"] == 2
 
 
+def test_arms_run_one_at_a_time_add_up_to_one_report(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
+    _recipe(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, eval={"questions": "qa.jsonl", "max_new_tokens": 4},
+            arms=[{"name": "gpt2", "target": "gpt2"}, {"name": "gpt2-seeds", "target": "gpt2", "select": "seeds"}])
+    recipe = load_recipe(tmp_path / "recipe.yaml")
+    project = tmp_path / "proj"
+    first = run_recipe(recipe, project, arms=["gpt2"], log=lambda m: None)
+    assert first["arms"]["gpt2"]["test"] and first["arms"]["gpt2-seeds"]["test"] is None  # not run yet, still listed
+    with pytest.raises(KDError, match="no arm named 'gpt3' \\(arms: gpt2, gpt2-seeds\\)"):
+        run_recipe(recipe, project, arms=["gpt3"], log=lambda m: None)
+    lines: list[str] = []
+    second = run_recipe(recipe, project, arms=["gpt2-seeds"], log=lines.append)
+    assert not any(m.startswith("train gpt2-") and "already" in m for m in lines)  # the other arm is not touched
+    assert second["arms"]["gpt2"]["test"] == first["arms"]["gpt2"]["test"] and second["arms"]["gpt2-seeds"]["test"]["n"] == 2
+    rows = [line.split(" | ")[0] for line in (project / REPORT_DIR / "report.md").read_text().splitlines() if " | gpt2 | " in line]
+    assert rows == ["| gpt2", "| gpt2-seeds"]
+
+
 def test_each_selection_picks_its_prompts_from_the_pool(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
     from kd_core.recipes import selected_ids
 
