@@ -247,6 +247,7 @@ def expansion_config(args: argparse.Namespace):
         max_pool=args.max_pool,
         auto_accept=args.auto_accept,
         seed=args.seed,
+        like=tuple(int(i) for i in args.like.split(",") if i.strip()) if args.like else (),
     )
 
 
@@ -256,7 +257,7 @@ def cmd_expand(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from kd_core import runs
-    from kd_core.expansion import EXPAND_DIR, WHAT, add_seeds, run_expansion
+    from kd_core.expansion import EXPAND_DIR, META_SPECS, WHAT, add_seeds, run_expansion
     from kd_core.models import load_model
     from kd_core.pool import Pool
 
@@ -275,6 +276,17 @@ def cmd_expand(args: argparse.Namespace) -> int:
         if seeds is None and pool.count() == 0:
             raise KDError(f"{pool.path} holds no prompts: give --seeds FILE (or --seeds demo:seeds)")
         specs = role_specs(args, roles=("base", "finetuned"))
+        recorded_specs = pool.get_meta(META_SPECS)
+        if recorded_specs and not any(getattr(args, r, None) for r in ("base", "finetuned", "adapter")):
+            from kd_core.jobs import model_spec_from
+
+            # Resuming without model flags: the models the project's rounds ran with, not the demo's.
+            specs = {role: model_spec_from(recorded_specs[role], role) for role in ("base", "finetuned")}
+            for spec in specs.values():  # where they run is this run's choice
+                spec.device = args.device if args.device != "auto" else spec.device
+                spec.dtype = args.dtype if args.dtype != "auto" else spec.dtype
+                spec.load_in_4bit = args.load_in_4bit or spec.load_in_4bit
+            print(f"models of {pool.path.parent}: base {specs['base'].label()}, fine-tuned {specs['finetuned'].label()}")
         if "finetuned" not in specs or "base" not in specs:
             raise KDError("expand needs the base and the fine-tuned model (--base with --adapter or --finetuned)")
         runs.update(run_folder, stage="loading models")
@@ -445,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     expand.add_argument("--writer", default=None, help="model that writes prompts for few-shot, list and self-query (default: the fine-tuned one)")
     expand.add_argument("--system", default=None)
     expand.add_argument("--seed", type=int, default=0)
+    expand.add_argument("--like", default=None, type=_id_list,
+                        help="comma-separated prompt ids: the rounds generate more like these (the Explore tab's selection)")
     cov = demo.add_parser("coverage", help="how many demo facts an expanded pool's accepted prompts carry")
     cov.add_argument("--project", required=True)
     cov.add_argument("--out", default=None, help="write the report as JSON here")
@@ -595,6 +609,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"check: {report.pairs} pairs, max |mean log-likelihood difference| {report.max_abs_diff:.2e} nats/token "
           f"(tolerance {report.tolerance:g})")
     return 0
+
+
+def _id_list(text: str) -> str:
+    if not all(part.strip().isdigit() for part in text.split(",") if part.strip()):
+        raise argparse.ArgumentTypeError(f"expected prompt ids like 3,17,42, got {text!r}")
+    return text
 
 
 def _positive_int(text: str) -> int:

@@ -16,7 +16,7 @@ new high-gap prompt, or when the pool holds `max_pool` prompts.
 from __future__ import annotations
 
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -34,6 +34,7 @@ Progress = Callable[[int, int, str], None]
 
 META_LOG = "expansion.rounds"  # one entry per finished round
 META_CURRENT = "expansion.current"  # the round under way: which generators are done
+META_SPECS = "expansion.model_specs"  # the base and fine-tuned ModelSpecs the rounds ran with
 LIVE = ("pending", "accepted", "edited")  # not rejected
 
 
@@ -53,6 +54,7 @@ class ExpansionConfig:
     max_pool: int | None = None
     auto_accept: bool = False  # accept what lands above the threshold ("who" = auto)
     seed: int = 0
+    like: tuple[int, ...] = ()  # prompt ids a person picked ("more like these"): the exemplars of the rounds to run
 
     def __post_init__(self) -> None:
         for name in ("rounds", "per_round", "chunk", "score_batch_size"):
@@ -63,6 +65,28 @@ class ExpansionConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "expand") -> "ExpansionConfig":
+        """From a mapping (a recipe's `expand:`, or `to_dict`'s output kept in a pool);
+        an unknown or mistyped setting is named with its path."""
+        from kd_core.training import _checked_fields
+
+        values = _checked_fields(cls, data, where)
+        default = cls()
+        for key in ("sampling", "answer"):
+            if isinstance(values.get(key), dict):
+                values[key] = GenerationConfig(**{**asdict(getattr(default, key)),
+                                                  **_checked_fields(GenerationConfig, values[key], f"{where}.{key}")})
+        if isinstance(values.get("gap"), dict):
+            values["gap"] = GapConfig(**_checked_fields(GapConfig, values["gap"], f"{where}.gap"))
+        for key in ("generators", "like"):
+            if isinstance(values.get(key), list):
+                values[key] = tuple(values[key])
+        try:
+            return cls(**values)
+        except KDError as e:
+            raise KDError(f"{where}: {e}") from None
 
 
 def check_prompt_lengths(lm: LoadedModel, prompts: Sequence[str], answer_tokens: int, source: str, system: str | None = None) -> None:
@@ -139,9 +163,11 @@ def _scores(r) -> dict[str, Any]:
 # The loop
 
 
-def exemplars(pool: Pool) -> list[Exemplar]:
-    """The high-gap set: prompts above the threshold that nobody rejected, newest first."""
-    rows = pool.query(PoolFilter(states=LIVE, auto_label="above"), order="id")
+def exemplars(pool: Pool, ids: Sequence[int] | None = None) -> list[Exemplar]:
+    """The high-gap set: prompts above the threshold that nobody rejected, newest first;
+    with `ids`, those prompts (answered and not rejected) whatever their gap."""
+    chosen = PoolFilter(states=LIVE, ids=list(ids), has_response=True) if ids else PoolFilter(states=LIVE, auto_label="above")
+    rows = pool.query(chosen, order="id")
     out = []
     for r in rows.itertuples():
         s = r.scores or {}
@@ -184,6 +210,7 @@ def run_expansion(
     writer = writer or finetuned
     pool.update_meta({
         "models": {"base": base.spec.label(), "finetuned": finetuned.spec.label(), "writer": writer.spec.label()},
+        META_SPECS: {"base": base.spec.to_dict(), "finetuned": finetuned.spec.to_dict()},  # what a resumed run loads again
         "thresholds": {"gap_metric": config.gap.metric, "tau": config.gap.tau},
         "expansion.config": {**config.to_dict(), "generators": names},  # what runs, even when passed in
     })
@@ -200,13 +227,13 @@ def run_expansion(
             done_rounds = max([h["round"] for h in history], default=0)
             if done_rounds >= config.rounds:
                 break
-            if history and history[-1]["new_above"] == 0:
+            if history and history[-1]["new_above"] == 0 and not config.like:  # a person's pick is always tried
                 log(f"stopping: round {done_rounds} found no new high-gap prompt")
                 break
             if config.max_pool and pool.count() >= config.max_pool:
                 log(f"stopping: the pool holds {pool.count()} prompts (max_pool {config.max_pool})")
                 break
-            current = {"round": done_rounds + 1, "generators": {}}
+            current = {"round": done_rounds + 1, "generators": {}, **({"like": list(config.like)} if config.like else {})}
             pool.set_meta(META_CURRENT, current)
         stats = _run_round(pool, base, finetuned, writer, generators, current, config, progress, log)
         history.append(stats)
@@ -219,7 +246,9 @@ def _run_round(pool, base, finetuned, writer, generators: list[Generator], curre
                progress: Progress | None, log) -> dict:
     r = current["round"]
     # Read once: prompts this round adds get their labels only when the round is scored.
-    high_gap = exemplars(pool)
+    high_gap = exemplars(pool, current.get("like"))
+    if current.get("like") and not high_gap:
+        raise KDError(f"none of the chosen prompts ({', '.join(map(str, current['like']))}) is answered and not rejected")
     for gen in generators:
         if gen.name in current["generators"]:
             continue  # done before a restart
@@ -282,6 +311,8 @@ def cli_args(config: ExpansionConfig) -> list[str]:
         args += ["--threshold", repr(float(config.gap.threshold))]
     if config.max_pool:
         args += ["--max-pool", str(config.max_pool)]
+    if config.like:
+        args += ["--like", ",".join(map(str, config.like))]
     if config.auto_accept:
         args.append("--auto-accept")
     if config.system:
@@ -313,6 +344,32 @@ def expand_status(project: str | Path) -> dict[str, Any]:
 def stop_expand(project: str | Path) -> dict[str, Any]:
     """End the rounds now; the pool keeps every committed chunk and the next run resumes."""
     return runs.stop(project, EXPAND_DIR)
+
+
+EXEMPLAR_GENERATORS = ("crawl", "list", "few-shot", "quiz")  # the ones that read the exemplars (self-query does not)
+
+
+def more_like(project: str | Path, ids: Sequence[int], per_round: int | None = None) -> dict[str, Any]:
+    """One more round whose generators work from the prompts `ids` (a person's lasso in
+    the Explore tab), with the project's own settings and models, in the background."""
+    ids = sorted({int(i) for i in ids})
+    if not ids:
+        raise KDError("no prompts chosen: select some points on the scatter (lasso or box), or type their ids")
+    root = Path(project).expanduser()
+    if not (root / "pool.sqlite").exists():
+        raise KDError(f"{root} holds no pool: 'more like these' works on a project folder's prompts")
+    with Pool(root, create=False) as pool:
+        known = set(pool.ids(PoolFilter(ids=ids, states=LIVE, has_response=True)))
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise KDError(f"prompt{'s' * (len(missing) > 1)} {', '.join(map(str, missing[:10]))} of {root}: not in the pool, "
+                          "rejected, or not answered yet")
+        saved = pool.get_meta("expansion.config")
+        done = max([h["round"] for h in round_history(pool)], default=0)
+    base = ExpansionConfig.from_dict({k: v for k, v in saved.items() if k != "like"}) if saved else ExpansionConfig()
+    generators = tuple(g for g in base.generators if g in EXEMPLAR_GENERATORS) or ("list", "few-shot")
+    config = replace(base, rounds=done + 1, like=tuple(ids), generators=generators, per_round=per_round or base.per_round)
+    return start_expand(root, config)
 
 
 def round_history(pool: Pool) -> list[dict[str, Any]]:

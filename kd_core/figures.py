@@ -74,6 +74,9 @@ def gap_scatter(
     ]
     if color_by == "auto":
         color_by = "state" if "state" in df else "gap"
+    # Each point carries its prompt id (a pool's; else its row), so a lasso or box
+    # selection in the browser names the prompts it holds.
+    ids = df["id"].to_numpy() if "id" in df else np.arange(len(df))
 
     fig = go.Figure()
     hovertemplate = "%{text}<br>log PPL ft %{x:.3f}, base %{y:.3f}<extra></extra>"
@@ -87,7 +90,7 @@ def gap_scatter(
                 go.Scattergl(
                     x=x[idx], y=y[idx], mode="markers", name=f"{v} ({len(idx)})",
                     marker=dict(size=6, color=STATE_COLORS.get(v, _PALETTE[i % len(_PALETTE)]), opacity=0.75),
-                    text=[hover[j] for j in idx], hovertemplate=hovertemplate,
+                    text=[hover[j] for j in idx], hovertemplate=hovertemplate, customdata=ids[idx],
                 )
             )
     elif color_by == "gap":
@@ -101,7 +104,7 @@ def gap_scatter(
                     size=6, color=gap, colorscale="RdBu", cmin=tau - span, cmax=tau + span, opacity=0.8,
                     colorbar=dict(title=dict(text=f"gap ({metric})")),
                 ),
-                text=hover, hovertemplate=hovertemplate,
+                text=hover, hovertemplate=hovertemplate, customdata=ids,
             )
         )
     else:

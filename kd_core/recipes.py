@@ -40,7 +40,6 @@ from kd_core.expansion import ExpansionConfig
 from kd_core.generation import GenerationConfig
 from kd_core.models import DEMO_ADAPTER_DIR
 from kd_core.pool import ACCEPTED, Pool, PoolFilter
-from kd_core.scoring import GapConfig
 from kd_core.training import LoraSettings, TrainConfig, _checked_fields
 
 Log = Callable[[str], None]
@@ -122,7 +121,7 @@ class TuneShiftRecipe:
         """From a YAML mapping; an unknown or mistyped setting is named with its path."""
         values = _checked_fields(cls, data or {}, where)
         if isinstance(values.get("expand"), dict):
-            values["expand"] = _expansion(values["expand"], f"{where}.expand")
+            values["expand"] = ExpansionConfig.from_dict(values["expand"], f"{where}.expand")
         if isinstance(values.get("eval"), dict):
             values["eval"] = RecipeEval(**_checked_fields(RecipeEval, values["eval"], f"{where}.eval"))
         if isinstance(values.get("train"), dict):
@@ -210,22 +209,6 @@ def _relative_model(value: Any, base_dir: Path) -> Any:
     if isinstance(value, dict) and isinstance(value.get("adapter"), str):
         return {**value, "adapter": _relative(value["adapter"], base_dir)}
     return value
-
-
-def _expansion(data: dict, where: str) -> ExpansionConfig:
-    values = _checked_fields(ExpansionConfig, data, where)
-    default = ExpansionConfig()
-    for key in ("sampling", "answer"):
-        if isinstance(values.get(key), dict):
-            values[key] = GenerationConfig(**{**asdict(getattr(default, key)), **_checked_fields(GenerationConfig, values[key], f"{where}.{key}")})
-    if isinstance(values.get("gap"), dict):
-        values["gap"] = GapConfig(**_checked_fields(GapConfig, values["gap"], f"{where}.gap"))
-    if isinstance(values.get("generators"), list):
-        values["generators"] = tuple(values["generators"])
-    try:
-        return ExpansionConfig(**values)
-    except KDError as e:
-        raise KDError(f"{where}: {e}") from None
 
 
 def load_recipe(path: str | Path):

@@ -15,7 +15,7 @@ from kd_core import expansion
 from kd_core.cli import build_parser, expansion_config
 from kd_core.errors import KDError
 from kd_core.generation import GenerationConfig
-from kd_core.pool import Pool
+from kd_core.pool import Pool, PoolFilter
 from kd_core.scoring import GapConfig
 from tests.pages import fill
 from tests.waiting import wait_until
@@ -125,6 +125,55 @@ def test_rounds_run_in_their_own_process_and_the_view_shows_them(tmp_path, tiny_
     assert view["scatter"] is not None  # the seeds are answered and scored
 
 
+def test_more_like_these_runs_one_round_from_the_chosen_prompts_with_the_projects_models(tmp_path, tiny_llama_dir):
+    from ui import explore
+
+    project = tmp_path / "p"
+    expand.start(str(project), None, "Who founded the harbor city?\nWhere was the inventor born?\nWho built the lamp?", False,
+                 str(tiny_llama_dir), str(tiny_llama_dir), "", *TINY)
+    assert _finish(project)["state"] == "completed"
+    with Pool(project) as pool:
+        chosen = pool.ids()[:2]
+    with pytest.raises(KDError, match=r"prompt 999 of .*: not in the pool, rejected, or not answered yet"):
+        expansion.more_like(project, [chosen[0], 999])
+    with pytest.raises(KDError, match="'x3' is not a prompt id"):
+        explore.more_like(str(project), "1, x3")
+    said = explore.more_like(str(project), ",".join(map(str, chosen)))  # what the lasso writes into the box
+    assert said.startswith("Round started") and "2 prompts" in said
+    done = _finish(project)
+    log = expansion.runs.log_tail(project, expansion.EXPAND_DIR, 60)
+    assert done["state"] == "completed", log
+    assert f"models of {project}: base {tiny_llama_dir}" in log  # the project's models, not the demo's
+    with Pool(project) as pool:
+        history = expansion.round_history(pool)
+        assert [h["round"] for h in history] == [1, 2] and pool.get_meta("expansion.config")["like"] == chosen
+
+
+def test_a_round_from_chosen_prompts_gives_its_generators_those_prompts_only(tmp_path, tiny_llama_dir, tiny_llama_adapter):
+    from dataclasses import replace
+
+    from tests import expansion_helpers as helpers
+
+    helpers.run(str(tmp_path), str(tiny_llama_dir), str(tiny_llama_adapter), rounds=1)
+    from kd_core.models import ModelSpec, load_model
+
+    base, ft = load_model(ModelSpec(str(tiny_llama_dir))), load_model(ModelSpec(str(tiny_llama_dir), adapter=str(tiny_llama_adapter)))
+    seen: list[list[int]] = []
+
+    class Recording(helpers.ScriptedGenerator):
+        def propose(self, ctx, n):
+            seen.append([e.id for e in ctx.exemplars])
+            return super().propose(ctx, n)
+
+    with Pool(tmp_path) as pool:
+        chosen = pool.ids()[1:3]
+        config = replace(helpers.config(rounds=2), like=tuple(chosen))
+        expansion.run_expansion(pool, base, ft, config, generators=[Recording("alpha")])
+        new = pool.query(PoolFilter(rounds=2))
+    assert [sorted(s) for s in seen] == [sorted(chosen)]
+    assert len(new) and all(set(p) <= set(chosen) for p in new["parent_ids"])
+
+
 def test_stop_ends_the_rounds_and_the_pool_stays_consistent(tmp_path, tiny_llama_dir):
     project = tmp_path / "p"
     expand.start(str(project), None, "Who founded the harbor city?", False, str(tiny_llama_dir), str(tiny_llama_dir), "",
@@ -183,3 +232,43 @@ def test_a_browser_user_uploads_the_demo_seeds_runs_a_round_and_sees_the_pool(se
     finally:
         page.close()
         expansion.stop_expand(project)
+
+
+@pytest.mark.browser
+def test_a_browser_user_box_selects_points_of_a_pool_and_asks_for_more_like_them(serve_app, browser, tmp_path, tiny_llama_dir):
+    import re
+
+    from playwright.sync_api import expect
+
+    project = tmp_path / "p"
+    expand.start(str(project), None, "Who founded the harbor city?\nWhere was the inventor born?\nWho built the lamp?", False,
+                 str(tiny_llama_dir), str(tiny_llama_dir), "", *TINY)
+    assert _finish(project)["state"] == "completed"
+    with Pool(project) as pool:
+        known = set(pool.ids())
+    page = browser.new_page()
+    try:
+        page.goto(serve_app("--project", str(project)))
+        page.get_by_role("tab", name="Explore").click()
+        fill(page, "explore-path", str(project))
+        page.locator("#explore-load").click()
+        expect(page.locator("#explore-summary")).to_contain_text(f"{len(known)} prompts", timeout=30_000)
+        plot = page.locator("#explore-scatter .js-plotly-plot")
+        plot.hover()
+        page.locator('#explore-scatter .modebar-btn[data-title="Box Select"]').click()
+        area = page.locator("#explore-scatter .nsewdrag").first.bounding_box()
+        page.mouse.move(area["x"] + 2, area["y"] + 2)
+        page.mouse.down()
+        page.mouse.move(area["x"] + area["width"] - 2, area["y"] + area["height"] - 2, steps=12)
+        page.mouse.up()
+        box = page.locator("#explore-picked textarea, #explore-picked input").first
+        expect(box).to_have_value(re.compile(r"^\d+(,\d+)*$"), timeout=15_000)
+        picked = {int(i) for i in box.input_value().split(",")}
+        assert picked == known  # the whole plot area: every point, by its pool id
+        page.locator("#explore-more").click()
+        expect(page.locator("#explore-more-message")).to_contain_text("Round started", timeout=30_000)
+    finally:
+        page.close()
+    assert _finish(project)["state"] == "completed"
+    with Pool(project) as pool:
+        assert [h["round"] for h in expansion.round_history(pool)] == [1, 2]

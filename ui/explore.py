@@ -1,7 +1,10 @@
 """Explore tab: the perplexity-gap scatter of a scored table, a live threshold, token view.
 
 Each browser session holds its own table in gr.State; the figures and labels come from
-kd_core (scoring.relabel, figures.*), the same functions the CLI writes HTML with.
+kd_core (scoring.relabel, figures.*), the same functions the CLI writes HTML with.  On a
+project's pool, a lasso or box selection on the scatter names its prompts (each point
+carries its pool id); "Generate more like these" runs one more expansion round whose
+generators work from them (kd_core.expansion.more_like; the Expand tab follows it).
 """
 
 from __future__ import annotations
@@ -15,8 +18,54 @@ import numpy as np
 from kd_core.errors import KDError
 from kd_core.figures import gap_histogram, gap_scatter, token_heatmap
 from kd_core.scoring import DEFAULT_THRESHOLDS, GAP_COLUMNS, METRICS, GapConfig, label_counts, load_scores, relabel
+from ui.errors import guarded
 
 TABLE_COLUMNS = ["prompt", "response", "gap", "label"]
+
+# Plotly's selection event -> the ids textbox (Gradio has no selection event for gr.Plot).
+# The figure is re-drawn on every update, so the listener is attached to each new plot.
+SELECTION_JS = """
+() => {
+  const attach = () => {
+    const plot = document.querySelector("#explore-scatter .js-plotly-plot");
+    if (!plot || plot.dataset.kdSelect || !plot.on) return;
+    plot.dataset.kdSelect = "1";
+    plot.on("plotly_selected", (ev) => {
+      const ids = [...new Set(((ev && ev.points) || []).map((p) => p.customdata).filter((v) => v !== undefined))];
+      const box = document.querySelector("#explore-picked textarea, #explore-picked input");
+      if (!box) return;
+      box.value = ids.sort((a, b) => a - b).join(",");
+      box.dispatchEvent(new Event("input", {bubbles: true}));
+    });
+  };
+  setInterval(attach, 500);
+}
+"""
+
+
+def parse_ids(text: str | None) -> list[int]:
+    """Prompt ids from '3, 17,42' (the selection box); a bad entry is named."""
+    ids = []
+    for part in (text or "").replace(" ", ",").split(","):
+        if not part:
+            continue
+        if not part.isdigit():
+            raise KDError(f"Selected prompt ids: {part!r} is not a prompt id")
+        ids.append(int(part))
+    return ids
+
+
+def more_like(path: str | None, picked: str | None) -> str:
+    """Start a round of more prompts like the picked ones in the open project."""
+    from kd_core.expansion import more_like as start
+
+    folder = Path(str(path or "").strip()).expanduser()
+    if not (folder / "pool.sqlite").exists():
+        raise KDError("open a project folder (its pool) to generate more prompts: a scored table has no pool to add to")
+    ids = parse_ids(picked)
+    status = start(folder, ids)
+    return (f"Round started (pid {status.get('pid')}) from {len(ids)} prompt{'s' * (len(ids) != 1)}: follow it in the "
+            "**Expand** tab; the new prompts land in the pool for Curate.")
 
 
 def slider_range(df, metric: str) -> tuple[float, float]:
@@ -61,15 +110,20 @@ def build(app: gr.Blocks, default_path: Path | None) -> None:
     df_state = gr.State(None)
     with gr.Row():
         path = gr.Textbox(label="Scored table (.parquet, from `kd-studio score`) or a project folder (its pool)",
-                          value=str(default_path) if default_path else "", scale=4)
-        load = gr.Button("Load", scale=1)
+                          value=str(default_path) if default_path else "", scale=4, elem_id="explore-path")
+        load = gr.Button("Load", scale=1, elem_id="explore-load")
     with gr.Row():
         metric = gr.Dropdown(list(METRICS), value="logratio", label="Gap metric")
         threshold = gr.Slider(-2, 6, value=DEFAULT_THRESHOLDS["logratio"], step=0.01, label="Threshold")
     summary = gr.Markdown(elem_id="explore-summary")
     with gr.Row():
-        scatter = gr.Plot(label="log PPL under base vs fine-tuned")
+        scatter = gr.Plot(label="log PPL under base vs fine-tuned (lasso or box select: pick prompts)", elem_id="explore-scatter")
         hist = gr.Plot(label="Gap histogram")
+    with gr.Row():
+        picked = gr.Textbox(label="Selected prompt ids (from the scatter's lasso or box, or typed)", elem_id="explore-picked",
+                            scale=4)
+        more = gr.Button("Generate more like these", elem_id="explore-more", scale=1)
+    more_message = gr.Markdown(elem_id="explore-more-message")
     table = gr.Dataframe(headers=TABLE_COLUMNS, interactive=False, wrap=True, max_height=360)
     tokens = gr.Plot(label="Where the knowledge sits: log p_ft - log p_base per answer token (select a row)")
     outputs = [df_state, summary, scatter, hist, table]
@@ -104,5 +158,7 @@ def build(app: gr.Blocks, default_path: Path | None) -> None:
     metric.change(on_metric, [df_state, metric], [*outputs, threshold])
     threshold.change(on_threshold, [df_state, metric, threshold], outputs, trigger_mode="always_last")
     table.select(on_select, [df_state], tokens)
+    more.click(guarded(more_like), [path, picked], more_message)
+    app.load(None, None, None, js=SELECTION_JS)
     if default_path is not None and Path(default_path).exists():
         app.load(on_load, [path, metric], [*outputs, threshold])
