@@ -45,3 +45,37 @@ def test_explore_shows_the_demo_scatter_and_the_threshold_moves_the_labels(serve
     )
     assert above() < first  # a higher threshold keeps fewer prompts
     page.close()
+
+
+@pytest.mark.browser
+def test_the_project_bar_creates_a_new_folder_and_opens_an_existing_one_in_every_tab(served_app, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    from kd_core.pool import Pool
+    from tests.pages import fill
+
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    with Pool(existing) as pool:
+        pool.add_prompts(["Who founded Kell?", "Who built the Brine lamp?"], source="seed")
+    new = tmp_path / "new" / "project"
+    page = browser.new_page()
+    try:
+        page.goto(served_app)
+        fill(page, "project-folder", str(new))
+        page.locator("#project-open").click()
+        expect(page.locator("#project-message")).to_contain_text(f"Created the project {new}", timeout=30_000)
+        assert new.is_dir()
+        fill(page, "project-folder", str(existing))
+        page.locator("#project-open").click()
+        expect(page.locator("#project-message")).to_contain_text("2 prompts in the pool", timeout=30_000)
+        page.get_by_role("tab", name="Curate").click()
+        expect(page.locator("#curate-project input, #curate-project textarea").first).to_have_value(str(existing))
+        expect(page.locator("#curate-counts")).to_contain_text("2", timeout=30_000)
+        page.get_by_role("tab", name="Evaluate").click()
+        expect(page.locator("#eval-project input, #eval-project textarea").first).to_have_value(str(existing))
+        fill(page, "project-folder", str(existing / "pool.sqlite"))
+        page.locator("#project-open").click()
+        expect(page.get_by_text("is a file, not a folder").first).to_be_visible(timeout=30_000)
+    finally:
+        page.close()

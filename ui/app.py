@@ -8,7 +8,9 @@ import gradio as gr
 from kd_core.access import LOCAL_HOSTS, read_accounts
 from kd_core.demo import DEMO_DIR
 from kd_core.errors import KDError
+from kd_core.projects import describe, open_project
 from ui import chat, curate, documents, evaluate, expand, explore, models, train
+from ui.errors import guarded
 
 DEMO_SCORES = DEMO_DIR / "demo_scores.parquet"
 
@@ -19,22 +21,35 @@ def build_app(project: str | None = None) -> gr.Blocks:
             "# KD Studio\n"
             "Move specialized knowledge from a fine-tuned model into another model, without the original data."
         )
+        with gr.Row():
+            bar = gr.Textbox(str(project) if project else "", label="Project folder: every tab opens it (a new folder is created)",
+                             scale=5, elem_id="project-folder")
+            open_btn = gr.Button("Open / create", scale=1, elem_id="project-open")
+        said = gr.Markdown(elem_id="project-message")
         with gr.Tab("Models"):
             models.build(app)
         with gr.Tab("Expand"):
-            expand.build(app, project)
+            folders = [expand.build(app, project)]
         with gr.Tab("Explore"):
             explore.build(app, DEMO_SCORES)
         with gr.Tab("Documents"):
-            documents.build(app, project)
+            folders.append(documents.build(app, project))
         with gr.Tab("Curate"):
-            curate.build(app, project)
+            curate_folder, curate_reopen = curate.build(app, project)
+            folders.append(curate_folder)
         with gr.Tab("Train"):
-            train.build(app, project)
+            folders.append(train.build(app, project))
         with gr.Tab("Chat"):
-            chat.build(app, project)
+            folders.append(chat.build(app, project))
         with gr.Tab("Evaluate"):
-            evaluate.build(app, project)
+            folders.append(evaluate.build(app, project))
+
+        @guarded
+        def on_open(path: str):
+            summary = open_project(path)
+            return [describe(summary), *[summary["path"]] * len(folders)]
+
+        curate_reopen(open_btn.click(on_open, [bar], [said, *folders]))
     return app
 
 

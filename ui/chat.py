@@ -75,7 +75,7 @@ def vote(project: str | None, prompt: str, up: bool) -> str:
     return chat.send_to_pool(str(project_dir(project)), prompt, "up" if up else "down")
 
 
-def build(app: gr.Blocks, project: str | None) -> None:
+def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
     folder = gr.Textbox(label="Project folder (thumbs up / down go into its pool)", value=str(project) if project else "",
                         elem_id="chat-project")
     fields, outputs = [], []
@@ -122,3 +122,4 @@ def build(app: gr.Blocks, project: str | None) -> None:
     prompt.submit(on_send, [*fields, prompt, max_new], [*outputs, scores], concurrency_id="models", concurrency_limit=1)
     up.click(lambda p, q: on_vote(p, q, True), [folder, prompt], voted)
     down.click(lambda p, q: on_vote(p, q, False), [folder, prompt], voted)
+    return folder  # the app's project bar sets it

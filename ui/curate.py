@@ -222,7 +222,9 @@ def export(project: str | None) -> str:
 # Widgets
 
 
-def build(app: gr.Blocks, project: str | None) -> None:
+def build(app: gr.Blocks, project: str | None):
+    """The tab's widgets; returns its folder box and a function that re-opens the pool
+    after another event (the app's project bar) has set the box."""
     default = str(project) if project else ""
     project_state = gr.State(None)  # the folder that is open; the textbox may hold an unopened one
     filter_state = gr.State(PoolFilter())  # the filter the table shows, which bulk decisions use
@@ -338,3 +340,8 @@ def build(app: gr.Blocks, project: str | None) -> None:
     export_btn.click(on_export, [project_state], export_md)
     app.load(on_load, [folder, *filters], opened)
     app.load(None, None, None, js=SHORTCUTS_JS)
+
+    def reopen(event) -> None:  # after the app's project bar has set the folder
+        event.success(on_open, [folder, *filters], opened)
+
+    return folder, reopen

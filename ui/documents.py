@@ -186,7 +186,7 @@ def watched(project: str | None) -> tuple:
                    pd_dir / "status.json", pd_dir / "results.json"]), pd_core.pd_status(root).get("state"))
 
 
-def build(app: gr.Blocks, project: str | None) -> None:
+def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
     """The tab's widgets; its timer re-reads the project folder when it changes."""
     initial = shown_settings(project_config(None))
     folder = gr.Textbox(label="Project folder (documents/, pool.sqlite, pd/)", value=str(project) if project else "",
@@ -265,3 +265,4 @@ def build(app: gr.Blocks, project: str | None) -> None:
         return [*values, *refreshed(project_)]
 
     app.load(on_load, [folder], [*settings, *view_outputs])
+    return folder  # the app's project bar sets it

@@ -65,7 +65,7 @@ def download(project: str | None) -> str:
     return str(path)
 
 
-def build(app: gr.Blocks, project: str | None) -> None:
+def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
     folder = gr.Textbox(label="Project folder (eval/ holds the results)", value=str(project) if project else "",
                         elem_id="eval-project")
     with gr.Row():
@@ -124,4 +124,4 @@ def build(app: gr.Blocks, project: str | None) -> None:
     timer.tick(changes_only(refreshed, watched, len(outputs)), [last, folder], [*outputs, last], trigger_mode="once",
                show_progress="hidden")
     app.load(refreshed, [folder], outputs)
-
+    return folder  # the app's project bar sets it

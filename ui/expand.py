@@ -191,7 +191,7 @@ def watched(project: str | None, *values: Any) -> tuple:
             status.get("state"))
 
 
-def build(app: gr.Blocks, project: str | None) -> None:
+def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
     """The tab's widgets; its timer re-reads the project folder when it changes."""
     defaults = expansion.ExpansionConfig()
     folder = gr.Textbox(label="Project folder (pool.sqlite, seeds/, expand/)", value=str(project) if project else "",
@@ -265,4 +265,4 @@ def build(app: gr.Blocks, project: str | None) -> None:
     timer.tick(changes_only(refreshed, watched, len(view_outputs)), [last, folder, *values], [*view_outputs, last],
                trigger_mode="once", show_progress="hidden")
     app.load(refreshed, [folder, *values], view_outputs)
-
+    return folder  # the app's project bar sets it

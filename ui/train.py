@@ -344,7 +344,7 @@ def resume(project: str | None, job_id: str | None) -> str:
 # Widgets
 
 
-def build(app: gr.Blocks, project: str | None) -> None:
+def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
     """The tab's widgets; its timer re-reads the jobs' folders (ui.polling says why it
     runs from page load)."""
     default_project = str(project) if project else ""
@@ -448,3 +448,4 @@ def build(app: gr.Blocks, project: str | None) -> None:
     folder.submit(refreshed, state_inputs, job_outputs)
     app.load(on_form, form_inputs, [yaml_code, command, check])
     app.load(refreshed, state_inputs, job_outputs)
+    return folder  # the app's project bar sets it
