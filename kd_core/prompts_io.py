@@ -40,6 +40,8 @@ FORMATS = {
 # One-column CSVs: a first row with one of these names is a header, not a prompt.
 _HEADER_NAMES = {"prompt", "prompts", "question", "questions", "text", "instruction", "input", "query", "user"}
 _MAX_REASON = 120
+MAX_FILE_MB = 100  # a prompt file this big is a mistake (a dump, a model file), not seeds: refused before it is read
+MAX_PROMPT_CHARS = 20_000  # ~5k tokens: more than fits a small model's context beside its answer
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,10 @@ def read_prompts(path: str | Path) -> PromptFile:
         raise InputFileError(
             f"{name}: unsupported prompt file type '{p.suffix or '(none)'}' (use one of {', '.join(sorted(FORMATS))})"
         )
+    size_mb = p.stat().st_size / 2**20
+    if size_mb > MAX_FILE_MB:
+        raise InputFileError(f"{name}: {size_mb:,.0f} MB is more than the {MAX_FILE_MB} MB a prompt file may hold "
+                             "(split it, or keep the prompts that matter)")
     try:
         data = p.read_bytes()
     except OSError as e:
@@ -141,8 +147,19 @@ def _decode(name: str, data: bytes) -> str:
 # Formats. Each returns (prompts in file order, problems).
 
 
+def _too_long(s: str) -> str:
+    return f"{len(s):,} characters (a prompt may have {MAX_PROMPT_CHARS:,})" if len(s) > MAX_PROMPT_CHARS else ""
+
+
 def _read_txt(name: str, text: str, fmt: str) -> tuple[list[str], list[RowProblem]]:
-    return [s for s in (line.strip() for line in text.splitlines()) if s], []
+    prompts, problems = [], []
+    for i, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if s and _too_long(s):
+            problems.append(RowProblem(i, _too_long(s)))
+        elif s:
+            prompts.append(s)
+    return prompts, problems
 
 
 def _read_csv(name: str, text: str, fmt: str) -> tuple[list[str], list[RowProblem]]:
@@ -172,12 +189,13 @@ def _read_csv(name: str, text: str, fmt: str) -> tuple[list[str], list[RowProble
 
     prompts, problems = [], []
     for line, row in body:
-        if len(row) <= col:
-            problems.append(RowProblem(line, f"{len(row)} field{'s' * (len(row) != 1)}, expected {width}"))
+        if len(row) != width:  # more fields: most often a prompt with an unquoted comma, cut short
+            hint = " (quote a prompt that holds a comma)" if len(row) > width else ""
+            problems.append(RowProblem(line, f"{len(row)} field{'s' * (len(row) != 1)}, expected {width}{hint}"))
             continue
         value = row[col].strip()
-        if not value:
-            problems.append(RowProblem(line, "empty prompt"))
+        if not value or _too_long(value):
+            problems.append(RowProblem(line, _too_long(value) or "empty prompt"))
             continue
         prompts.append(value)
     return prompts, problems
@@ -296,4 +314,6 @@ def _last_user_message(messages: Any) -> tuple[str | None, str]:
 
 def _non_empty(s: str) -> tuple[str | None, str]:
     s = s.strip()
+    if _too_long(s):
+        return None, _too_long(s)
     return (s, "") if s else (None, "empty prompt")
