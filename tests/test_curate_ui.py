@@ -11,6 +11,7 @@ import pytest
 
 from kd_core.errors import KDError
 from kd_core.pool import Pool, PoolFilter, Results
+from tests.waiting import wait_until
 from ui import curate
 
 # (prompt, response, gap): six answered prompts, gaps distinct so the table order is known.
@@ -236,3 +237,49 @@ def test_curating_in_the_browser_persists_across_reloads_and_undo_and_bulk_work(
     expect(page.locator("#curate-counts")).to_contain_text("pending 4 · accepted 1 · rejected 0 · edited 1", timeout=30_000)
     expect(page.locator("#curate-table").get_by_role("row").filter(has_text=PROMPTS[0][0])).to_contain_text("accepted")
     page.close()
+
+
+def test_four_browser_sessions_curating_one_project_at_once_lose_and_double_nothing(serve_app, browser, tmp_path):
+    """Four people, one project, one server: each works through its own prompts (its
+    search filter) while the others' clicks are in flight; every decision lands once."""
+    from playwright.sync_api import expect
+
+    project = tmp_path / "project"
+    project.mkdir()
+    per = 5
+    texts = {s: [f"Session {s} asks question {k} about Brindlecove?" for k in range(per)] for s in range(4)}
+    with Pool(project) as pool:
+        ids = pool.add_prompts([t for s in texts for t in texts[s]], source="seed").added
+        pool.set_results_many(Results(i, f"answer {i}", gap=1.5, gap_metric="logratio", auto_label="above") for i in ids)
+    url = serve_app("--project", str(project))
+    contexts = [browser.new_context() for _ in range(4)]  # four sessions: own cookies, own state
+    pages = [c.new_page() for c in contexts]
+    intended: dict[str, str] = {}
+    try:
+        for s, page in enumerate(pages):
+            page.goto(url)
+            page.get_by_role("tab", name="Curate").click()
+            expect(page.locator("#curate-counts")).to_contain_text("20 prompts", timeout=60_000)
+            search = page.locator("#curate-filter-search textarea, #curate-filter-search input").first
+            search.fill(f"Session {s} asks")
+            search.press("Enter")
+            expect(page.locator("#curate-matching")).to_contain_text(f"{per} prompts match the filter", timeout=30_000)
+        for k in range(per):  # round robin: page s clicks while the pages before it are still being answered
+            for s, page in enumerate(pages):
+                text = texts[s][k]
+                page.locator("#curate-table").get_by_role("gridcell").filter(has_text=text).first.click()
+                expect(page.locator("#curate-prompt textarea")).to_have_value(text, timeout=30_000)
+                action = "accept" if (s + k) % 2 == 0 else "reject"
+                page.locator(f"#curate-{action}").click()
+                intended[text] = {"accept": "accepted", "reject": "rejected"}[action]
+        # A page's counts are those of its own last answer: the pool says when every click has landed.
+        wait_until(lambda: states(project)["pending"] == 0, 60, "every session's decisions to land")
+        expect(pages[-1].locator("#curate-counts")).to_contain_text("pending 0", timeout=30_000)  # the last to answer
+    finally:
+        for c in contexts:
+            c.close()
+    with Pool(project, create=False) as pool:
+        rows = pool.query()
+        decisions = pool.decisions()
+    assert dict(zip(rows["text"], rows["state"])) == intended  # nothing lost, nothing crossed between sessions
+    assert len(decisions) == 4 * per  # one decision each: nothing doubled
