@@ -465,15 +465,13 @@ def cancel_job(job_dir: str | Path, grace_s: float = CANCEL_GRACE_S) -> dict[str
 
 
 def resume_job(job_dir: str | Path) -> dict[str, Any]:
-    """Start a stopped, cancelled or failed job again from its last checkpoint."""
+    """Start a stopped, cancelled or failed job again from its last complete checkpoint
+    (from the first step when it has none: a job that failed before its first save)."""
     job_dir = Path(job_dir)
     status = job_status(job_dir)
     if status["state"] not in ("stopped", "cancelled", "failed"):
         raise KDError(f"job {status['id']} cannot be resumed from state '{status['state']}' (only stopped, cancelled or failed jobs)")
-    ckpt = last_checkpoint(job_dir)
-    if ckpt is None:
-        raise KDError(f"job {status['id']} has no checkpoint to resume from (set train.save_steps to save them every N steps)")
-    return start_job(job_dir, resume_from=ckpt, processes=int(status.get("processes") or 1))
+    return start_job(job_dir, resume_from=last_checkpoint(job_dir), processes=int(status.get("processes") or 1))
 
 
 def _gone(pid: int | None, start: int | None, timeout: float) -> bool:
@@ -684,7 +682,7 @@ def run_job(job_dir: str | Path, resume_from: str | Path | None = None, echo: Ca
         import traceback
 
         traceback.print_exc()  # into process.log: the whole story for a bug
-        return _update_status(job_dir, state="failed", ended=_now(), error=f"{type(e).__name__}: {e}")
+        return _update_status(job_dir, state="failed", ended=_now(), error=_disk_hint(e, job_dir) + f"{type(e).__name__}: {e}")
     finally:
         if lock is not None:
             lock.close()
@@ -730,6 +728,16 @@ def train_to_completion(project: str | Path, spec: Any, data: str | Path, train:
     if status["state"] != "completed":
         raise KDError(f"job {job_id} ended {status['state']}: {status.get('error') or 'see ' + str(job_dir / PROCESS_LOG)}")
     return status
+
+
+def _disk_hint(e: BaseException, job_dir: Path) -> str:
+    """A failed write said plainly: savers (safetensors, torch.save) word a full disk their own way."""
+    text = f"{e} {getattr(e, 'errno', '')}"
+    if any(k in text for k in ("No space left", "File too large", "os error 28", "os error 27", "Disk quota")) or \
+            getattr(e, "errno", None) in (27, 28, 122):
+        return (f"the disk is full (or a file-size limit was hit) while writing into {job_dir}: free space, then resume "
+                "the job (it goes on from its last complete checkpoint). ")
+    return ""
 
 
 def _leads_group(pid: int) -> bool:

@@ -130,6 +130,7 @@ def serve_app(tmp_path):
         wait_http(url, 90, proc)
         return url
 
+    start.procs = procs  # a fault test kills one
     try:
         yield start
     finally:

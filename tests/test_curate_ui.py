@@ -283,3 +283,40 @@ def test_four_browser_sessions_curating_one_project_at_once_lose_and_double_noth
         decisions = pool.decisions()
     assert dict(zip(rows["text"], rows["state"])) == intended  # nothing lost, nothing crossed between sessions
     assert len(decisions) == 4 * per  # one decision each: nothing doubled
+
+
+def test_a_server_killed_mid_curation_keeps_every_answered_decision_and_serves_the_same_pool_again(serve_app, browser, tmp_path):
+    import signal
+
+    from playwright.sync_api import expect
+
+    project = tmp_path / "project"
+    make_project(project)
+    url = serve_app("--project", str(project))
+    page = browser.new_page()
+    try:
+        page.goto(url)
+        page.get_by_role("tab", name="Curate").click()
+        counts, table = page.locator("#curate-counts"), page.locator("#curate-table")
+        expect(counts).to_contain_text("pending 6 · accepted 0", timeout=30_000)
+        table.get_by_role("gridcell").filter(has_text=PROMPTS[0][0]).first.click()
+        expect(page.locator("#curate-prompt textarea")).to_have_value(PROMPTS[0][0])
+        page.locator("#curate-accept").click()
+        expect(counts).to_contain_text("pending 5 · accepted 1")  # answered: committed
+        table.get_by_role("gridcell").filter(has_text=PROMPTS[1][0]).first.click()
+        expect(page.locator("#curate-prompt textarea")).to_have_value(PROMPTS[1][0])
+        page.locator("#curate-reject").click()
+        serve_app.procs[-1].send_signal(signal.SIGKILL)  # while that click may still be on its way
+        serve_app.procs[-1].wait(10)
+        with Pool(project, create=False) as pool:
+            assert pool.integrity_problems() == []
+            assert pool.get(pool.ids(PoolFilter(search=PROMPTS[0][0]))[0]).state == "accepted"
+            second = pool.get(pool.ids(PoolFilter(search=PROMPTS[1][0]))[0]).state
+            landed = states(project)
+        assert second in ("pending", "rejected")  # the unanswered click landed whole, or not at all
+        again = serve_app("--project", str(project))
+        page.goto(again)
+        page.get_by_role("tab", name="Curate").click()
+        expect(counts).to_contain_text(f"pending {landed['pending']} · accepted 1 · rejected {landed['rejected']}", timeout=30_000)
+    finally:
+        page.close()

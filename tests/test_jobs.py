@@ -210,3 +210,24 @@ def test_cli_reports_bad_input_in_one_line(tiny_llama_dir, tmp_path, capsys):
     assert "missing.yaml" in capsys.readouterr().err
     assert main(["jobs", "stop", "nope", "--project", str(tmp_path / "p")]) == 2
     assert "no job 'nope'" in capsys.readouterr().err
+
+
+def test_a_full_disk_during_a_checkpoint_fails_the_job_plainly_and_it_resumes_to_completion(tiny_llama_dir, data_file, tmp_path, lock_dir):
+    import subprocess
+    import sys
+
+    job = jobs.create_job(tmp_path / "p", _config(tiny_llama_dir, data_file, max_steps=4, save_steps=2))
+    # The job process under a file-size limit (EFBIG, as a full disk gives ENOSPC): its logs fit, no checkpoint file does.
+    code = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (12000, 12000)); "
+            "from kd_core.jobs import main; sys.exit(main(['run', sys.argv[1]]))")
+    proc = subprocess.run([sys.executable, "-c", code, str(job)], capture_output=True, text=True, timeout=300)
+    status = jobs.job_status(job)
+    assert proc.returncode != 0 and status["state"] == "failed", (status, proc.stderr[-2000:])
+    assert status["error"].startswith(f"the disk is full (or a file-size limit was hit) while writing into {job}")
+    assert (job / "checkpoints" / "checkpoint-2").exists() and jobs.last_checkpoint(job) is None  # half-written: not taken
+    assert [r["step"] for r in jobs.read_log(job) if "loss" in r] == [1, 2]  # the log is whole up to the failure
+    jobs.resume_job(job)  # with room again: from the first step, the torn checkpoint overwritten
+    done = _wait_state(job, jobs.FINAL, timeout=120)
+    assert done["state"] == "completed", done
+    assert jobs.last_checkpoint(job).name == "checkpoint-4" and (job / "adapter" / "adapter_config.json").exists()

@@ -748,3 +748,47 @@ def test_query_reads_a_mix_of_scored_and_unscored_prompts(tmp_path):
         p.set_results(ids[0], "Aldemar.", scores={"ll_ft": -0.5}, gap=1.2, gap_metric="logratio", auto_label="above")
         df = p.query()
     assert df["scores"].tolist() == [{"ll_ft": -0.5}, None]
+
+
+EXPORTER = """
+import sys
+from kd_core.pool import Pool, PoolFilter
+from kd_core.pool_export import export_dataset
+pool = Pool(sys.argv[1])
+n = 0
+while True:
+    export_dataset(pool, sys.argv[2], PoolFilter(states=("pending", "accepted") if n % 2 else ("accepted",)))
+    n += 1
+    print("exported", n, flush=True)
+"""
+
+
+def test_an_export_killed_midway_leaves_whole_files_and_the_next_export_is_clean(tmp_path):
+    project, out = tmp_path / "p", tmp_path / "p" / "export"
+    project.mkdir()
+    with Pool(project) as p:
+        ids = p.add_prompts([f"Question {i} about the salt of Brindlecove?" for i in range(4000)], "seed").added
+        p.set_results_many(Results(i, f"The answer to {i} is long enough to take a while. " * 4, gap=1.0, gap_metric="logratio")
+                           for i in ids)
+        for i in ids[::2]:
+            p.accept(i, "test")
+    for kill_after in (3, 1):  # after a few whole exports, and during the first
+        proc = run_script(EXPORTER, str(project), str(out))
+        seen = 0
+        while seen < kill_after:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()[-2000:]
+            seen += line.startswith("exported")
+        time.sleep(0.05 * kill_after)  # somewhere in the next export
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        rows = [json.loads(line) for line in (out / "dataset.jsonl").read_text().splitlines()]  # every line whole
+        assert len(rows) in (2000, 4000)  # one export or the other, never a mix or a cut
+        assert pq.read_table(out / "dataset.parquet").num_rows in (2000, 4000)
+        card = json.loads((out / "data_card.json").read_text())
+        assert card["rows"] in (2000, 4000)
+        with Pool(project) as p:
+            assert p.integrity_problems() == []
+    with Pool(project) as p:
+        export_dataset(p, out)
+    assert len((out / "dataset.jsonl").read_text().splitlines()) == json.loads((out / "data_card.json").read_text())["rows"] == 2000
