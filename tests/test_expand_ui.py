@@ -48,6 +48,23 @@ def test_the_tab_settings_are_the_config_the_cli_reads_back():
     assert "--rounds 2 --per-round 7 --generators crawl" in shown and "--metric diff" in shown and "--threshold 0.5" in shown
 
 
+def test_the_seed_preview_lists_the_prompts_and_names_each_skipped_row(tmp_path):
+    seeds = tmp_path / "my seeds.jsonl"
+    seeds.write_text('{"prompt": "Who founded Kell?"}\n{"prompt": \n{"text": 3}\n{"prompt": "Who founded Kell?"}\n')
+    said, table = expand.preview(str(seeds), None)
+    assert said == "1 prompt from my seeds.jsonl (2 bad rows skipped, 1 duplicate dropped)"
+    assert list(table["problem"][:2]) == ["line 2: not valid JSON (Expecting value)", "line 3: no 'prompt' or 'messages' field (fields: text)"]
+    assert list(table["prompt"][2:]) == ["Who founded Kell?"]
+    said, table = expand.preview(None, "Who built the lamp?\n\nWho named the bridge?")
+    assert said == "2 prompts from the pasted prompts" and list(table["prompt"]) == ["Who built the lamp?", "Who named the bridge?"]
+    with pytest.raises(KDError, match="seeds.txt: the file is empty"):
+        (tmp_path / "seeds.txt").write_text("")
+        expand.preview(str(tmp_path / "seeds.txt"), None)
+    (tmp_path / "a").mkdir()
+    kept = expand.stage_seeds(str(tmp_path / "p"), str(tmp_path / "a" / ".." / seeds.name), None, False)[0]
+    assert Path(kept) == tmp_path / "p" / "seeds" / seeds.name  # the upload's name only: nothing lands outside seeds/
+
+
 def test_save_as_recipe_writes_a_recipe_the_cli_runs_and_keeps_an_earlier_one(tmp_path):
     from kd_core.recipes import load_recipe
 
@@ -254,6 +271,15 @@ def test_a_browser_user_box_selects_points_of_a_pool_and_asks_for_more_like_them
         page.locator("#explore-load").click()
         expect(page.locator("#explore-summary")).to_contain_text(f"{len(known)} prompts", timeout=30_000)
         plot = page.locator("#explore-scatter .js-plotly-plot")
+        # A click on a point shows its prompt, answer and token gaps (plotly's own hit test).
+        x, y, pid = plot.evaluate("""(el) => {
+            const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis, d = el._fullData[0], r = el.getBoundingClientRect();
+            return [r.left + xa._offset + xa.l2p(d.x[0]), r.top + ya._offset + ya.l2p(d.y[0]), d.customdata[0]];
+        }""")
+        page.mouse.click(x, y)
+        with Pool(project) as pool:
+            clicked = pool.get(int(pid)).text
+        expect(page.locator("#explore-point-said")).to_contain_text(clicked, timeout=15_000)
         plot.hover()
         page.locator('#explore-scatter .modebar-btn[data-title="Box Select"]').click()
         area = page.locator("#explore-scatter .nsewdrag").first.bounding_box()

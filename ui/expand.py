@@ -107,6 +107,33 @@ def stage_seeds(project: str | None, upload: str | None, pasted: str | None, dem
     return str(target), found.summary().replace(str(upload), target.name)
 
 
+PREVIEW_COLUMNS = ["line", "prompt", "problem"]
+PREVIEW_ROWS = 200
+
+
+def preview(upload: str | None, pasted: str | None) -> tuple[str, pd.DataFrame]:
+    """What a seed file (or the pasted prompts) holds, before anything is kept: its
+    summary, and a table of the prompts with every skipped row and why."""
+    import tempfile
+
+    if upload:
+        found = read_prompts(upload)
+        name = Path(upload).name
+    elif pasted and pasted.strip():
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "pasted.txt"
+            path.write_text(pasted.strip() + "\n")
+            found = read_prompts(path)
+        name = "the pasted prompts"
+    else:
+        return "", pd.DataFrame(columns=PREVIEW_COLUMNS)
+    rows = [[p.line, "", f"{p.unit} {p.line}: {p.reason}"] for p in found.problems]
+    rows += [["", prompt, ""] for prompt in found.prompts[:PREVIEW_ROWS]]
+    more = f"; the first {PREVIEW_ROWS} shown" if len(found.prompts) > PREVIEW_ROWS else ""
+    said = found.summary().replace(str(found.path), name) + more
+    return said, pd.DataFrame(rows, columns=PREVIEW_COLUMNS)
+
+
 def start(project: str | None, upload: str | None, pasted: str | None, demo: bool, base: str | None, finetuned: str | None,
           adapter: str | None, *values: Any) -> tuple[dict[str, Any], str]:
     """Check everything, then run the rounds as `kd-studio expand` would."""
@@ -203,6 +230,9 @@ def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
         with gr.Column():
             demo = gr.Checkbox(False, label="Use the demo's seed prompts", elem_id="expand-demo-seeds")
             gr.Markdown("No seeds at all: the rounds go on from the project's pool.")
+    seeds_said = gr.Markdown(elem_id="expand-seeds-said")
+    seeds_table = gr.Dataframe(headers=PREVIEW_COLUMNS, interactive=False, label="Seed preview (skipped rows first, with why)",
+                               max_height=240, elem_id="expand-seeds-preview")
     with gr.Row():
         base = gr.Textbox(label="Base model (empty: the demo)", elem_id="expand-base")
         finetuned = gr.Textbox(label="Fine-tuned model (merged; or give an adapter)", elem_id="expand-finetuned")
@@ -256,6 +286,8 @@ def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
                 *refreshed(project_, *values_)]
 
     run_btn.click(on_run, [folder, upload, pasted, demo, base, finetuned, adapter, *values], [message, *view_outputs])
+    for trigger in (upload.change, pasted.blur):  # a bad file is named at once, before anything runs
+        trigger(guarded(preview), [upload, pasted], [seeds_said, seeds_table])
     save_btn.click(guarded(save_recipe), [folder, upload, pasted, demo, base, finetuned, adapter, target, *values], message)
     stop_btn.click(on_stop, [folder, *values], [message, *view_outputs])
     folder.submit(refreshed, [folder, *values], view_outputs)

@@ -30,6 +30,13 @@ SELECTION_JS = """
     const plot = document.querySelector("#explore-scatter .js-plotly-plot");
     if (!plot || plot.dataset.kdSelect || !plot.on) return;
     plot.dataset.kdSelect = "1";
+    plot.on("plotly_click", (ev) => {
+      const p = ev && ev.points && ev.points[0];
+      const box = document.querySelector("#explore-point textarea, #explore-point input");
+      if (!p || p.customdata === undefined || !box) return;
+      box.value = String(p.customdata);
+      box.dispatchEvent(new Event("input", {bubbles: true}));
+    });
     plot.on("plotly_selected", (ev) => {
       const ids = [...new Set(((ev && ev.points) || []).map((p) => p.customdata).filter((v) => v !== undefined))];
       const box = document.querySelector("#explore-picked textarea, #explore-picked input");
@@ -53,6 +60,17 @@ def parse_ids(text: str | None) -> list[int]:
             raise KDError(f"Selected prompt ids: {part!r} is not a prompt id")
         ids.append(int(part))
     return ids
+
+
+def point_row(df, point: str | None):
+    """The table row of a clicked point (its pool id, or its row in a scored table)."""
+    if df is None or not str(point or "").strip().isdigit():
+        return None
+    key = int(str(point).strip())
+    if "id" in df:
+        hits = df.index[df["id"] == key]
+        return df.loc[hits[0]] if len(hits) else None
+    return df.iloc[key] if key < len(df) else None
 
 
 def more_like(path: str | None, picked: str | None) -> str:
@@ -125,7 +143,9 @@ def build(app: gr.Blocks, default_path: Path | None) -> None:
         more = gr.Button("Generate more like these", elem_id="explore-more", scale=1)
     more_message = gr.Markdown(elem_id="explore-more-message")
     table = gr.Dataframe(headers=TABLE_COLUMNS, interactive=False, wrap=True, max_height=360)
-    tokens = gr.Plot(label="Where the knowledge sits: log p_ft - log p_base per answer token (select a row)")
+    point = gr.Textbox(label="Prompt shown (click a point on the scatter, or a row of the table)", elem_id="explore-point")
+    point_said = gr.Markdown(elem_id="explore-point-said")
+    tokens = gr.Plot(label="Where the knowledge sits: log p_ft - log p_base per answer token", elem_id="explore-tokens")
     outputs = [df_state, summary, scatter, hist, table]
 
     def on_load(p: str, m: str):
@@ -158,6 +178,15 @@ def build(app: gr.Blocks, default_path: Path | None) -> None:
     metric.change(on_metric, [df_state, metric], [*outputs, threshold])
     threshold.change(on_threshold, [df_state, metric, threshold], outputs, trigger_mode="always_last")
     table.select(on_select, [df_state], tokens)
+
+    def on_point(df, p: str):
+        row = point_row(df, p)
+        if row is None:
+            return gr.skip(), gr.skip()
+        said = f"**Prompt:** {row['prompt']}\n\n**Fine-tuned answer:** {row['response']}"
+        return said, token_heatmap(row)
+
+    point.change(on_point, [df_state, point], [point_said, tokens])
     more.click(guarded(more_like), [path, picked], more_message)
     app.load(None, None, None, js=SELECTION_JS)
     if default_path is not None and Path(default_path).exists():
