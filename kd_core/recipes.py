@@ -463,18 +463,22 @@ def evaluate_stage(recipe: TuneShiftRecipe, project: Path, arms: list[Arm], adap
 # The report
 
 
-def _coverage(project: Path, arm: str) -> set[str] | None:
-    """The demo facts an arm's dataset states (None outside the demo world)."""
+def _coverage(project: Path, arm: str) -> tuple[set[str], int] | None:
+    """(the demo facts an arm's dataset states, how many of its pairs state none), or None
+    outside the demo world."""
     from kd_core.demo import facts_stated
 
     path = project / DATA_DIR / arm / "dataset.jsonl"
     if not path.exists():
         return None
     covered: set[str] = set()
+    empty = 0
     for line in path.open():
         m = json.loads(line)["messages"]
-        covered |= facts_stated(m[0]["content"], m[1]["content"])
-    return covered
+        stated = facts_stated(m[0]["content"], m[1]["content"])
+        covered |= stated
+        empty += not stated
+    return covered, empty
 
 
 def _split(project: Path, name: str, covered: set[str]) -> dict[str, list[int]] | None:
@@ -539,10 +543,11 @@ def build_report(recipe: TuneShiftRecipe, project: Path, pool, arms: list[Arm], 
             row["of_teacher"] = round(row["test"]["accuracy"] / teacher["accuracy"], 3) if teacher["accuracy"] else None
         if data.exists():
             row["held_out_repeated"] = _repeated(pool, data, recipe.eval.questions)
-        covered = _coverage(project, arm.name) if recipe.eval.questions.startswith("demo:") else None
-        if covered is not None:
+        found = _coverage(project, arm.name) if recipe.eval.questions.startswith("demo:") else None
+        if found is not None:
             from kd_core.demo import facts
 
+            covered, row["prompts_without_fact"] = found
             facts_total = len(facts())
             row["facts_covered"] = len(covered)
             row["split"] = {n: _split(project, n, covered) for n in (f"{arm.name}-test", "teacher-test")}
@@ -580,7 +585,8 @@ def report_markdown(report: dict[str, Any]) -> str:
         data = a["select"] + (f" >= {a['threshold']}" if a["select"] == "threshold" else "")
         split = a.get("split") or {}
         mine, teacher = split.get(f"{name}-test") or {}, split.get("teacher-test") or {}
-        facts = f"{a['facts_covered']}/{report['facts_total']}" if a.get("facts_covered") is not None else "-"
+        facts = (f"{a['facts_covered']}/{report['facts_total']} ({a['prompts_without_fact']} prompts state none)"
+                 if a.get("facts_covered") is not None else "-")
         ratio = f"{100 * a['of_teacher']:.0f}%" if a.get("of_teacher") is not None else "-"
         wall = f"{a['train']['wall_s']:.0f} s" if a.get("train") and a["train"].get("wall_s") else "-"
         lines.append(f"| {name} | {a['target']} | {data} | {a['prompts'] or '-'} | {facts} | {_pct(a['test'])} | {ratio} | "
