@@ -413,9 +413,16 @@ def expand_stage(recipe: TuneShiftRecipe, pool, folder: Path, log: Log) -> list[
         if pool.count() == 0:
             seeds = _read_seeds(recipe.seeds)
             log(f"seeds: {add_seeds(pool, seeds.prompts, ft, plan[0], name=seeds.path).summary()}")
+        last = {"t": 0.0}
+
+        def progress(done: int, total: int, stage: str) -> None:  # the UI's status line follows the round
+            if done == total or time.perf_counter() - last["t"] > 5:
+                runs.update(folder, stage=f"expand · {stage}: {done}/{total}")
+                last["t"] = time.perf_counter()
+
         history: list[dict] = []
         for config in plan:
-            history = run_expansion(pool, base, ft, config, log=log)
+            history = run_expansion(pool, base, ft, config, progress=progress, log=log)
         return history
 
 
