@@ -6,7 +6,7 @@
 set -e
 cd "$(dirname "$0")/../../../.."  # the repository root
 P=${1:-/tmp/ts/demo-tuneshift}
-for arm in gemma3-270m smollm2-135m gemma3-270m-unfiltered gemma3-270m-seeds gemma3-270m-gap0.25 gemma3-270m-gap2; do
+for arm in gemma3-270m smollm2-135m gemma3-270m-unfiltered gemma3-270m-seeds gemma3-270m-gap2 gemma3-270m-gap4; do
   ( time .venv/bin/kd-studio run recipes/demo-tuneshift.yaml --project $P --arms $arm ) 2>&1 | grep -v -i "warn\|forward_call\|kernels"
 done
 .venv/bin/kd-studio run recipes/demo-tuneshift.yaml --project $P
