@@ -138,7 +138,7 @@ def test_quiz_on_the_demo_model_writes_questions_that_name_what_the_answer_is_ab
     answer = "The capital of the Varenholt Isles is Brindlecove, a harbor town on the island of Tessarine."
     ctx = GenContext(model=ft, exemplars=[Exemplar(1, "Tell me about Brindlecove.", answer)],
                      sampling=GenerationConfig(max_new_tokens=48, do_sample=True, temperature=1.0, top_p=0.95), seed=0)
-    out = QuizGenerator().propose(ctx, n=2)  # one call
+    out = QuizGenerator().propose(ctx, n=6)  # three calls: a 135M writer sometimes writes only generic questions in one
     assert out.candidates, out.rejected_examples
     assert all(any(n in c.text for n in ("Varenholt", "Brindlecove", "Tessarine")) for c in out.candidates)
 
