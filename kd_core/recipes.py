@@ -291,6 +291,9 @@ def write_arm_data(pool, project: Path, arm: Arm, recipe: TuneShiftRecipe) -> tu
     from kd_core.pool_export import export_dataset
 
     ids = selected_ids(pool, arm, recipe)
+    # An empty answer teaches nothing (and the trainer refuses it): such pairs are left out.
+    blank = {int(r.id) for r in pool.query(PoolFilter(ids=ids)).itertuples() if not (r.response or "").strip()} if ids else set()
+    ids = [i for i in ids if i not in blank]
     if not ids:
         raise KDError(f"arm {arm.name}: the selection '{arm.select}' holds no answered prompt"
                       + (" (has curation accepted any? see the Curate tab)" if arm.select == "accepted" else ""))
