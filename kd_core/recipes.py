@@ -271,34 +271,47 @@ def save_recipe(project: str | Path, recipe: TuneShiftRecipe, comment: str = "")
 # Selections of the pool
 
 
+def _selection(arm: Arm) -> PoolFilter:
+    if arm.select == "accepted":
+        return replace(ACCEPTED, has_response=True)
+    if arm.select == "threshold":
+        return PoolFilter(states=LIVE, min_gap=float(arm.threshold), has_response=True)
+    if arm.select == "seeds":
+        return PoolFilter(states=LIVE, sources="seed", has_response=True)
+    return PoolFilter(states=LIVE, has_response=True)
+
+
+def _answered(pool, where: PoolFilter) -> tuple[list[int], int]:
+    """Ids matching `where` whose answer is not blank, and how many were blank: an
+    empty answer teaches nothing (and the trainer refuses it)."""
+    frame = pool.query(where)
+    keep = [int(r.id) for r in frame.itertuples() if (r.response or "").strip()]
+    return keep, len(frame) - len(keep)
+
+
 def selected_ids(pool, arm: Arm, recipe: TuneShiftRecipe) -> list[int]:
     """The pool's prompt ids an arm trains on (answered, never a rejected one)."""
-    if arm.select == "accepted":
-        return pool.ids(replace(ACCEPTED, has_response=True))
-    if arm.select == "threshold":
-        return pool.ids(PoolFilter(states=LIVE, min_gap=float(arm.threshold), has_response=True))
-    if arm.select == "seeds":
-        return pool.ids(PoolFilter(states=LIVE, sources="seed", has_response=True))
-    everything = pool.ids(PoolFilter(states=LIVE, has_response=True))
-    size = arm.size or len(pool.ids(replace(ACCEPTED, has_response=True)))
-    if size > len(everything):
-        raise KDError(f"arm {arm.name}: {size} prompts asked, the pool has {len(everything)} answered ones")
-    return sorted(random.Random(arm.seed).sample(everything, size))
+    ids, _ = _answered(pool, _selection(arm))
+    if arm.select != "random":
+        return ids
+    size = arm.size or len(_answered(pool, _selection(replace(arm, select="accepted")))[0])
+    if size > len(ids):
+        raise KDError(f"arm {arm.name}: {size} prompts asked, the pool has {len(ids)} answered ones")
+    return sorted(random.Random(arm.seed).sample(ids, size))
 
 
-def write_arm_data(pool, project: Path, arm: Arm, recipe: TuneShiftRecipe) -> tuple[Path, int]:
-    """``data/<arm>/dataset.jsonl`` (and its data card) of the arm's selection."""
+def write_arm_data(pool, project: Path, arm: Arm, recipe: TuneShiftRecipe) -> tuple[Path, int, int]:
+    """``data/<arm>/dataset.jsonl`` (and its data card) of the arm's selection; returns
+    the file, its rows, and how many prompts the selection left out for a blank answer."""
     from kd_core.pool_export import export_dataset
 
     ids = selected_ids(pool, arm, recipe)
-    # An empty answer teaches nothing (and the trainer refuses it): such pairs are left out.
-    blank = {int(r.id) for r in pool.query(PoolFilter(ids=ids)).itertuples() if not (r.response or "").strip()} if ids else set()
-    ids = [i for i in ids if i not in blank]
+    blank = 0 if arm.select == "random" else _answered(pool, _selection(arm))[1]  # random draws among the rest
     if not ids:
         raise KDError(f"arm {arm.name}: the selection '{arm.select}' holds no answered prompt"
                       + (" (has curation accepted any? see the Curate tab)" if arm.select == "accepted" else ""))
     result = export_dataset(pool, project / DATA_DIR / arm.name, PoolFilter(ids=ids))
-    return result.files["dataset.jsonl"], result.rows
+    return result.files["dataset.jsonl"], result.rows, blank
 
 
 # ---------------------------------------------------------------------------
@@ -363,8 +376,9 @@ def _run(recipe: TuneShiftRecipe, project: Path, pool, folder: Path, stages: Seq
         return {"waiting_for_curation": waiting}
     for arm in arms:
         if "data" in stages:
-            path, rows = timed(f"data {arm.name}", lambda: write_arm_data(pool, project, arm, recipe))
-            log(f"data {arm.name}: {rows} prompts ({arm.select}) -> {path}")
+            path, rows, blank = timed(f"data {arm.name}", lambda: write_arm_data(pool, project, arm, recipe))
+            log(f"data {arm.name}: {rows} prompts ({arm.select}) -> {path}"
+                + (f"; {blank} left out: the teacher's answer is blank" if blank else ""))
     train = replace(recipe.train, system=recipe.expand.system)
     if "train" in stages:
         for arm in arms:
