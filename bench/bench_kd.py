@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 import kd_core  # noqa: E402,F401
+from bench.common import row, write  # noqa: E402
 from kd_core import demo  # noqa: E402
 from kd_core.evaluation import CONTEXT_TEMPLATE  # noqa: E402
 from kd_core.models import ModelSpec  # noqa: E402
@@ -90,11 +90,9 @@ def main() -> None:
     print(f"with cache {res['cache_tok_s']:.1f} tok/s | without {res['no_cache_tok_s']:.1f} tok/s | "
           f"ratio {res['cache_vs_no_cache']:.2f}x (goal > 1.0x) | largest logged-loss difference {res['max_loss_difference']:.2e}",
           flush=True)
-    res["machine"] = {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "torch": torch.__version__}
     out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"kd-cache-{len(pairs)}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2) + "\n")
-    print(f"-> {out}")
+    write(out, res, [row(f"prompt-distillation KD: {len(pairs)} pairs, {args.epochs:g} epochs", res["cache_tok_s"], "student tok/s",
+                         "teacher recomputed every epoch (no cache)", res["no_cache_tok_s"], goal="> 1.0x")])
 
 
 if __name__ == "__main__":

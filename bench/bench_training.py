@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -35,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 import kd_core  # noqa: E402,F401
+from bench.common import row, write  # noqa: E402
 from kd_core.demo import finetune_examples  # noqa: E402
 from kd_core.models import ModelSpec, load_model  # noqa: E402
 from kd_core.training import LoraSettings, PairDataset, TrainConfig, add_lora, collate, train_lora  # noqa: E402
@@ -134,11 +134,13 @@ def main() -> None:
             line = next((x for x in p.stdout.splitlines() if x.startswith("{")), None)
             res["memory"][kind] = json.loads(line) if line else {"error": (p.stderr or p.stdout)[-500:]}
             print(f"  memory {kind}: {res['memory'][kind]}", flush=True)
-    res["machine"] = {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "torch": torch.__version__}
     out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"training-{len(exs)}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2) + "\n")
-    print(f"-> {out}")
+    summary = [row(f"training: LoRA SFT, {len(exs)} demo pairs, batch {args.batch_size}", res["ours_tok_s"], "tok/s",
+                   "plain PyTorch loop", res["plain_tok_s"], goal=">= 1.0x")]
+    if "memory" in res and "weights_mb" in res["memory"].get("4bit", {}) and "weights_mb" in res["memory"].get("fp32", {}):
+        summary.append(row("training: weights in memory, 4-bit", res["memory"]["4bit"]["weights_mb"], "MB", "fp32",
+                           res["memory"]["fp32"]["weights_mb"], higher_is_better=False))
+    write(out, res, summary)
 
 
 if __name__ == "__main__":

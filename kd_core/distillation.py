@@ -575,7 +575,7 @@ def evaluate_stage(project: str | Path, model_spec, chunks: Sequence[Chunk], set
                    adapters: dict[str, str], log: Log = print) -> dict[str, dict]:
     """Accuracy of each system on the held-out questions; a system already measured on
     the same questions is read back, not rerun."""
-    from kd_core.evaluation import EvalResult, evaluate_qa
+    from kd_core.evaluation import EvalResult, evaluate_qa, measured_before
     from kd_core.models import load_model
 
     if not settings.questions:
@@ -587,20 +587,16 @@ def evaluate_stage(project: str | Path, model_spec, chunks: Sequence[Chunk], set
     loaded: dict[str | None, Any] = {}
     for system in settings.systems:
         out = Path(project) / PD_DIR / "eval" / system.replace("+", "-")
-        summary_path = out / "summary.json"
         adapter = adapters.get("pd") if system.startswith("pd") else adapters.get("sft") if system == "sft" else None
         if system in ("sft", "pd", "pd+rag") and not adapter:
             raise KDError(f"evaluate {system}: no trained adapter (run the train stage first)")
         use_rag = system.endswith("rag")
-        if summary_path.exists():  # the same model on the same questions: read back
-            summary = json.loads(summary_path.read_text())
-            same = (summary.get("model") == replace(model_spec, adapter=adapter).label() and summary.get("n") == len(items)
-                    and summary.get("questions") == settings.questions and summary.get("rag_k") == (settings.rag_k if use_rag else None)
-                    and summary.get("max_new_tokens") == settings.max_new_tokens)
-            if same:
-                results[system] = summary
-                log(f"evaluate {system}: {summary['accuracy']:.1%} (measured before)")
-                continue
+        summary = measured_before(out, model=replace(model_spec, adapter=adapter).label(), n=len(items), questions=settings.questions,
+                                  rag_k=settings.rag_k if use_rag else None, max_new_tokens=settings.max_new_tokens)
+        if summary:
+            results[system] = summary
+            log(f"evaluate {system}: {summary['accuracy']:.1%} (measured before)")
+            continue
         if adapter not in loaded:
             loaded.clear()  # one model in memory at a time
             loaded[adapter] = load_model(replace(model_spec, adapter=adapter))

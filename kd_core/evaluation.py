@@ -15,7 +15,7 @@ import string
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 
@@ -100,6 +100,17 @@ class EvalResult:
         out.mkdir(parents=True, exist_ok=True)
         self.items.to_json(out / "items.jsonl", orient="records", lines=True)
         (out / "summary.json").write_text(json.dumps(self.summary, indent=2))
+
+
+def measured_before(out_dir: str | Path, **same: Any) -> dict | None:
+    """The summary saved in `out_dir` when it was measured with every one of `same`'s
+    values (model, questions, settings), else None: a stage reads an evaluation back
+    instead of rerunning it, and reruns it when anything it depends on changed."""
+    path = Path(out_dir) / "summary.json"
+    if not path.exists():
+        return None
+    summary = json.loads(path.read_text())
+    return summary if all(summary.get(k) == v for k, v in same.items()) else None
 
 
 def evaluate_qa(

@@ -382,12 +382,10 @@ def _run(recipe: TuneShiftRecipe, project: Path, pool, folder: Path, stages: Seq
     train = replace(recipe.train, system=recipe.expand.system)
     if "train" in stages:
         for arm in arms:
-            data = project / DATA_DIR / arm.name / "dataset.jsonl"
-            if data.exists():
-                spec = recipe.target_spec(arm.target)
-                job_id = jobs.job_id_for(arm.name, data, spec, train)
+            job = arm_job(recipe, project, arm, train)
+            if job:
                 timed(f"train {arm.name}", lambda: jobs.train_to_completion(
-                    project, spec, data, train, job_id, f"TuneShift-KD {recipe.name}: {arm.name}", log))
+                    project, recipe.target_spec(arm.target), job[0], train, job[1], f"TuneShift-KD {recipe.name}: {arm.name}", log))
     adapters = trained_adapters(recipe, project, train)  # every arm's, for the report: one run may do only some
     if "evaluate" in stages:
         with runs.DeviceHold(folder, recipe.model_spec("finetuned").device, log):
@@ -400,6 +398,16 @@ def _run(recipe: TuneShiftRecipe, project: Path, pool, folder: Path, stages: Seq
     return report
 
 
+def arm_job(recipe: TuneShiftRecipe, project: Path, arm: Arm, train: TrainConfig) -> tuple[Path, str] | None:
+    """The arm's dataset and the id of the job that trains it: a digest of the data, the
+    target and the settings, so a changed arm trains anew and an unchanged one resumes.
+    None before the data stage wrote the arm's data."""
+    from kd_core import jobs
+
+    data = project / DATA_DIR / arm.name / "dataset.jsonl"
+    return (data, jobs.job_id_for(arm.name, data, recipe.target_spec(arm.target), train)) if data.exists() else None
+
+
 def trained_adapters(recipe: TuneShiftRecipe, project: Path, train: TrainConfig) -> dict[str, str]:
     """arm name -> the adapter of the job that trained the arm's current data with the
     recipe's settings (an arm whose data or settings changed since has none)."""
@@ -407,11 +415,10 @@ def trained_adapters(recipe: TuneShiftRecipe, project: Path, train: TrainConfig)
 
     out = {}
     for arm in recipe.arms:
-        data = project / DATA_DIR / arm.name / "dataset.jsonl"
-        if data.exists():
-            adapter = jobs.jobs_dir(project) / jobs.job_id_for(arm.name, data, recipe.target_spec(arm.target), train) / "adapter"
-            if (adapter / "adapter_config.json").exists():
-                out[arm.name] = str(adapter)
+        job = arm_job(recipe, project, arm, train)
+        adapter = jobs.jobs_dir(project) / job[1] / "adapter" if job else None
+        if adapter and (adapter / "adapter_config.json").exists():
+            out[arm.name] = str(adapter)
     return out
 
 
@@ -458,7 +465,7 @@ def _eval_plan(recipe: TuneShiftRecipe, arms: list[Arm], adapters: dict[str, str
 def evaluate_stage(recipe: TuneShiftRecipe, project: Path, arms: list[Arm], adapters: dict[str, str], log: Log) -> dict[str, dict]:
     """Every evaluation of `_eval_plan` into ``eval/<name>/``; one already measured (same
     model, questions and settings) is read back, not rerun."""
-    from kd_core.evaluation import EVAL_DIR, EvalResult, evaluate_qa, question_set
+    from kd_core.evaluation import EVAL_DIR, EvalResult, evaluate_qa, measured_before, question_set
     from kd_core.models import load_model
 
     config = GenerationConfig(max_new_tokens=recipe.eval.max_new_tokens, batch_size=recipe.eval.batch_size)
@@ -466,13 +473,11 @@ def evaluate_stage(recipe: TuneShiftRecipe, project: Path, arms: list[Arm], adap
     for name, spec, ref, what in _eval_plan(recipe, arms, adapters):
         out = project / EVAL_DIR / name
         items = question_set(ref)
-        if (out / "summary.json").exists():
-            summary = json.loads((out / "summary.json").read_text())
-            if (summary.get("model"), summary.get("n"), summary.get("questions"), summary.get("max_new_tokens")) == (
-                    spec.label(), len(items), ref, config.max_new_tokens):
-                log(f"evaluate {name}: {summary['accuracy']:.1%} (measured before)")
-                results[name] = summary
-                continue
+        summary = measured_before(out, model=spec.label(), n=len(items), questions=ref, max_new_tokens=config.max_new_tokens)
+        if summary:
+            log(f"evaluate {name}: {summary['accuracy']:.1%} (measured before)")
+            results[name] = summary
+            continue
         lm = load_model(spec)
         result = evaluate_qa(lm, items, config)
         del lm
