@@ -222,6 +222,10 @@ def run_expansion(
         log(f"answered and scored {n} prompts left without answers")
 
     history: list[dict] = list(pool.get_meta(META_LOG, []))
+    if current and current.get("planned") and sorted(current["planned"]) != sorted(names):
+        # Finishing a round with other generators would mix two rounds' prompts in one.
+        raise KDError(f"round {current['round']} was started with the generators {', '.join(current['planned'])} and is not "
+                      f"finished: resume it with those (asked: {', '.join(names)})")
     while True:
         if current is None:
             done_rounds = max([h["round"] for h in history], default=0)
@@ -233,7 +237,8 @@ def run_expansion(
             if config.max_pool and pool.count() >= config.max_pool:
                 log(f"stopping: the pool holds {pool.count()} prompts (max_pool {config.max_pool})")
                 break
-            current = {"round": done_rounds + 1, "generators": {}, **({"like": list(config.like)} if config.like else {})}
+            current = {"round": done_rounds + 1, "planned": names, "generators": {},
+                       **({"like": list(config.like)} if config.like else {})}
             pool.set_meta(META_CURRENT, current)
         stats = _run_round(pool, base, finetuned, writer, generators, current, config, progress, log)
         history.append(stats)

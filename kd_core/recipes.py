@@ -427,9 +427,12 @@ def expand_stage(recipe: TuneShiftRecipe, pool, folder: Path, log: Log) -> list[
     from kd_core.expansion import add_seeds, run_expansion
     from kd_core.models import load_model
 
+    from kd_core.expansion import META_CURRENT
+
     plan = recipe.expansion_plan()
     done = len(pool.get_meta("expansion.rounds", []))
-    if done >= plan[-1].rounds and pool.get_meta("expansion.current") is None and pool.count():
+    current = pool.get_meta(META_CURRENT)
+    if done >= plan[-1].rounds and current is None and pool.count():
         log(f"expand: {done} rounds done before")
         return pool.get_meta("expansion.rounds", [])
     with runs.DeviceHold(folder, recipe.model_spec("finetuned").device, log):
@@ -444,9 +447,13 @@ def expand_stage(recipe: TuneShiftRecipe, pool, folder: Path, log: Log) -> list[
                 runs.update(folder, stage=f"expand · {stage}: {done}/{total}")
                 last["t"] = time.perf_counter()
 
-        history: list[dict] = []
+        # Each config runs its own rounds: an interrupted round resumes under the config
+        # (and generators) that started it, not under the first one in the plan.
+        next_round = current["round"] if current else done + 1
+        history: list[dict] = pool.get_meta("expansion.rounds", [])
         for config in plan:
-            history = run_expansion(pool, base, ft, config, progress=progress, log=log)
+            if config.rounds >= next_round:
+                history = run_expansion(pool, base, ft, config, progress=progress, log=log)
         return history
 
 

@@ -186,6 +186,20 @@ def test_a_rerun_of_a_finished_loop_does_nothing_and_more_rounds_continue_it(tmp
     assert [h["round"] for h in helpers.run(str(tmp_path), str(tiny_llama_dir), str(tiny_llama_adapter), rounds=2)] == [1, 2]
 
 
+def test_an_unfinished_round_is_not_finished_by_other_generators(tmp_path, models):
+    base, ft = models
+    cfg = helpers.config(rounds=2)
+    with Pool(tmp_path) as pool:
+        add_seeds(pool, helpers.SEEDS, ft, cfg)
+        run_expansion(pool, base, ft, helpers.config(rounds=1), generators=[helpers.ScriptedGenerator("alpha")])
+        pool.set_meta(META_CURRENT, {"round": 2, "planned": ["quiz"], "generators": {}})  # a quiz round that died
+        n = pool.count()
+        with pytest.raises(KDError, match="round 2 was started with the generators quiz and is not finished: "
+                                          "resume it with those \\(asked: alpha\\)"):
+            run_expansion(pool, base, ft, cfg, generators=[helpers.ScriptedGenerator("alpha")])
+        assert pool.count() == n and pool.get_meta(META_CURRENT)["round"] == 2  # nothing written, still resumable
+
+
 def _spawn(project, tiny_llama_dir, tiny_llama_adapter, rounds=3, delay=0.0, auto=True):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     return subprocess.Popen(

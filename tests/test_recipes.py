@@ -100,6 +100,29 @@ def test_a_recipe_runs_every_stage_writes_its_report_and_a_second_run_redoes_not
     assert sum("(measured before)" in m for m in again) == 10  # teacher, target before, 3 arms; test and control
 
 
+def test_a_more_rounds_round_cut_short_resumes_with_its_own_generators(
+        tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir, monkeypatch):
+    import kd_core.generators as gens
+    from kd_core.expansion import META_CURRENT
+    from tests.expansion_helpers import ScriptedGenerator
+
+    monkeypatch.setitem(gens.GENERATORS, "list", lambda: ScriptedGenerator("list"))
+    monkeypatch.setitem(gens.GENERATORS, "crawl", lambda: ScriptedGenerator("crawl"))
+    _recipe(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, more_rounds=[{"generators": ["crawl"], "per_round": 2}])
+    recipe = load_recipe(tmp_path / "recipe.yaml")
+    project = tmp_path / "proj"
+    run_recipe(load_recipe(tmp_path / "recipe.yaml"), project, stages=["expand"], log=lambda m: None)
+    with Pool(project) as pool:  # as if the run died inside round 2 (the more_rounds one), before its record
+        rounds = pool.get_meta("expansion.rounds")
+        pool.update_meta({"expansion.rounds": rounds[:1], META_CURRENT: {"round": 2, "planned": ["crawl"], "generators": {}}})
+    lines: list[str] = []
+    run_recipe(recipe, project, stages=["expand"], log=lines.append)
+    with Pool(project) as pool:
+        again = pool.get_meta("expansion.rounds")
+    assert [list(r["generators"]) for r in again] == [["list"], ["crawl"]]  # not the first config's "list"
+    assert any(m.startswith("round 2 · crawl") for m in lines) and not any(m.startswith("round 2 · list") for m in lines)
+
+
 def test_manual_curation_stops_for_a_person_and_trains_only_what_they_accepted(
         tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
     _recipe(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, curation="manual",
