@@ -3,11 +3,16 @@
 CPU: weights stay float32 and compute runs under bf16 autocast where the CPU supports
 it (measured faster than fp32 on AVX-512 bf16 machines, see README).  CUDA: weights in
 bf16 (fp16 on GPUs without bf16).  Everything else in kd_core asks this module.
+
+``KD_STUDIO_AUTOCAST=off`` keeps CPU compute in fp32 everywhere: the same run then gives
+the same numbers on a CPU with bf16 and one without (bf16 results also depend on the
+batch's shape, so a cached and a recomputed teacher differ slightly under it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Iterator
 
 import torch
@@ -58,13 +63,28 @@ def _has_avx512bf16() -> bool:
         return False
 
 
+AUTOCAST_ENV = "KD_STUDIO_AUTOCAST"
+
+
 def autocast_dtype(device: torch.device, weight_dtype: torch.dtype) -> torch.dtype | None:
     """Compute dtype for autocast, or None to run in the weights' own dtype."""
-    if weight_dtype != torch.float32:
+    setting = os.environ.get(AUTOCAST_ENV, "auto").strip().lower() or "auto"
+    if setting not in ("auto", "off"):
+        from kd_core.errors import KDError
+
+        raise KDError(f"{AUTOCAST_ENV}={setting!r}: use 'auto' (bf16 where the CPU has it) or 'off' (fp32 compute)")
+    if weight_dtype != torch.float32 or setting == "off":
         return None
     if device.type == "cpu":
         return torch.bfloat16 if _has_avx512bf16() else None
     return None
+
+
+def compute_name(device: torch.device, weight_dtype: torch.dtype) -> str:
+    """What a run computes in, for its records: 'fp32', 'bf16 autocast', 'bf16'..."""
+    auto = autocast_dtype(device, weight_dtype)
+    name = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
+    return f"{name[auto]} autocast" if auto is not None else name.get(weight_dtype, str(weight_dtype))
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
+from kd_core import devices
 from kd_core.errors import InputFileError, KDError
 from kd_core.generation import GenerationConfig, generate
 from kd_core.models import LoadedModel
@@ -142,6 +143,7 @@ def evaluate_qa(
         "accuracy": round(float(df["correct"].mean()), 4) if n else 0.0,
         "wall_s": round(wall, 1),
         "max_new_tokens": config.max_new_tokens,
+        "compute": devices.compute_name(lm.device, lm.dtype),  # bf16 and fp32 answers differ now and then
     }
     return EvalResult(df, summary)
 

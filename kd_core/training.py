@@ -395,8 +395,9 @@ class TeacherCache:
     on the CPU after the first epoch computed them.  The teacher never changes (its
     weights are frozen, or they are the student's with the adapter off, which training
     does not touch; dropout is off), so later epochs read them back instead of running
-    the teacher's whole prompt (document included) through its body again: exact, not an
-    approximation.  Stops adding once `limit_bytes` are held (one hidden vector per
+    the teacher's whole prompt (document included) through its body again: exact in
+    fp32 (under bf16 autocast a recomputed teacher differs a little with the batch's
+    shape, the cached one does not).  Stops adding once `limit_bytes` are held (one hidden vector per
     response token: 576 floats for SmolLM2-135M, so ~2 KB a token)."""
 
     def __init__(self, limit_bytes: int):
@@ -847,6 +848,7 @@ def train_lora(
         "adapter": str(adapter_dir),
         "adapter_mb": round(size / 2**20, 2),
         "processes": world,
+        "compute": devices.compute_name(lm.device, lm.dtype),
         "teacher_cache": None if trainer.teacher_cache is None else {
             "hits": trainer.teacher_cache.hits, "misses": trainer.teacher_cache.misses,
             "mb": round(trainer.teacher_cache.bytes / 2**20, 1)},
