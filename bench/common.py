@@ -15,6 +15,8 @@ def machine() -> dict[str, Any]:
     """The facts that decide a CPU benchmark's numbers, and how busy the machine was."""
     import torch
 
+    from kd_core import devices
+
     cpu = platform.processor() or platform.machine()
     try:  # the model name says more than "x86_64"
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -27,6 +29,7 @@ def machine() -> dict[str, Any]:
         mem_gb = None
     return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "memory_gb": mem_gb and round(mem_gb, 1),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "cpu_bf16": devices._has_avx512bf16(), "compute": devices.compute_name(torch.device("cpu"), torch.float32),
             "python": platform.python_version(), "torch": torch.__version__, "load_average": os.getloadavg()[0]}
 
 

@@ -1,12 +1,12 @@
 """Every device and dtype decision in one place.
 
-CPU: weights stay float32 and compute runs under bf16 autocast where the CPU supports
-it (measured faster than fp32 on AVX-512 bf16 machines, see README).  CUDA: weights in
-bf16 (fp16 on GPUs without bf16).  Everything else in kd_core asks this module.
-
-``KD_STUDIO_AUTOCAST=off`` keeps CPU compute in fp32 everywhere: the same run then gives
-the same numbers on a CPU with bf16 and one without (bf16 results also depend on the
-batch's shape, so a cached and a recomputed teacher differ slightly under it).
+CPU: weights and compute stay float32.  ``KD_STUDIO_AUTOCAST=bf16`` runs compute under
+bf16 autocast where the CPU has native bf16 (AVX-512 bf16 / AMX); it is not the default
+because on the 2-core AMX machine it was measured slower, not faster: the same recipe
+(assets/demo/runs/tuneshift-quiz) took 995 s under bf16 autocast and 584 s in fp32
+(Gemma 3 270M training 489 s vs 331 s, 396-question evaluation 353 s vs 149 s), and bf16
+results also shift with the batch's shape.  CUDA: weights in bf16 (fp16 on GPUs
+without bf16).  Everything else in kd_core asks this module.
 """
 
 from __future__ import annotations
@@ -68,11 +68,11 @@ AUTOCAST_ENV = "KD_STUDIO_AUTOCAST"
 
 def autocast_dtype(device: torch.device, weight_dtype: torch.dtype) -> torch.dtype | None:
     """Compute dtype for autocast, or None to run in the weights' own dtype."""
-    setting = os.environ.get(AUTOCAST_ENV, "auto").strip().lower() or "auto"
-    if setting not in ("auto", "off"):
+    setting = os.environ.get(AUTOCAST_ENV, "off").strip().lower() or "off"
+    if setting not in ("off", "bf16"):
         from kd_core.errors import KDError
 
-        raise KDError(f"{AUTOCAST_ENV}={setting!r}: use 'auto' (bf16 where the CPU has it) or 'off' (fp32 compute)")
+        raise KDError(f"{AUTOCAST_ENV}={setting!r}: use 'off' (fp32 compute, the default) or 'bf16' (bf16 autocast where the CPU has it)")
     if weight_dtype != torch.float32 or setting == "off":
         return None
     if device.type == "cpu":
