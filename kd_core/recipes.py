@@ -424,10 +424,8 @@ def trained_adapters(recipe: TuneShiftRecipe, project: Path, train: TrainConfig)
 
 def expand_stage(recipe: TuneShiftRecipe, pool, folder: Path, log: Log) -> list[dict]:
     """Seeds into an empty pool, then the rounds not done yet (kd_core.expansion)."""
-    from kd_core.expansion import add_seeds, run_expansion
+    from kd_core.expansion import META_CURRENT, add_seeds, run_expansion
     from kd_core.models import load_model
-
-    from kd_core.expansion import META_CURRENT
 
     plan = recipe.expansion_plan()
     done = len(pool.get_meta("expansion.rounds", []))
