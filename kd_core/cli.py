@@ -37,22 +37,27 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust-remote-code", action="store_true", help="allow model repositories to run their own code")
 
 
-def role_specs(args: argparse.Namespace, roles=("base", "finetuned", "target")) -> dict:
-    """ModelSpecs for the roles from CLI flags, the demo filling whatever is not given."""
+def role_specs(args: argparse.Namespace, roles=("base", "finetuned", "target"), adapter_to: str = "finetuned") -> dict:
+    """ModelSpecs for the roles from CLI flags, the demo filling whatever is not given.
+    `--adapter` goes on the `adapter_to` role: the fine-tuned model, or, for `eval`, the
+    model evaluated (a trained student is `--role target --adapter JOB/adapter`)."""
+    from dataclasses import replace
+
     from kd_core.models import ModelSpec, demo_spec
 
     given_any = any(getattr(args, r, None) for r in ("base", "finetuned", "target")) or args.adapter
     specs = {}
     for role in roles:
         name = getattr(args, role, None)
-        if role == "finetuned" and name is None and args.adapter:
+        adapter = args.adapter if role == adapter_to else None
+        if role == "finetuned" and name is None and adapter:
             name = args.base or demo_spec("base").name
         if name is None:
-            if given_any and role != "target":
+            if given_any and role != "target" and not adapter:
                 continue
-            spec = demo_spec(role)
+            spec = demo_spec(role) if adapter is None else replace(demo_spec(role), adapter=adapter)
         else:
-            spec = ModelSpec(name, adapter=args.adapter if role == "finetuned" else None)
+            spec = ModelSpec(name, adapter=adapter)
         spec.dtype, spec.device = args.dtype, args.device
         spec.load_in_4bit, spec.trust_remote_code = args.load_in_4bit, args.trust_remote_code
         specs[role] = spec
@@ -117,7 +122,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from kd_core.models import load_model
 
     items = question_set(args.questions)  # a bad file fails before the model loads
-    spec = role_specs(args, roles=(args.role,))[args.role]
+    spec = role_specs(args, roles=(args.role,), adapter_to=args.role)[args.role]
     out, name = args.out, None
     if args.project:
         name = evaluation_name(args.name or spec.label())
@@ -418,7 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="QA accuracy of a model on a question set")
     _model_args(ev)
-    ev.add_argument("--role", default="finetuned", choices=["base", "finetuned", "target"], help="which model to evaluate")
+    ev.add_argument("--role", default="finetuned", choices=["base", "finetuned", "target"],
+                    help="which model to evaluate; --adapter applies to it (a trained student: --role target --adapter JOB/adapter)")
     ev.add_argument("--questions", required=True, help="JSONL file (question, answer|answers) or demo:test|train|train-all|control")
     ev.add_argument("--out", default=None, help="folder for items.jsonl and summary.json")
     ev.add_argument("--project", default=None, help="record it in PROJECT/eval/NAME/ (the Evaluate tab shows it)")

@@ -65,3 +65,27 @@ def test_read_questions_names_the_bad_line(tmp_path):
         read_questions(p)
     p.write_text(json.dumps({"question": "A?", "answers": ["b", "c"], "id": "x"}) + "\n")
     assert read_questions(p)[0].answers == ["b", "c"]
+
+
+@pytest.mark.parametrize("argv, name, adapter", [
+    # A trained student: the adapter goes on the model evaluated (it was silently dropped).
+    (["--role", "target", "--adapter", "/jobs/j/adapter"], "demo:gemma3-270m", "/jobs/j/adapter"),
+    (["--role", "target", "--target", "my/model", "--adapter", "/a"], "my/model", "/a"),
+    (["--role", "finetuned", "--adapter", "/a"], "demo:smollm2-135m-instruct", "/a"),
+    (["--role", "base", "--base", "my/base", "--adapter", "/a"], "my/base", "/a"),
+    (["--role", "target"], "demo:gemma3-270m", None),
+])
+def test_eval_puts_the_adapter_on_the_model_it_evaluates(argv, name, adapter):
+    from kd_core.cli import build_parser, role_specs
+
+    args = build_parser().parse_args(["eval", "--questions", "demo:test", *argv])
+    spec = role_specs(args, roles=(args.role,), adapter_to=args.role)[args.role]
+    assert (spec.name, spec.adapter) == (name, adapter)
+
+
+def test_other_commands_keep_the_adapter_on_the_finetuned_model():
+    from kd_core.cli import build_parser, role_specs
+
+    args = build_parser().parse_args(["models", "check", "--base", "b", "--adapter", "/a", "--target", "t"])
+    specs = role_specs(args)
+    assert (specs["finetuned"].name, specs["finetuned"].adapter) == ("b", "/a") and specs["target"].adapter is None
