@@ -202,7 +202,7 @@ def round_row(h: dict[str, Any]) -> list[Any]:
 
 
 def status_text(status: dict[str, Any]) -> str:
-    return run_status_text("Expansion", status, "No rounds have run in this project yet.")
+    return run_status_text("Expansion", status, "No expansion is running from this tab (rounds already in the pool are listed below).")
 
 
 # ---------------------------------------------------------------------------
