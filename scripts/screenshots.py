@@ -3,10 +3,12 @@
 
 Starts `kd-studio serve --project PROJECT` on a free port, opens each tab in headless
 Chromium and saves a full-page PNG; on the Models tab it runs the pre-flight check, and
-on the Chat tab it first asks the demo's teacher and target one question, so the picture
-shows two real answers and their scores.
+on the Chat tab it first asks the demo's teacher and target (and, with --student, the
+target with a trained adapter) one question, so the picture shows real answers and their
+scores.
 
     .venv/bin/python scripts/screenshots.py --project projects/demo-pd
+    .venv/bin/python scripts/screenshots.py --project Q --student Q/jobs/gemma3-270m-8-epochs/adapter
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main() -> int:
     ap.add_argument("--project", required=True, help="project folder the app opens")
     ap.add_argument("--out", default=str(ROOT / "assets" / "screenshots"))
     ap.add_argument("--question", default="Who founded Brindlecove?")
+    ap.add_argument("--student", default=None, help="a trained adapter of the demo target: the Chat tab's third column")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -59,6 +62,10 @@ def main() -> int:
                 if tab == "Curate":
                     page.locator("#curate-open").click()
                 if tab == "Chat":
+                    if args.student:  # teacher, untrained target and the transferred student side by side
+                        page.locator("#chat-label-2 textarea").fill("student (target + transfer)")
+                        page.locator("#chat-model-2 textarea").fill("demo:gemma3-270m")
+                        page.locator("#chat-adapter-2 textarea").fill(args.student)
                     page.locator("#chat-prompt textarea").fill(args.question)
                     page.locator("#chat-send").click()
                     page.locator("#chat-scores").get_by_text("ppl under").first.wait_for(timeout=600_000)
