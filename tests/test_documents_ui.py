@@ -109,7 +109,9 @@ def test_a_browser_user_uploads_a_document_and_gets_questions_to_curate(serve_ap
         page.locator("#docs-questions").click()
         status = page.locator("#docs-status")
         expect(status).to_contain_text("running", timeout=30_000)
-        expect(status).to_contain_text("completed", timeout=240_000)
+        # Usually ~30 s; once, in a full run on this shared 2-core machine, it took over 240 s
+        # (alone again: 46 s). The test proves the stage completes, not how fast.
+        expect(status).to_contain_text("completed", timeout=600_000)
         assert pd_core.pd_status(project)["state"] == "completed"
         from kd_core.pool import Pool
 
