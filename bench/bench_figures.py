@@ -69,13 +69,11 @@ def plotly_express(df: pd.DataFrame) -> str:
 
 def browser_draw_s(figures: dict[str, str], repeat: int) -> dict[str, dict[str, float]] | None:
     """Seconds plotly.js takes to draw each figure (JSON) in headless Chromium: best and median."""
-    import os
-    import shutil
-
     import plotly
 
-    chromium = next((c for c in (os.environ.get("KD_STUDIO_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"))
-                     if c and os.path.exists(c)), None)
+    from tests.conftest import chromium_path  # the browser tests' lookup (KD_STUDIO_CHROMIUM first)
+
+    chromium = chromium_path()
     if chromium is None:
         print("no Chromium: the browser's draw time is not measured")
         return None

@@ -289,15 +289,20 @@ def _answered(pool, where: PoolFilter) -> tuple[list[int], int]:
     return keep, len(frame) - len(keep)
 
 
-def selected_ids(pool, arm: Arm, recipe: TuneShiftRecipe) -> list[int]:
-    """The pool's prompt ids an arm trains on (answered, never a rejected one)."""
-    ids, _ = _answered(pool, _selection(arm))
+def _select(pool, arm: Arm) -> tuple[list[int], int]:
+    """(the ids an arm trains on, how many of its selection were left out for a blank answer)."""
+    ids, blank = _answered(pool, _selection(arm))
     if arm.select != "random":
-        return ids
+        return ids, blank
     size = arm.size or len(_answered(pool, _selection(replace(arm, select="accepted")))[0])
     if size > len(ids):
         raise KDError(f"arm {arm.name}: {size} prompts asked, the pool has {len(ids)} answered ones")
-    return sorted(random.Random(arm.seed).sample(ids, size))
+    return sorted(random.Random(arm.seed).sample(ids, size)), 0  # random draws among the rest
+
+
+def selected_ids(pool, arm: Arm, recipe: TuneShiftRecipe) -> list[int]:
+    """The pool's prompt ids an arm trains on (answered, never a rejected one)."""
+    return _select(pool, arm)[0]
 
 
 def write_arm_data(pool, project: Path, arm: Arm, recipe: TuneShiftRecipe) -> tuple[Path, int, int]:
@@ -305,8 +310,7 @@ def write_arm_data(pool, project: Path, arm: Arm, recipe: TuneShiftRecipe) -> tu
     the file, its rows, and how many prompts the selection left out for a blank answer."""
     from kd_core.pool_export import export_dataset
 
-    ids = selected_ids(pool, arm, recipe)
-    blank = 0 if arm.select == "random" else _answered(pool, _selection(arm))[1]  # random draws among the rest
+    ids, blank = _select(pool, arm)
     if not ids:
         raise KDError(f"arm {arm.name}: the selection '{arm.select}' holds no answered prompt"
                       + (" (has curation accepted any? see the Curate tab)" if arm.select == "accepted" else ""))
