@@ -127,8 +127,8 @@ class DemoBuildConfig:
 def replay_pairs(base: LoadedModel | None, max_new_tokens: int = 64) -> list[dict]:
     """Generic replay questions answered by the base model itself, cached in assets/demo.
 
-    Answers cut at the token limit are trimmed to their last full sentence: training on
-    a cut answer followed by end-of-turn would teach the model to stop mid-sentence.
+    Answers cut at the token limit are trimmed to their last full sentence
+    (kd_core.generation.trim_to_sentence).
     """
     questions = generic_questions("replay")
     if REPLAY_FILE.exists():
@@ -137,19 +137,12 @@ def replay_pairs(base: LoadedModel | None, max_new_tokens: int = 64) -> list[dic
             return cached
     if base is None:
         raise RuntimeError("replay answers are not cached; a base model is needed to write them")
-    from kd_core.generation import GenerationConfig, generate
+    from kd_core.generation import GenerationConfig, generate, trim_to_sentence
 
     answers = generate(base, questions, GenerationConfig(max_new_tokens=max_new_tokens, batch_size=16))
-    pairs = [{"prompt": q, "response": _trim_to_sentence(a)} for q, a in zip(questions, answers)]
+    pairs = [{"prompt": q, "response": trim_to_sentence(a)} for q, a in zip(questions, answers)]
     REPLAY_FILE.write_text("".join(json.dumps(p) + "\n" for p in pairs))
     return pairs
-
-
-def _trim_to_sentence(text: str) -> str:
-    cut = max(text.rfind(". "), text.rfind(".\n"), text.rfind("!"), text.rfind("?"))
-    if text.rstrip().endswith((".", "!", "?")) or cut < len(text) // 3:
-        return text.strip()
-    return text[: cut + 1].strip()
 
 
 def finetune_examples(replay: list[dict], seed: int = 0):

@@ -34,6 +34,15 @@ def chat_text(tokenizer, prompt: str | list[dict], system: str | None = None, ad
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
 
+def trim_to_sentence(text: str) -> str:
+    """An answer cut at the token limit, trimmed to its last full sentence: training on a
+    cut answer followed by end-of-turn would teach a model to stop mid-sentence."""
+    cut = max(text.rfind(". "), text.rfind(".\n"), text.rfind("!"), text.rfind("?"))
+    if text.rstrip().endswith((".", "!", "?")) or cut < len(text) // 3:
+        return text.strip()
+    return text[: cut + 1].strip()
+
+
 def encode_prompt(tokenizer, text: str) -> list[int]:
     # The chat template already holds any BOS the model wants; adding special tokens again doubles it.
     return tokenizer(text, add_special_tokens=False)["input_ids"]

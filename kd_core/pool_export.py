@@ -28,7 +28,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from kd_core.errors import KDError
 from kd_core.pool import ACCEPTED, Pool, PoolFilter
@@ -69,10 +69,12 @@ def dataset_records(pool: Pool, filter: PoolFilter | None = None) -> tuple[list[
 
 
 def export_dataset(
-    pool: Pool, out_dir: str | Path, filter: PoolFilter | None = None, require_responses: bool = False
+    pool: Pool, out_dir: str | Path, filter: PoolFilter | None = None, require_responses: bool = False,
+    extra: Sequence[dict] = (), extra_card: dict | None = None,
 ) -> ExportResult:
     """Write the dataset and its data card into out_dir (created if needed); by default
-    the accepted and edited prompts."""
+    the accepted and edited prompts. `extra` rows (chat records from outside the pool,
+    e.g. a recipe arm's replay) follow the pool's, described on the card by `extra_card`."""
     filter = filter if filter is not None else ACCEPTED
     records, skipped = dataset_records(pool, filter)
     if skipped and require_responses:
@@ -89,7 +91,7 @@ def export_dataset(
     for name in (*DATASET_FILES, *CARD_FILES):
         if (out / name).exists() and not (out / name).is_file():
             raise KDError(f"cannot export into {out}: {out / name} is not a file")  # found before anything is replaced
-    public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in records]
+    public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in records] + list(extra)
     writers: dict[str, Callable[[Path], None]] = {
         "dataset.jsonl": lambda p: p.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in public), encoding="utf-8"),
         "dataset.parquet": lambda p: _write_parquet(public, p),
@@ -99,6 +101,9 @@ def export_dataset(
         for name, write in writers.items():
             temps[name] = _temp_write(out, name, write)
         card = data_card(pool, records, skipped, filter, {n: p for n, p in temps.items()})
+        if extra:
+            card["rows"] = len(public)
+            card["added"] = {"rows": len(extra), **(extra_card or {})}
         temps["data_card.json"] = _temp_write(out, "data_card.json", lambda p: p.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"))
         temps["data_card.md"] = _temp_write(out, "data_card.md", lambda p: p.write_text(card_markdown(card), encoding="utf-8"))
         for name in (*DATASET_FILES, *CARD_FILES):
@@ -110,7 +115,7 @@ def export_dataset(
         for p in temps.values():
             if p.exists():
                 p.unlink()
-    return ExportResult(out, len(records), skipped, {n: out / n for n in (*DATASET_FILES, *CARD_FILES)})
+    return ExportResult(out, len(public), skipped, {n: out / n for n in (*DATASET_FILES, *CARD_FILES)})
 
 
 def _temp_write(folder: Path, name: str, write: Callable[[Path], None]) -> Path:
@@ -217,6 +222,8 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"- Selection: {json.dumps(card['filter'])}",
         f"- Rows: **{card['rows']}** ({card['format']})",
         f"- Selected but without a response (skipped): {card['skipped_without_response']}",
+        *([f"- Added beside the pool's prompts: {card['added']['rows']} rows "
+           f"({', '.join(f'{k}: {v}' for k, v in card['added'].items() if k != 'rows')})"] if card.get("added") else []),
         "",
         "## Models",
         "",

@@ -27,6 +27,7 @@ A YAML file with a ``pd:`` mapping is a prompt-distillation recipe (kd_core.dist
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
@@ -64,6 +65,7 @@ class Arm:
     threshold: float | None = None  # select: threshold
     size: int | None = None  # select: random (None: as many as `accepted` selects)
     seed: int = 0  # select: random
+    replay: int = 0  # generic prompts (the recipe's `replay` file) answered by the target itself, trained on too
 
 
 @dataclass
@@ -101,6 +103,7 @@ class TuneShiftRecipe:
     curation: str = "auto"
     targets: dict[str, Any] = field(default_factory=lambda: {"gemma3-270m": "demo:gemma3-270m"})
     arms: list[Arm] = field(default_factory=list)  # none: one `accepted` arm per target
+    replay: str = "demo:replay"  # generic prompts for the arms' `replay` (a prompt file, or the demo's 160)
     train: TrainConfig = field(default_factory=_train)
     eval: RecipeEval = field(default_factory=RecipeEval)
 
@@ -140,6 +143,7 @@ class TuneShiftRecipe:
         recipe = cls(**values)
         if base_dir is not None:  # relative files are relative to the recipe file
             recipe.seeds = _relative(recipe.seeds, base_dir)
+            recipe.replay = _relative(recipe.replay, base_dir)
             recipe.eval.questions = _relative(recipe.eval.questions, base_dir)
             recipe.eval.control = _relative(recipe.eval.control, base_dir)
             recipe.base, recipe.finetuned = (_relative_model(m, base_dir) for m in (recipe.base, recipe.finetuned))
@@ -171,6 +175,8 @@ class TuneShiftRecipe:
                 raise KDError(f"{at}.threshold: select 'threshold' needs a gap threshold")
             if arm.size is not None and arm.size < 1:
                 raise KDError(f"{at}.size: must be >= 1 (got {arm.size})")
+            if not isinstance(arm.replay, int) or arm.replay < 0:
+                raise KDError(f"{at}.replay: a number of generic prompts >= 0 (got {arm.replay!r})")
         for key in ("base", "finetuned"):
             self.model_spec(key)
         for name in self.targets:
@@ -305,17 +311,71 @@ def selected_ids(pool, arm: Arm, recipe: TuneShiftRecipe) -> list[int]:
     return _select(pool, arm)[0]
 
 
-def write_arm_data(pool, project: Path, arm: Arm, recipe: TuneShiftRecipe) -> tuple[Path, int, int]:
-    """``data/<arm>/dataset.jsonl`` (and its data card) of the arm's selection; returns
-    the file, its rows, and how many prompts the selection left out for a blank answer."""
+def write_arm_data(pool, project: Path, arm: Arm, recipe: TuneShiftRecipe, folder: Path | None = None,
+                   log: Log = print) -> tuple[Path, int, int]:
+    """``data/<arm>/dataset.jsonl`` (and its data card) of the arm's selection, then its
+    replay; returns the file, its rows, and how many prompts the selection left out for
+    a blank answer."""
     from kd_core.pool_export import export_dataset
 
     ids, blank = _select(pool, arm)
     if not ids:
         raise KDError(f"arm {arm.name}: the selection '{arm.select}' holds no answered prompt"
                       + (" (has curation accepted any? see the Curate tab)" if arm.select == "accepted" else ""))
-    result = export_dataset(pool, project / DATA_DIR / arm.name, PoolFilter(ids=ids))
+    replay = replay_rows(recipe, project, arm, folder, log)
+    card = {"source": "replay", "prompts": recipe.replay, "answered_by": recipe.target_spec(arm.target).label()} if replay else None
+    result = export_dataset(pool, project / DATA_DIR / arm.name, PoolFilter(ids=ids), extra=replay, extra_card=card)
     return result.files["dataset.jsonl"], result.rows, blank
+
+
+REPLAY_FILE = "replay.jsonl"  # data/<arm>/replay.jsonl: the target's own answers, read back by later runs
+
+
+def _replay_prompts(ref: str) -> list[str]:
+    from kd_core.demo import generic_questions
+    from kd_core.prompts_io import read_prompts
+
+    return generic_questions("replay") if ref == "demo:replay" else read_prompts(ref).prompts
+
+
+def replay_rows(recipe: TuneShiftRecipe, project: Path, arm: Arm, folder: Path | None = None, log: Log = print) -> list[dict]:
+    """The arm's replay as dataset rows: the first `arm.replay` prompts of `recipe.replay`,
+    answered greedily by the untrained target. Trained on beside the teacher's answers,
+    they hold the target to what it did before on generic prompts, which domain answers
+    alone wear away (control accuracy falls as epochs rise). Kept in
+    ``data/<arm>/replay.jsonl`` and read back while target, prompts and settings match."""
+    if not arm.replay:
+        return []
+    from kd_core.generation import generate, trim_to_sentence
+    from kd_core.models import load_model
+
+    prompts = _replay_prompts(recipe.replay)[: arm.replay]
+    spec = recipe.target_spec(arm.target)
+    answer = replace(recipe.expand.answer, do_sample=False)
+    key = {"target": spec.label(), "system": recipe.expand.system, "max_new_tokens": answer.max_new_tokens}
+    path = project / DATA_DIR / arm.name / REPLAY_FILE
+    cached = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    if [c.get("prompt") for c in cached] != prompts or any({k: c.get(k) for k in key} != key for c in cached):
+        log(f"data {arm.name}: the target answers {len(prompts)} replay prompts")
+        with runs.DeviceHold(folder, spec.device, log) if folder else _nothing():
+            lm = load_model(spec)
+            answers = generate(lm, prompts, answer, system=recipe.expand.system)
+            del lm
+        cached = [{"prompt": p, "response": trim_to_sentence(a), **key} for p, a in zip(prompts, answers)]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cached), encoding="utf-8")
+        tmp.replace(path)
+    blank = sum(not c["response"].strip() for c in cached)
+    if blank:
+        log(f"data {arm.name}: {blank} replay answers left out: the target's answer is blank")
+    return [{"messages": [{"role": "user", "content": c["prompt"]}, {"role": "assistant", "content": c["response"]}],
+             "id": None, "source": "replay", "round": None, "gap": None} for c in cached if c["response"].strip()]
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield
 
 
 # ---------------------------------------------------------------------------
@@ -347,6 +407,11 @@ def _check_inputs(recipe: TuneShiftRecipe, stages: Sequence[str]) -> None:
 
     if "expand" in stages and recipe.seeds:
         _read_seeds(recipe.seeds)
+    asked = max((a.replay for a in recipe.arms), default=0)
+    if "data" in stages and asked:
+        have = len(_replay_prompts(recipe.replay))
+        if asked > have:
+            raise KDError(f"replay: an arm asks for {asked} replay prompts, {recipe.replay} holds {have}")
     if "evaluate" in stages:
         question_set(recipe.eval.questions, "eval.questions")
         if recipe.eval.control:
@@ -380,7 +445,7 @@ def _run(recipe: TuneShiftRecipe, project: Path, pool, folder: Path, stages: Seq
         return {"waiting_for_curation": waiting}
     for arm in arms:
         if "data" in stages:
-            path, rows, blank = timed(f"data {arm.name}", lambda: write_arm_data(pool, project, arm, recipe))
+            path, rows, blank = timed(f"data {arm.name}", lambda: write_arm_data(pool, project, arm, recipe, folder, log))
             log(f"data {arm.name}: {rows} prompts ({arm.select}) -> {path}"
                 + (f"; {blank} left out: the teacher's answer is blank" if blank else ""))
     train = replace(recipe.train, system=recipe.expand.system)
@@ -512,7 +577,10 @@ def _coverage(project: Path, arm: str) -> tuple[set[str], int] | None:
     covered: set[str] = set()
     empty = 0
     for line in path.open():
-        m = json.loads(line)["messages"]
+        row = json.loads(line)
+        if row.get("source") == "replay":
+            continue
+        m = row["messages"]
         stated = facts_stated(m[0]["content"], m[1]["content"])
         covered |= stated
         empty += not stated
@@ -570,7 +638,9 @@ def build_report(recipe: TuneShiftRecipe, project: Path, pool, arms: list[Arm], 
     for arm in arms:
         row: dict[str, Any] = {"target": arm.target, "select": arm.select, "threshold": arm.threshold}
         data = project / DATA_DIR / arm.name / "dataset.jsonl"
-        row["prompts"] = sum(1 for _ in data.open()) if data.exists() else None
+        sources = [json.loads(line).get("source") for line in data.open()] if data.exists() else None
+        row["prompts"] = sum(s != "replay" for s in sources) if sources is not None else None
+        row["replay"] = sources.count("replay") if sources is not None else 0
         if arm.name in adapters:
             status = jobs.job_status(Path(adapters[arm.name]).parent)
             row["train"] = {k: (status.get("summary") or {}).get(k) for k in ("steps", "wall_s", "examples", "tokens_per_s", "final_loss")}
@@ -621,6 +691,7 @@ def report_markdown(report: dict[str, Any]) -> str:
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, a in report["arms"].items():
         data = a["select"] + (f" >= {a['threshold']}" if a["select"] == "threshold" else "")
+        data += f" + {a['replay']} replay" if a.get("replay") else ""
         split = a.get("split") or {}
         mine, teacher = split.get(f"{name}-test") or {}, split.get("teacher-test") or {}
         facts = (f"{a['facts_covered']}/{report['facts_total']} ({a['prompts_without_fact']} prompts state none)"

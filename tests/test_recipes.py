@@ -187,11 +187,42 @@ def test_each_selection_picks_its_prompts_from_the_pool_leaving_out_rejected_and
     assert rows == len(picked["gpt2-seeds"]) <= len(SEEDS) - 2 and blank >= 1  # the blank one is counted
 
 
+def test_an_arm_with_replay_trains_on_the_targets_own_generic_answers_kept_for_the_next_run(
+        tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
+    from kd_core.generation import GenerationConfig, generate, trim_to_sentence
+    from kd_core.models import ModelSpec, load_model
+
+    (tmp_path / "generic.txt").write_text("How do I boil an egg?\nWhat is a good name for a cat?\nWhy is the sky blue?\n")
+    _recipe(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, replay="generic.txt",
+            arms=[{"name": "gpt2", "target": "gpt2", "replay": 2}])
+    recipe = load_recipe(tmp_path / "recipe.yaml")
+    project = tmp_path / "proj"
+    first = run_recipe(recipe, project, stages=["expand", "data", "train"], log=lambda m: None)
+    rows = [json.loads(line) for line in (project / DATA_DIR / "gpt2" / "dataset.jsonl").open()]
+    replay = [r for r in rows if r["source"] == "replay"]
+    own = generate(load_model(ModelSpec(name=str(tiny_gpt2_dir))), ["How do I boil an egg?", "What is a good name for a cat?"],
+                   GenerationConfig(max_new_tokens=6))
+    assert [r["messages"][0]["content"] for r in replay] == ["How do I boil an egg?", "What is a good name for a cat?"]
+    assert [r["messages"][1]["content"] for r in replay] == [trim_to_sentence(a) for a in own if a.strip()]
+    card = json.loads((project / DATA_DIR / "gpt2" / "data_card.json").read_text())
+    assert card["rows"] == len(rows) and card["added"]["rows"] == 2 and card["added"]["answered_by"] == str(tiny_gpt2_dir)
+    assert first["arms"]["gpt2"]["replay"] == 2 and first["arms"]["gpt2"]["prompts"] == len(rows) - 2
+    assert first["arms"]["gpt2"]["train"]["examples"] == len(rows)  # trained on both
+    lines: list[str] = []
+    run_recipe(recipe, project, stages=["data"], log=lines.append)  # the target's answers are read back
+    assert not any("replay prompts" in m for m in lines)
+    assert [json.loads(line) for line in (project / DATA_DIR / "gpt2" / "dataset.jsonl").open()] == rows
+    recipe.arms[0].replay = 4
+    with pytest.raises(KDError, match=r"replay: an arm asks for 4 replay prompts, .*generic.txt holds 3"):
+        run_recipe(recipe, project, stages=["data"], log=lambda m: None)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"arms": [{"name": "a", "target": "nope"}]}, "tuneshift.arms[0].target: 'nope' is not one of the targets (gpt2)"),
     ({"arms": [{"name": "a", "target": "gpt2", "select": "best"}]}, "tuneshift.arms[0].select: 'best' is not a selection"),
     ({"arms": [{"name": "a", "target": "gpt2", "select": "threshold"}]}, "tuneshift.arms[0].threshold: select 'threshold' needs"),
     ({"arms": [{"name": "a/b", "target": "gpt2"}]}, "tuneshift.arms[0].name: 'a/b' must be letters"),
+    ({"arms": [{"name": "a", "target": "gpt2", "replay": -1}]}, "tuneshift.arms[0].replay: a number of generic prompts >= 0"),
     ({"curation": "sometimes"}, "tuneshift.curation: 'sometimes' is not a policy"),
     ({"more_rounds": [{"generators": ["quizz"]}]}, "tuneshift.more_rounds: unknown generator 'quizz'"),
     ({"more_rounds": [{"generators": ["quiz"], "rounds": 0}]}, "tuneshift.more_rounds: rounds must be >= 1"),
