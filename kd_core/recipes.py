@@ -357,7 +357,7 @@ def replay_rows(recipe: TuneShiftRecipe, project: Path, arm: Arm, folder: Path |
     cached = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
     if [c.get("prompt") for c in cached] != prompts or any({k: c.get(k) for k in key} != key for c in cached):
         log(f"data {arm.name}: the target answers {len(prompts)} replay prompts")
-        with runs.DeviceHold(folder, spec.device, log) if folder else _nothing():
+        with runs.DeviceHold(folder, spec.device, log) if folder else contextlib.nullcontext():
             lm = load_model(spec)
             answers = generate(lm, prompts, answer, system=recipe.expand.system)
             del lm
@@ -371,11 +371,6 @@ def replay_rows(recipe: TuneShiftRecipe, project: Path, arm: Arm, folder: Path |
         log(f"data {arm.name}: {blank} replay answers left out: the target's answer is blank")
     return [{"messages": [{"role": "user", "content": c["prompt"]}, {"role": "assistant", "content": c["response"]}],
              "id": None, "source": "replay", "round": None, "gap": None} for c in cached if c["response"].strip()]
-
-
-@contextlib.contextmanager
-def _nothing():
-    yield
 
 
 # ---------------------------------------------------------------------------
@@ -407,11 +402,11 @@ def _check_inputs(recipe: TuneShiftRecipe, stages: Sequence[str]) -> None:
 
     if "expand" in stages and recipe.seeds:
         _read_seeds(recipe.seeds)
-    asked = max((a.replay for a in recipe.arms), default=0)
-    if "data" in stages and asked:
+    if "data" in stages and any(a.replay for a in recipe.arms):
         have = len(_replay_prompts(recipe.replay))
-        if asked > have:
-            raise KDError(f"replay: an arm asks for {asked} replay prompts, {recipe.replay} holds {have}")
+        for i, arm in enumerate(recipe.arms):
+            if arm.replay > have:
+                raise KDError(f"tuneshift.arms[{i}].replay: {arm.replay} replay prompts asked, {recipe.replay} holds {have}")
     if "evaluate" in stages:
         question_set(recipe.eval.questions, "eval.questions")
         if recipe.eval.control:
@@ -446,7 +441,7 @@ def _run(recipe: TuneShiftRecipe, project: Path, pool, folder: Path, stages: Seq
     for arm in arms:
         if "data" in stages:
             path, rows, blank = timed(f"data {arm.name}", lambda: write_arm_data(pool, project, arm, recipe, folder, log))
-            log(f"data {arm.name}: {rows} prompts ({arm.select}) -> {path}"
+            log(f"data {arm.name}: {rows} prompts ({arm.select}{f' + {arm.replay} replay' if arm.replay else ''}) -> {path}"
                 + (f"; {blank} left out: the teacher's answer is blank" if blank else ""))
     train = replace(recipe.train, system=recipe.expand.system)
     if "train" in stages:

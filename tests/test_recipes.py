@@ -213,7 +213,7 @@ def test_an_arm_with_replay_trains_on_the_targets_own_generic_answers_kept_for_t
     assert not any("replay prompts" in m for m in lines)
     assert [json.loads(line) for line in (project / DATA_DIR / "gpt2" / "dataset.jsonl").open()] == rows
     recipe.arms[0].replay = 4
-    with pytest.raises(KDError, match=r"replay: an arm asks for 4 replay prompts, .*generic.txt holds 3"):
+    with pytest.raises(KDError, match=r"tuneshift.arms\[0\].replay: 4 replay prompts asked, .*generic.txt holds 3"):
         run_recipe(recipe, project, stages=["data"], log=lambda m: None)
 
 
