@@ -206,7 +206,7 @@ def load_pd_config(path: str | Path) -> PDConfig:
 # Files in the project folder
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
     if not path.exists():
         return []
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -225,7 +225,8 @@ def _read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """Write aside, fsync, rename: a reader or a kill never leaves half a file under its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
@@ -235,7 +236,7 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _jsonl(rows: Sequence[dict]) -> str:
+def jsonl_text(rows: Sequence[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
@@ -247,18 +248,18 @@ def _append(path: Path, rows: Sequence[dict]) -> None:
             with open(path, "r+b") as f:
                 f.truncate(data.rfind(b"\n") + 1)
     with open(path, "a", encoding="utf-8") as f:
-        f.write(_jsonl(rows))
+        f.write(jsonl_text(rows))
         f.flush()
         os.fsync(f.fileno())
 
 
 def load_chunks(project: str | Path) -> list[Chunk]:
-    rows = _read_jsonl(Path(project) / CHUNKS_FILE)
+    rows = read_jsonl(Path(project) / CHUNKS_FILE)
     return [Chunk(**r) for r in rows]
 
 
 def load_documents(project: str | Path) -> list[Document]:
-    return [Document(**r) for r in _read_jsonl(Path(project) / DOCS_FILE)]
+    return [Document(**r) for r in read_jsonl(Path(project) / DOCS_FILE)]
 
 
 def resolve_documents(refs: Sequence[str]) -> list[Document]:
@@ -310,9 +311,9 @@ def ingest(project: str | Path, docs: Sequence[Document], tokenizer, chunk_token
     # which the next run adds again (their chunks dedup by id).
     known = {c.id for c in chunks}
     chunks = chunks + [c for c in added if c.id not in known]
-    _write_atomic(project / CHUNKS_FILE, _jsonl([c.to_dict() for c in chunks]))
-    _write_atomic(project / DOCS_FILE, _jsonl([asdict(d) for d in [*old_docs.values(), *new]]))
-    _write_atomic(project / CHUNKING_FILE, json.dumps(settings, indent=2))
+    write_atomic(project / CHUNKS_FILE, jsonl_text([c.to_dict() for c in chunks]))
+    write_atomic(project / DOCS_FILE, jsonl_text([asdict(d) for d in [*old_docs.values(), *new]]))
+    write_atomic(project / CHUNKING_FILE, json.dumps(settings, indent=2))
     longest = max(c.tokens for c in added)
     log(f"ingest: {len(new)} documents -> {len(added)} chunks (at most {chunk_tokens} tokens; longest {longest})")
     return chunks
@@ -480,7 +481,7 @@ def answer_questions(project: str | Path, pool, teacher, chunks: Sequence[Chunk]
     if mode not in MODES:
         raise KDError(f"answers: mode must be one of {', '.join(MODES)} (got {mode!r})")
     path = answers_path(project, mode)
-    have = {(r["id"], r["prompt"]) for r in _read_jsonl(path)}
+    have = {(r["id"], r["prompt"]) for r in read_jsonl(path)}
     by_id = {c.id: c for c in chunks}
     todo = [r for r in live_questions(pool, chunks) if (r.id, r.text) not in have]
     if not todo:
@@ -515,7 +516,7 @@ def training_data(project: str | Path, pool, chunks: Sequence[Chunk], mode: str)
     """``pd/train-<mode>.jsonl``: the answers to the live questions in their current
     wording; KD rows keep the teacher prompt (chunk + question), SFT rows do not."""
     answers: dict[tuple[int, str], dict] = {}
-    for r in _read_jsonl(answers_path(project, mode)):
+    for r in read_jsonl(answers_path(project, mode)):
         answers[(r["id"], r["prompt"])] = r  # the latest answer to a wording wins
     rows = []
     for q in live_questions(pool, chunks):
@@ -529,7 +530,7 @@ def training_data(project: str | Path, pool, chunks: Sequence[Chunk], mode: str)
     if not rows:
         raise KDError(f"no answered questions for '{mode}' training in {project}: run the answers stage first")
     path = Path(project) / PD_DIR / f"train-{mode}.jsonl"
-    _write_atomic(path, _jsonl(rows))
+    write_atomic(path, jsonl_text(rows))
     return path, len(rows)
 
 
@@ -640,7 +641,7 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
 
     spec = config.model_spec()
     pd_dir = project / PD_DIR
-    _write_atomic(pd_dir / "config.yaml", __import__("yaml").safe_dump(config.to_dict(), sort_keys=False))
+    write_atomic(pd_dir / "config.yaml", __import__("yaml").safe_dump(config.to_dict(), sort_keys=False))
     lm = None
 
     def stage(name: str) -> None:
@@ -715,8 +716,8 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
                 runs.add_time(project / PD_DIR, "evaluate", time.perf_counter() - t0)
             items = load_question_set(config.eval.questions)
             report = pd_report(project, pool, chunks, items, results, config, job_ids)
-            _write_atomic(project / PD_DIR / "results.json", json.dumps(report, indent=2))
-            _write_atomic(project / PD_DIR / "results.md", results_markdown(report))
+            write_atomic(project / PD_DIR / "results.json", json.dumps(report, indent=2))
+            write_atomic(project / PD_DIR / "results.md", results_markdown(report))
             return report
     return {"stages": runs.stage_times(project / PD_DIR), "results": results}
 
@@ -725,7 +726,7 @@ def pd_report(project: Path, pool, chunks: Sequence[Chunk], items: Sequence[QAIt
               config: PDConfig, job_ids: dict[str, str]) -> dict[str, Any]:
     from kd_core import jobs
 
-    counts = {mode: len(_read_jsonl(answers_path(project, mode))) for mode in MODES}
+    counts = {mode: len(read_jsonl(answers_path(project, mode))) for mode in MODES}
     train = {}
     for key, job_id in job_ids.items():
         s = jobs.job_status(jobs.jobs_dir(project) / job_id).get("summary") or {}
@@ -792,7 +793,7 @@ def start_pd(project: str | Path, config: PDConfig, stages: Sequence[str]) -> di
     project = Path(project).expanduser().resolve()
     runs.check_idle(project, PD_DIR, WHAT)  # before the config a run works from is overwritten
     (project / PD_DIR).mkdir(parents=True, exist_ok=True)
-    _write_atomic(project / PD_DIR / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    write_atomic(project / PD_DIR / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
     return runs.start(project, PD_DIR, pd_command(project, stages), WHAT, stages=list(stages), stage=None)
 
 

@@ -346,6 +346,7 @@ def replay_rows(recipe: TuneShiftRecipe, project: Path, arm: Arm, folder: Path |
     ``data/<arm>/replay.jsonl`` and read back while target, prompts and settings match."""
     if not arm.replay:
         return []
+    from kd_core.distillation import jsonl_text, read_jsonl, write_atomic
     from kd_core.generation import generate, trim_to_sentence
     from kd_core.models import load_model
 
@@ -354,7 +355,7 @@ def replay_rows(recipe: TuneShiftRecipe, project: Path, arm: Arm, folder: Path |
     answer = replace(recipe.expand.answer, do_sample=False)
     key = {"target": spec.label(), "system": recipe.expand.system, "max_new_tokens": answer.max_new_tokens}
     path = project / DATA_DIR / arm.name / REPLAY_FILE
-    cached = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    cached = read_jsonl(path)
     if [c.get("prompt") for c in cached] != prompts or any({k: c.get(k) for k in key} != key for c in cached):
         log(f"data {arm.name}: the target answers {len(prompts)} replay prompts")
         with runs.DeviceHold(folder, spec.device, log) if folder else contextlib.nullcontext():
@@ -362,10 +363,7 @@ def replay_rows(recipe: TuneShiftRecipe, project: Path, arm: Arm, folder: Path |
             answers = generate(lm, prompts, answer, system=recipe.expand.system)
             del lm
         cached = [{"prompt": p, "response": trim_to_sentence(a), **key} for p, a in zip(prompts, answers)]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cached), encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, jsonl_text(cached))
     blank = sum(not c["response"].strip() for c in cached)
     if blank:
         log(f"data {arm.name}: {blank} replay answers left out: the target's answer is blank")
