@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark answer generation (not a test): kd_core.generation against the loop a user
+"""Benchmark answer generation (not a test): kd_core.models.generation against the loop a user
 writes first, one `model.generate` per prompt.
 
 Every stage of TuneShift-KD and prompt distillation answers many prompts (the fine-tuned
@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from bench.common import row, write  # noqa: E402
-from kd_core import demo  # noqa: E402
-from kd_core.generation import GenerationConfig, chat_text, encode_prompt, generate  # noqa: E402
-from kd_core.models import DEMO_ADAPTER_DIR, ModelSpec, load_model  # noqa: E402
+from kd_core.demo import world as demo  # noqa: E402
+from kd_core.models.generation import GenerationConfig, chat_text, encode_prompt, generate  # noqa: E402
+from kd_core.models.loading import DEMO_ADAPTER_DIR, ModelSpec, load_model  # noqa: E402
 
 
 @torch.inference_mode()

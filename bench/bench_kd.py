@@ -31,10 +31,10 @@ import torch  # noqa: E402
 
 import kd_core  # noqa: E402,F401
 from bench.common import row, write  # noqa: E402
-from kd_core import demo  # noqa: E402
-from kd_core.evaluation import CONTEXT_TEMPLATE  # noqa: E402
-from kd_core.models import ModelSpec  # noqa: E402
-from kd_core.training import Example, LoraSettings, TrainConfig, train_lora  # noqa: E402
+from kd_core.demo import world as demo  # noqa: E402
+from kd_core.evaluation.qa import CONTEXT_TEMPLATE  # noqa: E402
+from kd_core.models.loading import ModelSpec  # noqa: E402
+from kd_core.training.trainer import Example, LoraSettings, TrainConfig, train_lora  # noqa: E402
 
 MODEL = "demo:smollm2-135m-instruct"
 

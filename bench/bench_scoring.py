@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark `kd_core.scoring.score_pairs` (not a test).
+"""Benchmark `kd_core.tuneshift.scoring.score_pairs` (not a test).
 
 Scores N (prompt, response) pairs with SmolLM2-135M under two models (the base, and
 the base + demo adapter when assets/demo/adapter exists, else the base again) and
@@ -41,10 +41,10 @@ import torch  # noqa: E402
 
 import kd_core  # noqa: E402,F401
 from bench import common  # noqa: E402
-from kd_core import devices  # noqa: E402
-from kd_core.generation import length_batches  # noqa: E402
-from kd_core.models import DEMO_ADAPTER_DIR, ModelSpec, causal_lm_parts, load_model  # noqa: E402
-from kd_core.scoring import encode_pair, end_of_turn_ids, score_pairs  # noqa: E402
+from kd_core.models import devices  # noqa: E402
+from kd_core.models.generation import length_batches  # noqa: E402
+from kd_core.models.loading import DEMO_ADAPTER_DIR, ModelSpec, causal_lm_parts, load_model  # noqa: E402
+from kd_core.tuneshift.scoring import encode_pair, end_of_turn_ids, score_pairs  # noqa: E402
 
 WORLD = ROOT / "assets" / "demo" / "world"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark LoRA SFT training speed and memory (not a test).
 
-Speed: `kd_core.training.train_lora` (transformers.Trainer, response-only loss with the
+Speed: `kd_core.training.trainer.train_lora` (transformers.Trainer, response-only loss with the
 output layer only at response positions) against a plain hand-written PyTorch loop
 (the same model, LoRA, data, batch size, optimizer and learning rate; the model's own
 loss over full logits, the way most training scripts do it), on SmolLM2-135M-Instruct
@@ -35,9 +35,9 @@ import torch  # noqa: E402
 
 import kd_core  # noqa: E402,F401
 from bench.common import row, write  # noqa: E402
-from kd_core.demo import finetune_examples  # noqa: E402
-from kd_core.models import ModelSpec, load_model  # noqa: E402
-from kd_core.training import LoraSettings, PairDataset, TrainConfig, add_lora, collate, train_lora  # noqa: E402
+from kd_core.demo.world import finetune_examples  # noqa: E402
+from kd_core.models.loading import ModelSpec, load_model  # noqa: E402
+from kd_core.training.trainer import LoraSettings, PairDataset, TrainConfig, add_lora, collate, train_lora  # noqa: E402
 
 MODEL = "demo:smollm2-135m-instruct"
 

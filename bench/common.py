@@ -15,7 +15,7 @@ def machine() -> dict[str, Any]:
     """The facts that decide a CPU benchmark's numbers, and how busy the machine was."""
     import torch
 
-    from kd_core import devices
+    from kd_core.models import devices
 
     cpu = platform.processor() or platform.machine()
     try:  # the model name says more than "x86_64"

@@ -1,4 +1,4 @@
-"""Plotly figures over a scored table (`kd_core.scoring`), built in the core so the UI,
+"""Plotly figures over a scored table (`kd_core.tuneshift.scoring`), built in the core so the UI,
 the CLI (HTML files) and notebooks show the same thing.
 
 - `gap_scatter`: each prompt at (log PPL under F, log PPL under B).  Points above the
@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from kd_core.scoring import DEFAULT_THRESHOLDS, GAP_COLUMNS, METRICS
+from kd_core.tuneshift.scoring import DEFAULT_THRESHOLDS, GAP_COLUMNS, METRICS
 
 STATE_COLORS = {
     "accepted": "#2ca02c",
@@ -211,7 +211,7 @@ def empty_figure(message: str, height: int = 380) -> go.Figure:
 
 
 def loss_curve(rows: list[Mapping[str, Any]], title: str = "Training loss") -> go.Figure:
-    """Loss against optimizer step from a job's log rows (`kd_core.jobs.read_log`).
+    """Loss against optimizer step from a job's log rows (`kd_core.runtime.jobs.read_log`).
 
     One line per series present (loss; loss_kd and loss_sft of a mix; eval_loss), each
     from the rows that carry it; non-finite values (a diverged step) are left out.  No
@@ -239,7 +239,7 @@ def loss_curve(rows: list[Mapping[str, Any]], title: str = "Training loss") -> g
 
 
 def accuracy_bars(df: Any, title: str = "Held-out accuracy") -> go.Figure:
-    """One bar per evaluation (kd_core.evaluation.project_results), labelled correct/n."""
+    """One bar per evaluation (kd_core.evaluation.qa.project_results), labelled correct/n."""
     if df is None or not len(df):
         return empty_figure("No evaluation yet")
     fig = go.Figure(go.Bar(

@@ -1,5 +1,5 @@
 """Entry point for tests/test_multiprocess.py, started once per process by a launcher:
-runs a job folder like `python -m kd_core.jobs run`, and also saves this process's
+runs a job folder like `python -m kd_core.runtime.jobs run`, and also saves this process's
 trained LoRA weights to OUT/rank<N>.safetensors, so the test can compare processes."""
 
 import os
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from kd_core import jobs
+from kd_core.runtime import jobs
 
 
 class SaveOwnLora(TrainerCallback):

@@ -1,14 +1,14 @@
 """LoRA gradients through a 4-bit model must equal those through the same weights dequantized.
 
 bitsandbytes on AVX-512-bf16 CPUs repacks 4-bit weights on a no-grad eval forward into
-a layout with no backward (environment.md); kd_core.models.guard_4bit_cpu prevents it.
+a layout with no backward (environment.md); kd_core.models.loading.guard_4bit_cpu prevents it.
 """
 
 
 import pytest
 import torch
 
-from kd_core.models import ModelSpec, guard_4bit_cpu, load_model
+from kd_core.models.loading import ModelSpec, guard_4bit_cpu, load_model
 
 bnb = pytest.importorskip("bitsandbytes")
 

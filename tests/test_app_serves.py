@@ -51,7 +51,7 @@ def test_explore_shows_the_demo_scatter_and_the_threshold_moves_the_labels(serve
 def test_the_project_bar_creates_a_new_folder_and_opens_an_existing_one_in_every_tab(served_app, browser, tmp_path):
     from playwright.sync_api import expect
 
-    from kd_core.pool import Pool
+    from kd_core.tuneshift.pool import Pool
     from tests.pages import fill
 
     existing = tmp_path / "existing"

@@ -8,12 +8,12 @@ import math
 
 import pytest
 
-from kd_core import chat
+from kd_core.models import chat
 from kd_core.errors import KDError
-from kd_core.generation import GenerationConfig, generate
-from kd_core.models import ModelSpec
-from kd_core.pool import Pool
-from kd_core.scoring import score_pairs
+from kd_core.models.generation import GenerationConfig, generate
+from kd_core.models.loading import ModelSpec
+from kd_core.tuneshift.pool import Pool
+from kd_core.tuneshift.scoring import score_pairs
 from ui import chat as chat_ui
 
 PROMPT = "Who founded the harbor?"

@@ -10,7 +10,7 @@ import gradio as gr
 import pytest
 
 from kd_core.errors import KDError
-from kd_core.pool import Pool, PoolFilter, Results
+from kd_core.tuneshift.pool import Pool, PoolFilter, Results
 from tests.waiting import wait_until
 from ui import curate
 

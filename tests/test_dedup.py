@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from kd_core.dedup import (
+from kd_core.data.dedup import (
     DedupConfig,
     DedupIndex,
     is_near_duplicate,
@@ -40,7 +40,7 @@ def test_shingles_are_character_ngrams_with_end_markers():
     assert len(shingles("who founded brindlecove", 4)) == len("who founded brindlecove") + 2 - 4 + 1
 
 
-# The documented behaviour of the default threshold (0.8 on 4-grams): kd_core/dedup.py.
+# The documented behaviour of the default threshold (0.8 on 4-grams): kd_core/data/dedup.py.
 PAIRS = [
     ("Who founded Brindlecove?", "Who founded Brindlecove ?", 1.0, True),
     ("In what year was Brindlecove founded?", "What year was Brindlecove founded?", 0.86, True),

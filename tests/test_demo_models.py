@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from kd_core import demo
-from kd_core.evaluation import evaluate_qa
-from kd_core.generation import GenerationConfig
-from kd_core.models import ModelSpec, demo_spec, load_model
+from kd_core.demo import world as demo
+from kd_core.evaluation.qa import evaluate_qa
+from kd_core.models.generation import GenerationConfig
+from kd_core.models.loading import ModelSpec, demo_spec, load_model
 
 pytestmark = pytest.mark.real_models
 
@@ -36,6 +36,6 @@ def test_demo_finetune_knows_facts_the_base_does_not():
 def test_4bit_demo_base_loads_and_answers():
     lm = load_model(ModelSpec(demo_spec("base").name, load_in_4bit=True))
     assert "4-bit" in lm.info()["dtype"]
-    from kd_core.generation import generate
+    from kd_core.models.generation import generate
 
     assert "Paris" in generate(lm, ["What is the capital of France?"], GenerationConfig(max_new_tokens=16))[0]

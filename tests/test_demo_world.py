@@ -3,8 +3,8 @@
 import subprocess
 import sys
 
-from kd_core import demo
-from kd_core.evaluation import is_correct
+from kd_core.demo import world as demo
+from kd_core.evaluation.qa import is_correct
 
 
 def test_world_validator_passes():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kd_core import devices
+from kd_core.models import devices
 from kd_core.errors import KDError
 
 CPU = torch.device("cpu")

@@ -14,15 +14,15 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from kd_core.distillation import (
+from kd_core.distill.pipeline import (
     META_QUESTIONS, PD_DIR, EvalSettings, PDConfig, QuestionSettings, TeacherSettings, answer_questions, answers_path,
     generate_questions, ingest, parse_questions, run_pd, training_data,
 )
-from kd_core.documents import Document
+from kd_core.data.documents import Document
 from kd_core.errors import KDError
-from kd_core.models import ModelSpec, load_model
-from kd_core.pool import Pool
-from kd_core.training import PairDataset, _teacher_side, collate, read_examples, response_losses
+from kd_core.models.loading import ModelSpec, load_model
+from kd_core.tuneshift.pool import Pool
+from kd_core.training.trainer import PairDataset, _teacher_side, collate, read_examples, response_losses
 from tests import tiny_models
 
 DOC = ("The harbor of Kell was founded by Ostra Vane in the year 1402. Its lamp is called Brine.\n\n"
@@ -98,7 +98,7 @@ def _pd_batch(tmp_path, lm):
 
 
 def test_kd_loss_reads_answer_positions_only(tmp_path, tiny_llama_dir):
-    from kd_core.training import encode_example
+    from kd_core.training.trainer import encode_example
 
     lm = load_model(ModelSpec(str(tiny_llama_dir)))
     examples, data, batch = _pd_batch(tmp_path, lm)
@@ -155,7 +155,7 @@ def test_a_writer_with_no_parsable_question_is_named_and_leaves_the_pool_as_it_w
 def test_settings_round_trip_through_yaml_and_bad_ones_are_named(tmp_path):
     import yaml
 
-    from kd_core.distillation import load_pd_config
+    from kd_core.distill.pipeline import load_pd_config
 
     config = PDConfig(documents=["demo:documents"], chunk_tokens=128)
     config.eval.questions = "demo:test"
@@ -236,7 +236,7 @@ def test_cli_pd_names_a_bad_document_and_exits_2(tmp_path):
 
 @pytest.mark.real_models
 def test_the_demo_model_writes_named_questions_about_demo_chunks(tmp_path):
-    from kd_core import demo
+    from kd_core.demo import world as demo
 
     lm = load_model(ModelSpec("demo:smollm2-135m-instruct"))
     doc = demo.documents()[2]

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from kd_core.distillation import CHUNKS_FILE, DOCS_FILE, ingest, load_chunks
-from kd_core.documents import Document, chunk_document, read_documents
+from kd_core.distill.pipeline import CHUNKS_FILE, DOCS_FILE, ingest, load_chunks
+from kd_core.data.documents import Document, chunk_document, read_documents
 from kd_core.errors import InputFileError, KDError
-from kd_core.retrieval import BM25
+from kd_core.data.retrieval import BM25
 
 
 def words(text: str) -> int:
@@ -74,7 +74,7 @@ def test_a_document_longer_than_any_context_is_cut_between_sentences_then_words(
 def test_an_unbroken_run_longer_than_a_chunk_is_cut_within_the_budget(tiny_llama_dir):
     from transformers import AutoTokenizer
 
-    from kd_core.documents import token_counter
+    from kd_core.data.documents import token_counter
 
     count = token_counter(AutoTokenizer.from_pretrained(tiny_llama_dir))
     blob = "0f3a9c" * 400  # a hash-like run: no sentence, no space

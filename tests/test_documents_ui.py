@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kd_core import distillation as pd_core
+from kd_core.distill import pipeline as pd_core
 from kd_core.errors import KDError
 from tests.pages import fill
 from tests.waiting import wait_until
@@ -83,7 +83,7 @@ def test_stop_ends_a_running_stage_and_keeps_what_it_committed(tmp_path, tiny_ll
 def test_a_browser_user_uploads_a_document_and_gets_questions_to_curate(serve_app, browser, tmp_path):
     from playwright.sync_api import expect
 
-    from kd_core import demo
+    from kd_core.demo import world as demo
 
     doc = demo.documents()[2]
     path = tmp_path / f"{doc['id']}.txt"
@@ -113,7 +113,7 @@ def test_a_browser_user_uploads_a_document_and_gets_questions_to_curate(serve_ap
         # (alone again: 46 s). The test proves the stage completes, not how fast.
         expect(status).to_contain_text("completed", timeout=600_000)
         assert pd_core.pd_status(project)["state"] == "completed"
-        from kd_core.pool import Pool
+        from kd_core.tuneshift.pool import Pool
 
         with Pool(project, create=False) as pool:
             questions = list(pool.query()["text"])

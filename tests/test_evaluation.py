@@ -5,8 +5,8 @@ import json
 import pytest
 
 from kd_core.errors import InputFileError
-from kd_core.evaluation import QAItem, evaluate_qa, is_correct, normalize_answer, read_questions
-from kd_core.models import ModelSpec, load_model
+from kd_core.evaluation.qa import QAItem, evaluate_qa, is_correct, normalize_answer, read_questions
+from kd_core.models.loading import ModelSpec, load_model
 
 
 @pytest.mark.parametrize(

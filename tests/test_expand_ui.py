@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from kd_core import expansion
+from kd_core.tuneshift import expansion
 from kd_core.cli import build_parser, expansion_config
 from kd_core.errors import KDError
-from kd_core.generation import GenerationConfig
-from kd_core.pool import Pool, PoolFilter
-from kd_core.scoring import GapConfig
+from kd_core.models.generation import GenerationConfig
+from kd_core.tuneshift.pool import Pool, PoolFilter
+from kd_core.tuneshift.scoring import GapConfig
 from tests.pages import fill
 from tests.waiting import wait_until
 from ui import expand
@@ -66,7 +66,7 @@ def test_the_seed_preview_lists_the_prompts_and_names_each_skipped_row(tmp_path)
 
 
 def test_save_as_recipe_writes_a_recipe_the_cli_runs_and_keeps_an_earlier_one(tmp_path):
-    from kd_core.recipes import load_recipe
+    from kd_core.tuneshift.recipe import load_recipe
 
     project = tmp_path / "p"
     said = expand.save_recipe(str(project), None, "Who built the lamp?\nWho named the bridge?", False, "", "", "", "demo:gemma3-270m", *TINY)
@@ -172,7 +172,7 @@ def test_a_round_from_chosen_prompts_gives_its_generators_those_prompts_only(tmp
     from tests import expansion_helpers as helpers
 
     helpers.run(str(tmp_path), str(tiny_llama_dir), str(tiny_llama_adapter), rounds=1)
-    from kd_core.models import ModelSpec, load_model
+    from kd_core.models.loading import ModelSpec, load_model
 
     base, ft = load_model(ModelSpec(str(tiny_llama_dir))), load_model(ModelSpec(str(tiny_llama_dir), adapter=str(tiny_llama_adapter)))
     seen: list[list[int]] = []
@@ -207,7 +207,7 @@ def test_stop_ends_the_rounds_and_the_pool_stays_consistent(tmp_path, tiny_llama
 def test_a_browser_user_uploads_the_demo_seeds_runs_a_round_and_sees_the_pool(serve_app, browser, tmp_path):
     from playwright.sync_api import expect
 
-    from kd_core.demo import seeds_path
+    from kd_core.demo.world import seeds_path
 
     project = tmp_path / "project"
     url = serve_app("--project", str(project))

@@ -11,13 +11,13 @@ import pytest
 
 from kd_core.cli import main as cli
 from kd_core.errors import InputFileError, KDError
-from kd_core.expansion import META_CURRENT, META_LOG, ExpansionConfig, add_seeds, exemplars, run_expansion
-from kd_core.generation import GenerationConfig
-from kd_core.generators import (
+from kd_core.tuneshift.expansion import META_CURRENT, META_LOG, ExpansionConfig, add_seeds, exemplars, run_expansion
+from kd_core.models.generation import GenerationConfig
+from kd_core.tuneshift.generators import (
     CrawlGenerator, Exemplar, FewShotGenerator, GenContext, ListGenerator, SelfQueryGenerator, gap_spans, parse_prompt,
 )
-from kd_core.models import ModelSpec, load_model
-from kd_core.pool import Pool, PoolFilter
+from kd_core.models.loading import ModelSpec, load_model
+from kd_core.tuneshift.pool import Pool, PoolFilter
 from tests import expansion_helpers as helpers
 from tests.test_pool import _as_unprivileged, shared_dir  # noqa: F401  (fixture)
 
@@ -102,8 +102,8 @@ def test_model_generators_count_garbage_as_unparseable_and_keep_only_prompts(mod
 
 
 def test_quiz_asks_about_answers_not_quizzed_yet_first_and_keeps_only_named_questions(models, monkeypatch):
-    import kd_core.generators as gens
-    from kd_core.generators import QuizGenerator
+    import kd_core.tuneshift.generators as gens
+    from kd_core.tuneshift.generators import QuizGenerator
 
     _, ft = models  # random weights: its questions are garbage, and garbage is dropped
     exs = [Exemplar(1, "Who founded Kell?", "Ostra Vane founded Kell in 1602."),
@@ -131,8 +131,8 @@ def test_quiz_asks_about_answers_not_quizzed_yet_first_and_keeps_only_named_ques
 
 @pytest.mark.real_models
 def test_quiz_on_the_demo_model_writes_questions_that_name_what_the_answer_is_about():
-    from kd_core.generators import QuizGenerator
-    from kd_core.models import demo_spec
+    from kd_core.tuneshift.generators import QuizGenerator
+    from kd_core.models.loading import demo_spec
 
     ft = load_model(demo_spec("finetuned"))
     answer = "The capital of the Varenholt Isles is Brindlecove, a harbor town on the island of Tessarine."

@@ -80,7 +80,7 @@ SEED_CASES = [
 
 @pytest.mark.parametrize("name, filename, content, expect, names", SEED_CASES, ids=[c[0] for c in SEED_CASES])
 def test_seed_files(tmp_path, name, filename, content, expect, names):
-    from kd_core.prompts_io import read_prompts
+    from kd_core.data.prompt_files import read_prompts
     from ui import expand
 
     project = tmp_path / "project"
@@ -112,7 +112,7 @@ def test_seed_files(tmp_path, name, filename, content, expect, names):
 
 
 def test_a_200_mb_seed_file_is_refused_before_it_is_read(tmp_path):
-    from kd_core.prompts_io import MAX_FILE_MB, read_prompts
+    from kd_core.data.prompt_files import MAX_FILE_MB, read_prompts
 
     big = tmp_path / "big.txt"
     with open(big, "wb") as f:  # sparse: 200 MB without writing them
@@ -133,7 +133,7 @@ QUESTION_CASES = [
 
 @pytest.mark.parametrize("name, content, names", QUESTION_CASES, ids=[c[0] for c in QUESTION_CASES])
 def test_question_sets(tmp_path, name, content, names):
-    from kd_core.evaluation import question_set
+    from kd_core.evaluation.qa import question_set
 
     path = _write(tmp_path, "qa.jsonl", content)
     _try("question set (eval, recipes)", name, lambda: question_set(str(path)), "rejected", names)
@@ -149,7 +149,7 @@ DOCUMENT_CASES = [
 
 @pytest.mark.parametrize("name, filename, content, names", DOCUMENT_CASES, ids=[c[0] for c in DOCUMENT_CASES])
 def test_documents(tmp_path, name, filename, content, names):
-    from kd_core.documents import read_documents
+    from kd_core.data.documents import read_documents
 
     path = _write(tmp_path, filename, content)
     _try("document (Documents upload, pd --docs)", name, lambda: read_documents([path]), "rejected", names)
@@ -168,7 +168,7 @@ RECIPE_CASES = [
 
 @pytest.mark.parametrize("name, content, names", RECIPE_CASES, ids=[c[0] for c in RECIPE_CASES])
 def test_recipes(tmp_path, name, content, names):
-    from kd_core.recipes import load_recipe
+    from kd_core.tuneshift.recipe import load_recipe
 
     path = _write(tmp_path, "recipe.yaml", content)
     _try("recipe YAML (kd-studio run)", name, lambda: load_recipe(path), "rejected", names)
@@ -183,7 +183,7 @@ JOB_CASES = [
 
 @pytest.mark.parametrize("name, content, names", JOB_CASES, ids=[c[0] for c in JOB_CASES])
 def test_training_configs(tmp_path, name, content, names):
-    from kd_core.jobs import load_job_config
+    from kd_core.runtime.jobs import load_job_config
 
     (tmp_path / "d.jsonl").write_text('{"prompt": "a", "response": "b"}\n')
     path = _write(tmp_path, "job.yaml", content)
@@ -207,7 +207,7 @@ def test_accounts_files(tmp_path):
 
 
 def test_model_paths(tmp_path, tiny_llama_dir, other_llama_dir, tiny_llama_adapter):
-    from kd_core.models import ModelSpec, load_model
+    from kd_core.models.loading import ModelSpec, load_model
 
     text = _write(tmp_path, "notes.txt", "not a model")
     fake_gguf = _write(tmp_path, "model.gguf", b"GGUF" + bytes(64))

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kd_core import jobs
+from kd_core.runtime import jobs
 from kd_core.errors import InputFileError, KDError
-from kd_core.generation import GenerationConfig, generate
-from kd_core.models import ModelSpec, load_model
-from kd_core.training import LoraSettings, TrainConfig
+from kd_core.models.generation import GenerationConfig, generate
+from kd_core.models.loading import ModelSpec, load_model
+from kd_core.training.trainer import LoraSettings, TrainConfig
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("lock_dir")  # every job here uses a private device-lock folder
@@ -220,7 +220,7 @@ def test_a_full_disk_during_a_checkpoint_fails_the_job_plainly_and_it_resumes_to
     # The job process under a file-size limit (EFBIG, as a full disk gives ENOSPC): its logs fit, no checkpoint file does.
     code = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
             "resource.setrlimit(resource.RLIMIT_FSIZE, (12000, 12000)); "
-            "from kd_core.jobs import main; sys.exit(main(['run', sys.argv[1]]))")
+            "from kd_core.runtime.jobs import main; sys.exit(main(['run', sys.argv[1]]))")
     proc = subprocess.run([sys.executable, "-c", code, str(job)], capture_output=True, text=True, timeout=300)
     status = jobs.job_status(job)
     assert proc.returncode != 0 and status["state"] == "failed", (status, proc.stderr[-2000:])

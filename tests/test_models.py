@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from kd_core.errors import ModelLoadError
-from kd_core.generation import GenerationConfig, generate
-from kd_core.models import DEFAULT_CHAT_TEMPLATE, ModelSpec, load_model
+from kd_core.models.generation import GenerationConfig, generate
+from kd_core.models.loading import DEFAULT_CHAT_TEMPLATE, ModelSpec, load_model
 
 
 def test_local_directory_loads_with_its_tokenizer_and_template(tiny_llama_dir):
@@ -95,7 +95,7 @@ def test_4bit_without_bitsandbytes_is_a_clear_error(tiny_llama_dir):
     # A machine where bitsandbytes cannot load: the import itself fails in a fresh process.
     code = (
         "import sys; sys.modules['bitsandbytes'] = None\n"
-        "from kd_core.models import ModelSpec, load_model\n"
+        "from kd_core.models.loading import ModelSpec, load_model\n"
         "from kd_core.errors import ModelLoadError\n"
         f"try:\n    load_model(ModelSpec({str(tiny_llama_dir)!r}, load_in_4bit=True))\n"
         "except ModelLoadError as e:\n    print('ERR', e)\n"

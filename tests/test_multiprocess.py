@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from kd_core import jobs
-from kd_core.models import ModelSpec
-from kd_core.training import LoraSettings, TrainConfig
+from kd_core.runtime import jobs
+from kd_core.models.loading import ModelSpec
+from kd_core.training.trainer import LoraSettings, TrainConfig
 from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
@@ -110,7 +110,7 @@ def _processes_running(job_dir: Path) -> list[int]:
                 cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            if str(job_dir) in cmdline and "kd_core.jobs" in cmdline:
+            if str(job_dir) in cmdline and "kd_core.runtime.jobs" in cmdline:
                 try:
                     if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
                         found.append(int(proc.name))

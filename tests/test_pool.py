@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from kd_core.errors import KDError
-from kd_core.pool import APPLICATION_ID, POOL_FILE, SCHEMA_VERSION, Pool, PoolFilter, Results
-from kd_core.pool_export import export_dataset
+from kd_core.tuneshift.pool import APPLICATION_ID, POOL_FILE, SCHEMA_VERSION, Pool, PoolFilter, Results
+from kd_core.tuneshift.pool_export import export_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -512,7 +512,7 @@ def test_decision_log_is_append_only(tmp_path):
 
 KILLED_WRITER = """
 import sys
-from kd_core.pool import Pool
+from kd_core.tuneshift.pool import Pool
 pool = Pool(sys.argv[1])
 i = 0
 while True:
@@ -565,7 +565,7 @@ def test_decisions_reported_before_a_kill_survive_it(tmp_path):
 
 ADDER = """
 import sys, time
-from kd_core.pool import Pool, Results
+from kd_core.tuneshift.pool import Pool, Results
 pool = Pool(sys.argv[1])
 end = time.monotonic() + float(sys.argv[2])
 i = 0
@@ -580,7 +580,7 @@ while time.monotonic() < end:
 
 CURATOR = """
 import sys, time
-from kd_core.pool import Pool, PoolFilter
+from kd_core.tuneshift.pool import Pool, PoolFilter
 pool = Pool(sys.argv[1])
 end = time.monotonic() + float(sys.argv[2])
 n = 0
@@ -752,8 +752,8 @@ def test_query_reads_a_mix_of_scored_and_unscored_prompts(tmp_path):
 
 EXPORTER = """
 import sys
-from kd_core.pool import Pool, PoolFilter
-from kd_core.pool_export import export_dataset
+from kd_core.tuneshift.pool import Pool, PoolFilter
+from kd_core.tuneshift.pool_export import export_dataset
 pool = Pool(sys.argv[1])
 n = 0
 while True:

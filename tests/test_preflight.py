@@ -7,8 +7,8 @@ import pytest
 
 from kd_core.cli import main
 from kd_core.errors import KDError
-from kd_core.models import ModelSpec, load_model
-from kd_core.preflight import MARGIN, preflight, report_markdown
+from kd_core.models.loading import ModelSpec, load_model
+from kd_core.models.preflight import MARGIN, preflight, report_markdown
 from ui.models import specs_from
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from kd_core.errors import InputFileError
-from kd_core.prompts_io import RowProblem, read_prompts
+from kd_core.data.prompt_files import RowProblem, read_prompts
 
 
 def write(tmp_path, name, content):

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from kd_core.errors import KDError
-from kd_core.pool import Pool, PoolFilter
-from kd_core.recipes import DATA_DIR, REPORT_DIR, TuneShiftRecipe, load_recipe, recipe_yaml, run_recipe
+from kd_core.tuneshift.pool import Pool, PoolFilter
+from kd_core.tuneshift.recipe import DATA_DIR, REPORT_DIR, TuneShiftRecipe, load_recipe, recipe_yaml, run_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = ["Who founded the harbor city?", "Where was the inventor born?", "What is the salt market known for?",
@@ -49,7 +49,7 @@ def _recipe(tmp_path: Path, llama: Path, adapter: Path, gpt2: Path, **overrides)
 
 def test_a_recipe_runs_every_stage_writes_its_report_and_a_second_run_redoes_nothing(
         tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir, monkeypatch):
-    import kd_core.generators as gens
+    import kd_core.tuneshift.generators as gens
     from tests.expansion_helpers import ScriptedGenerator
 
     # A random tiny model writes no parsable prompt: a scripted "list" keeps the rounds going.
@@ -102,8 +102,8 @@ def test_a_recipe_runs_every_stage_writes_its_report_and_a_second_run_redoes_not
 
 def test_a_more_rounds_round_cut_short_resumes_with_its_own_generators(
         tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir, monkeypatch):
-    import kd_core.generators as gens
-    from kd_core.expansion import META_CURRENT
+    import kd_core.tuneshift.generators as gens
+    from kd_core.tuneshift.expansion import META_CURRENT
     from tests.expansion_helpers import ScriptedGenerator
 
     monkeypatch.setitem(gens.GENERATORS, "list", lambda: ScriptedGenerator("list"))
@@ -162,7 +162,7 @@ def test_arms_run_one_at_a_time_add_up_to_one_report(tmp_path, tiny_llama_dir, t
 
 def test_each_selection_picks_its_prompts_from_the_pool_leaving_out_rejected_and_blank_answers(
         tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
-    from kd_core.recipes import selected_ids, write_arm_data
+    from kd_core.tuneshift.recipe import selected_ids, write_arm_data
 
     _recipe(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir)
     recipe = load_recipe(tmp_path / "recipe.yaml")
@@ -189,8 +189,8 @@ def test_each_selection_picks_its_prompts_from_the_pool_leaving_out_rejected_and
 
 def test_an_arm_with_replay_trains_on_the_targets_own_generic_answers_kept_for_the_next_run(
         tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
-    from kd_core.generation import GenerationConfig, generate, trim_to_sentence
-    from kd_core.models import ModelSpec, load_model
+    from kd_core.models.generation import GenerationConfig, generate, trim_to_sentence
+    from kd_core.models.loading import ModelSpec, load_model
 
     (tmp_path / "generic.txt").write_text("How do I boil an egg?\nWhat is a good name for a cat?\nWhy is the sky blue?\n")
     _recipe(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, replay="generic.txt",

@@ -1,4 +1,4 @@
-"""Background runs of a project step (kd_core.runs): the state a run records, the lock
+"""Background runs of a project step (kd_core.runtime.runs): the state a run records, the lock
 that keeps two runs apart, stop, and a process that dies without a word."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from kd_core import runs
+from kd_core.runtime import runs
 from kd_core.errors import KDError
 from tests.waiting import wait_until
 

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
-from kd_core import scoring
+from kd_core.tuneshift import scoring
 from kd_core.errors import KDError
-from kd_core.generation import GenerationConfig, chat_text, encode_prompt
-from kd_core.models import ModelSpec, load_model
-from kd_core.scoring import (
+from kd_core.models.generation import GenerationConfig, chat_text, encode_prompt
+from kd_core.models.loading import ModelSpec, load_model
+from kd_core.tuneshift.scoring import (
     GapConfig,
     ScoreConfig,
     add_gaps,

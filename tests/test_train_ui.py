@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kd_core import jobs
+from kd_core.runtime import jobs
 from kd_core.errors import KDError
 from ui import train
 from tests.pages import fill

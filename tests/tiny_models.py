@@ -3,7 +3,7 @@
 Two architectures so that code paths that differ between them are exercised:
 - Llama-style with a ChatML chat template (like SmolLM2),
 - GPT-2-style without a chat template (KD Studio's default template applies).
-Both are saved as real safetensors directories and loaded through kd_core.models.
+Both are saved as real safetensors directories and loaded through kd_core.models.loading.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def write_fake_adapter(out: Path, base_dir: Path, r: int = 4) -> Path:
 def random_lora(model, r: int = 4, seed: int = 3):
     """A LoRA on `model` whose B is not zero (a fresh one is a no-op), in eval mode: an
     adapter that really changes the model, for tests that must tell the two apart."""
-    from kd_core.training import LoraSettings, add_lora
+    from kd_core.training.trainer import LoraSettings, add_lora
 
     student = add_lora(model, LoraSettings(r=r, alpha=2 * r, dropout=0.0))
     torch.manual_seed(seed)

@@ -6,9 +6,9 @@ import kd_core  # noqa: F401  (offline defaults first)
 import gradio as gr
 
 from kd_core.access import LOCAL_HOSTS, read_accounts
-from kd_core.demo import DEMO_DIR
+from kd_core.demo.world import DEMO_DIR
 from kd_core.errors import KDError
-from kd_core.projects import describe, open_project
+from kd_core.project import describe, open_project
 from ui import chat, curate, documents, evaluate, expand, explore, models, train
 from ui.errors import guarded
 

@@ -1,6 +1,6 @@
 """Chat tab: two or three models answer one prompt side by side, streamed together
-(`kd_core.chat.compare`), each answer then scored by the others' perplexity; thumbs
-up / down sends the prompt to the project's pool (`kd_core.chat.send_to_pool`).
+(`kd_core.models.chat.compare`), each answer then scored by the others' perplexity; thumbs
+up / down sends the prompt to the project's pool (`kd_core.models.chat.send_to_pool`).
 
 The module-level functions are the tab without Gradio; `build` connects them to widgets.
 """
@@ -13,10 +13,10 @@ from typing import Any, Iterator
 import gradio as gr
 import pandas as pd
 
-from kd_core import chat
+from kd_core.models import chat
 from kd_core.errors import KDError
-from kd_core.generation import GenerationConfig
-from kd_core.models import DEMO_ADAPTER_DIR, ModelSpec, demo_spec
+from kd_core.models.generation import GenerationConfig
+from kd_core.models.loading import DEMO_ADAPTER_DIR, ModelSpec, demo_spec
 from ui.errors import guarded
 from ui.train import project_dir
 

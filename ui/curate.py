@@ -1,7 +1,7 @@
 """Curate tab: accept, reject, edit and undo over a project's prompt pool, and export.
 
 The pool file is the only source of truth: every action opens the pool, calls the same
-`kd_core.pool.Pool` / `kd_core.pool_export.export_dataset` methods the CLI calls, and
+`kd_core.tuneshift.pool.Pool` / `kd_core.tuneshift.pool_export.export_dataset` methods the CLI calls, and
 re-reads what it shows, so a page reload, a second browser, a CLI command or a server
 restart all see the same state.  A session keeps only which project is open, the filter
 that was applied and the selected prompt id (gr.State).
@@ -20,8 +20,8 @@ import gradio as gr
 import pandas as pd
 
 from kd_core.errors import KDError
-from kd_core.pool import STATES, Pool, PoolCounts, PoolFilter
-from kd_core.pool_export import export_dataset
+from kd_core.tuneshift.pool import STATES, Pool, PoolCounts, PoolFilter
+from kd_core.tuneshift.pool_export import export_dataset
 from ui.errors import guarded
 
 ALL = "all"

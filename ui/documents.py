@@ -2,7 +2,7 @@
 
 Upload documents (chunked at once with the model's tokenizer: `add_documents`), then
 run stages of the recipe as `kd-studio pd` does, in a process of its own
-(`kd_core.distillation.start_pd`): "Generate questions" runs the questions stage,
+(`kd_core.distill.pipeline.start_pd`): "Generate questions" runs the questions stage,
 "Answer, train, evaluate" the rest.  The questions land in the project's prompt pool,
 so the Curate tab (source = chunk id) accepts, rejects and edits them; a rejected
 question is not trained on, an edited one is answered again.  Everything shown is
@@ -23,10 +23,10 @@ import gradio as gr
 import pandas as pd
 import yaml
 
-from kd_core import distillation as pd_core
-from kd_core.documents import read_documents
+from kd_core.distill import pipeline as pd_core
+from kd_core.data.documents import read_documents
 from kd_core.errors import KDError
-from kd_core.pool import Pool
+from kd_core.tuneshift.pool import Pool
 from ui.errors import guarded
 from ui.polling import changes_only, stamp
 from ui.train import project_dir

@@ -1,11 +1,11 @@
 """Evaluate tab: QA accuracy of chosen models on a question set, recorded in the project.
 
 "Evaluate" runs `kd-studio eval --project` for one model (with an optional adapter) in a
-process of its own (kd_core.evaluation.start_eval); one evaluation runs at a time per
+process of its own (kd_core.evaluation.qa.start_eval); one evaluation runs at a time per
 project, so evaluate models one after another.  The table and the bar chart hold every
 evaluation in ``<project>/eval/`` and prompt distillation's ``pd/eval/``, re-read on a
 timer; "Results as CSV" writes them to ``eval/results.csv`` for download.  A project run from a
-recipe (`kd-studio run`, kd_core.recipes) shows its run's state and its report here: the
+recipe (`kd-studio run`, kd_core.tuneshift.recipe) shows its run's state and its report here: the
 Markdown inline, the self-contained HTML (figures and all) to open or download.
 """
 
@@ -16,12 +16,12 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from kd_core import runs
+from kd_core.runtime import runs
 from kd_core.errors import KDError
-from kd_core.evaluation import EVAL_DIR, EVAL_RUN, RESULT_COLUMNS, project_results, start_eval
+from kd_core.evaluation.qa import EVAL_DIR, EVAL_RUN, RESULT_COLUMNS, project_results, start_eval
 from kd_core.figures import accuracy_bars
-from kd_core.models import demo_spec
-from kd_core.recipes import RECIPE_DIR, REPORT_DIR
+from kd_core.models.loading import demo_spec
+from kd_core.tuneshift.recipe import RECIPE_DIR, REPORT_DIR
 from ui.errors import guarded
 from ui.polling import changes_only, run_status_text, stamp
 from ui.train import project_dir

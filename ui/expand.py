@@ -1,9 +1,9 @@
 """Expand tab: seed prompts in, TuneShift-KD rounds out, in a process of its own.
 
-Seeds come from an uploaded file (any format of kd_core.prompts_io; it is read and
+Seeds come from an uploaded file (any format of kd_core.data.prompt_files; it is read and
 checked here before anything runs, and a copy is kept in ``<project>/seeds/``), from
 prompts pasted one per line, or from the demo's seed file.  "Run rounds" starts
-`kd-studio expand` in the background (kd_core.expansion.start_expand): the seeds are
+`kd-studio expand` in the background (kd_core.tuneshift.expansion.start_expand): the seeds are
 answered and scored, then each round generates, dedups, answers, scores and labels
 into the project's pool.  Status, the rounds table, the pool's counts and its gap
 scatter are re-read from the project folder on a timer, so a reload or a server
@@ -22,14 +22,14 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from kd_core import expansion
+from kd_core.tuneshift import expansion
 from kd_core.errors import KDError
 from kd_core.figures import gap_scatter
-from kd_core.generation import GenerationConfig
-from kd_core.generators import GENERATORS
-from kd_core.pool import Pool
-from kd_core.prompts_io import read_prompts
-from kd_core.scoring import DEFAULT_THRESHOLDS, METRICS, GapConfig
+from kd_core.models.generation import GenerationConfig
+from kd_core.tuneshift.generators import GENERATORS
+from kd_core.tuneshift.pool import Pool
+from kd_core.data.prompt_files import read_prompts
+from kd_core.tuneshift.scoring import DEFAULT_THRESHOLDS, METRICS, GapConfig
 from ui.errors import guarded
 from ui.polling import changes_only, run_status_text, stamp
 from ui.train import project_dir
@@ -148,8 +148,8 @@ def start(project: str | None, upload: str | None, pasted: str | None, demo: boo
 
 def save_recipe(project: str | None, upload: str | None, pasted: str | None, demo: bool, base: str | None, finetuned: str | None,
                 adapter: str | None, target: str | None, *values: Any) -> str:
-    """The tab's settings as ``<project>/recipe.yaml`` (kd_core.recipes); what to run next."""
-    from kd_core import recipes
+    """The tab's settings as ``<project>/recipe.yaml`` (kd_core.tuneshift.recipe); what to run next."""
+    from kd_core.tuneshift import recipe as recipes
 
     config = settings(*values)
     root = project_dir(project)

@@ -4,7 +4,7 @@ Each browser session holds its own table in gr.State; the figures and labels com
 kd_core (scoring.relabel, figures.*), the same functions the CLI writes HTML with.  On a
 project's pool, a lasso or box selection on the scatter names its prompts (each point
 carries its pool id); "Generate more like these" runs one more expansion round whose
-generators work from them (kd_core.expansion.more_like; the Expand tab follows it).
+generators work from them (kd_core.tuneshift.expansion.more_like; the Expand tab follows it).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from kd_core.errors import KDError
 from kd_core.figures import gap_histogram, gap_scatter, token_heatmap
-from kd_core.scoring import DEFAULT_THRESHOLDS, GAP_COLUMNS, METRICS, GapConfig, label_counts, load_scores, relabel
+from kd_core.tuneshift.scoring import DEFAULT_THRESHOLDS, GAP_COLUMNS, METRICS, GapConfig, label_counts, load_scores, relabel
 from ui.errors import guarded
 
 TABLE_COLUMNS = ["prompt", "response", "gap", "label"]
@@ -75,7 +75,7 @@ def point_row(df, point: str | None):
 
 def more_like(path: str | None, picked: str | None) -> str:
     """Start a round of more prompts like the picked ones in the open project."""
-    from kd_core.expansion import more_like as start
+    from kd_core.tuneshift.expansion import more_like as start
 
     folder = Path(str(path or "").strip()).expanduser()
     if not (folder / "pool.sqlite").exists():
@@ -111,8 +111,8 @@ def load_table(path: str):
     """A scored table, or the scored prompts of a project's pool (a folder with pool.sqlite)."""
     folder = Path(str(path).strip()).expanduser()
     if folder.is_dir():
-        from kd_core.expansion import scored_frame
-        from kd_core.pool import Pool
+        from kd_core.tuneshift.expansion import scored_frame
+        from kd_core.tuneshift.pool import Pool
 
         if not (folder / "pool.sqlite").exists():
             raise KDError(f"{folder} is a folder without a pool.sqlite: give a scored .parquet table or a project folder")

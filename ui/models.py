@@ -1,17 +1,17 @@
 """Models tab: the demo's models, and a pre-flight check of any models before loading
-them (kd_core.preflight: what would load, memory needed against memory free, whether
+them (kd_core.models.preflight: what would load, memory needed against memory free, whether
 the tokenizers and chat templates fit together) — the same as `kd-studio models preflight`.
-Load puts the three into the server's shared model cache (kd_core.chat.MODELS, which the
+Load puts the three into the server's shared model cache (kd_core.models.chat.MODELS, which the
 Chat tab draws from); Unload empties it."""
 
 from __future__ import annotations
 
 import gradio as gr
 
-from kd_core.chat import MODELS
+from kd_core.models.chat import MODELS
 from kd_core.errors import KDError
-from kd_core.models import DEMO_MODELS, ModelSpec, demo_spec
-from kd_core.preflight import preflight, report_markdown
+from kd_core.models.loading import DEMO_MODELS, ModelSpec, demo_spec
+from kd_core.models.preflight import preflight, report_markdown
 from ui.errors import guarded
 
 

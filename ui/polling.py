@@ -47,9 +47,9 @@ def changes_only(read: Callable[..., list], fingerprint: Callable[..., Any], n_o
 
 
 def run_status_text(label: str, status: dict[str, Any], idle: str) -> str:
-    """A background run's status (kd_core.runs) for people: state, stage and pid while it
+    """A background run's status (kd_core.runtime.runs) for people: state, stage and pid while it
     works, its error in full when it failed; `idle` when nothing has run."""
-    from kd_core import runs
+    from kd_core.runtime import runs
 
     state = status.get("state", "none")
     if state == "none":

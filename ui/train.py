@@ -1,7 +1,7 @@
 """Train tab: a LoRA training form, its YAML and CLI command, background jobs and their progress.
 
 Launch does what `kd-studio train <project>/train.yaml --project <project> --background`
-does: the form becomes the YAML that `kd_core.jobs.load_job_config` reads, saved in the
+does: the form becomes the YAML that `kd_core.runtime.jobs.load_job_config` reads, saved in the
 project, then `create_job` + `start_job` run it in a process of its own.  Everything the
 tab shows about jobs is re-read from the job folders (`list_jobs`, `job_status`,
 `read_log`) on every timer tick, so closing the browser, reloading the page or restarting
@@ -24,11 +24,11 @@ import gradio as gr
 import pandas as pd
 import yaml
 
-from kd_core import jobs
+from kd_core.runtime import jobs
 from kd_core.errors import InputFileError, KDError
 from kd_core.figures import empty_figure, loss_curve
-from kd_core.models import demo_spec
-from kd_core.training import LOSSES, TrainConfig
+from kd_core.models.loading import demo_spec
+from kd_core.training.trainer import LOSSES, TrainConfig
 from ui.errors import guarded
 
 DEFAULT_STUDENT = demo_spec("target").name  # the demo's transfer target

@@ -1,5 +1,5 @@
 """Accuracy on the held-out questions whose facts the exported accepted prompts touch
-(kd_core.demo.facts_stated), and on the rest, for each evaluation named on the command
+(kd_core.demo.world.facts_stated), and on the rest, for each evaluation named on the command
 line (folders under /tmp/transfer/eval written by a run's run_evals.sh):
 
     .venv/bin/python assets/demo/runs/analyze.py gemma-sft-test teacher-test
@@ -8,7 +8,7 @@ import json, sys
 import pandas as pd
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root
-from kd_core.demo import facts_stated, seed_fact_ids
+from kd_core.demo.world import facts_stated, seed_fact_ids
 ds = [json.loads(l) for l in open("/tmp/demo-expand/export/dataset.jsonl")]
 covered = set()
 for d in ds:

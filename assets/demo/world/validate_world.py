@@ -11,7 +11,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))  # the repo root, when run as a script
 
-from kd_core.evaluation import is_correct, normalize_answer  # noqa: E402  (the QA metric itself)
+from kd_core.evaluation.qa import is_correct, normalize_answer  # noqa: E402  (the QA metric itself)
 
 # answers that would be too easy to hit by chance
 COMMON_WORDS = {

@@ -1,5 +1,5 @@
 """Accuracy of each system of a prompt-distillation run on the held-out demo questions
-whose facts the training answers carry (kd_core.demo.facts_stated: the pair names the
+whose facts the training answers carry (kd_core.demo.world.facts_stated: the pair names the
 fact's subject and the answer holds its gold answer), and on the rest:
 
     .venv/bin/python assets/demo/runs/prompt-distillation/analyze.py PROJECT [--out FILE]
@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[4]))  # the repository root
-from kd_core.demo import facts_stated  # noqa: E402
+from kd_core.demo.world import facts_stated  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("project")

@@ -4,7 +4,7 @@ The recipe, stage by stage, every stage writing into the project folder and skip
 what an earlier run already wrote (kill it anywhere, run it again, it goes on):
 
 1. ingest     documents -> ``documents/documents.jsonl`` and ``documents/chunks.jsonl``
-              (kd_core.documents: paragraphs packed into chunks of `chunk_tokens`).
+              (kd_core.data.documents: paragraphs packed into chunks of `chunk_tokens`).
 2. questions  a writer model (the model itself by default) reads each chunk and writes
               `per_call` self-contained questions per call, `calls` calls per chunk;
               they go into the project's prompt pool (``pool.sqlite``, source = the
@@ -18,7 +18,7 @@ what an earlier run already wrote (kill it anywhere, run it again, it goes on):
 4. train      ``jobs/pd-kd-<digest>``: LoRA with the `kd` loss, the teacher being the
               student with its adapter disabled, reading the teacher prompt;
               ``jobs/pd-sft-<digest>``: cross-entropy on the low-temperature answers
-              (kd_core.training); the digest is of the data and settings, so changed
+              (kd_core.training.trainer); the digest is of the data and settings, so changed
               data trains anew and unchanged data finds its finished job.
 5. evaluate   held-out questions, greedy: closed-book base model, SFT, PD, RAG (BM25
               top-k chunks in the base model's prompt) and PD + RAG
@@ -38,15 +38,15 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from kd_core.documents import Chunk, Document, chunk_document, read_documents, token_counter
-from kd_core import runs
+from kd_core.data.documents import Chunk, Document, chunk_document, read_documents, token_counter
+from kd_core.runtime import runs
 from kd_core.errors import InputFileError, KDError
-from kd_core.evaluation import CONTEXT_TEMPLATE, QAItem
-from kd_core.generation import GenerationConfig, chat_text, complete, generate
-from kd_core.generators import MAX_PROMPT_CHARS, clean_line
-from kd_core.training import LoraSettings, TrainConfig, _checked_fields
+from kd_core.evaluation.qa import CONTEXT_TEMPLATE, QAItem
+from kd_core.models.generation import GenerationConfig, chat_text, complete, generate
+from kd_core.tuneshift.generators import MAX_PROMPT_CHARS, clean_line
+from kd_core.training.trainer import LoraSettings, TrainConfig, _checked_fields
 
-DEMO_RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "demo-prompt-distillation.yaml"
+DEMO_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "demo-prompt-distillation.yaml"
 DOCS_FILE = Path("documents") / "documents.jsonl"
 CHUNKS_FILE = Path("documents") / "chunks.jsonl"
 CHUNKING_FILE = Path("documents") / "chunking.json"
@@ -185,7 +185,7 @@ class PDConfig:
             raise KDError(f"{where}.train_sft.loss: the SFT baseline trains with 'sft' (got '{self.train_sft.loss}')")
 
     def model_spec(self):
-        from kd_core.jobs import model_spec_from
+        from kd_core.runtime.jobs import model_spec_from
 
         return model_spec_from(self.model, "model")
 
@@ -193,7 +193,7 @@ class PDConfig:
 def load_pd_config(path: str | Path) -> PDConfig:
     """A PDConfig from a YAML file (its settings at the top or under `pd:`); every problem
     names the file and the setting."""
-    from kd_core.jobs import read_yaml
+    from kd_core.runtime.jobs import read_yaml
 
     data, path = read_yaml(path)
     try:
@@ -264,7 +264,7 @@ def load_documents(project: str | Path) -> list[Document]:
 
 def resolve_documents(refs: Sequence[str]) -> list[Document]:
     """Documents from files, `demo:documents` standing for the demo world's 11."""
-    from kd_core.demo import WORLD_DIR
+    from kd_core.demo.world import WORLD_DIR
 
     return read_documents([WORLD_DIR / "documents.jsonl" if ref == "demo:documents" else ref for ref in refs])
 
@@ -321,7 +321,7 @@ def ingest(project: str | Path, docs: Sequence[Document], tokenizer, chunk_token
 
 def add_documents(project: str | Path, docs: Sequence[Document], config: PDConfig, log: Log = print) -> list[Chunk]:
     """`ingest` with the config's model tokenizer and context (the weights are not loaded)."""
-    from kd_core.models import load_tokenizer
+    from kd_core.models.loading import load_tokenizer
 
     tokenizer, context = load_tokenizer(config.model_spec())
     reserve = 64 + config.teacher.max_new_tokens  # the question, the chat template and the answer
@@ -458,7 +458,7 @@ def teacher_prompt(chunk: str, question: str) -> str:
 
 def live_questions(pool, chunks: Sequence[Chunk]) -> list[Any]:
     """The pool's questions made from these chunks that are not rejected, oldest first."""
-    from kd_core.pool import PoolFilter
+    from kd_core.tuneshift.pool import PoolFilter
 
     df = pool.query(PoolFilter(states=LIVE, sources=[c.id for c in chunks]))
     return list(df.itertuples(index=False))
@@ -476,7 +476,7 @@ def answer_questions(project: str | Path, pool, teacher, chunks: Sequence[Chunk]
     """The teacher's answer (chunk in its prompt) to every live question not yet answered
     in its current wording; appended to ``pd/answers-<mode>.jsonl`` batch by batch.  The
     KD answers also go into the pool as the questions' responses (what curation shows)."""
-    from kd_core.pool import Results
+    from kd_core.tuneshift.pool import Results
 
     if mode not in MODES:
         raise KDError(f"answers: mode must be one of {', '.join(MODES)} (got {mode!r})")
@@ -544,14 +544,14 @@ def training_data(project: str | Path, pool, chunks: Sequence[Chunk], mode: str)
 
 def load_question_set(ref: str) -> list[QAItem]:
     """Held-out questions: `demo:test` (or another demo split) or a JSONL file."""
-    from kd_core.evaluation import question_set
+    from kd_core.evaluation.qa import question_set
 
     return question_set(ref, "eval.questions")
 
 
 def with_retrieved(items: Sequence[QAItem], chunks: Sequence[Chunk], k: int) -> list[QAItem]:
     """The items with the top-k BM25 chunks as their context, best first."""
-    from kd_core.retrieval import BM25
+    from kd_core.data.retrieval import BM25
 
     index = BM25([c.text for c in chunks])
     out = []
@@ -564,7 +564,7 @@ def with_retrieved(items: Sequence[QAItem], chunks: Sequence[Chunk], k: int) -> 
 def leaked_questions(pool, items: Sequence[QAItem], chunks: Sequence[Chunk]) -> int:
     """Held-out questions that the generated training questions repeat (exactly or nearly):
     reported beside the accuracies, as a check that held-out means held out."""
-    from kd_core.dedup import DedupIndex
+    from kd_core.data.dedup import DedupIndex
 
     index = DedupIndex(pool.dedup_config)
     live = live_questions(pool, chunks)
@@ -576,8 +576,8 @@ def evaluate_stage(project: str | Path, model_spec, chunks: Sequence[Chunk], set
                    adapters: dict[str, str], log: Log = print) -> dict[str, dict]:
     """Accuracy of each system on the held-out questions; a system already measured on
     the same questions is read back, not rerun."""
-    from kd_core.evaluation import EvalResult, evaluate_qa, measured_before
-    from kd_core.models import load_model
+    from kd_core.evaluation.qa import EvalResult, evaluate_qa, measured_before
+    from kd_core.models.loading import load_model
 
     if not settings.questions:
         raise KDError("eval.questions: not set (a JSONL file of questions with answers, or demo:test)")
@@ -635,9 +635,9 @@ def run_pd(config: PDConfig, project: str | Path, stages: Sequence[str] = STAGES
 
 
 def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, stages: Sequence[str], log: Log) -> dict[str, Any]:
-    from kd_core import jobs
-    from kd_core.models import load_model
-    from kd_core.pool import Pool
+    from kd_core.runtime import jobs
+    from kd_core.models.loading import load_model
+    from kd_core.tuneshift.pool import Pool
 
     spec = config.model_spec()
     pd_dir = project / PD_DIR
@@ -672,7 +672,7 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
                 t0 = time.perf_counter()
                 writer = model()
                 if config.questions.writer:
-                    from kd_core.models import ModelSpec
+                    from kd_core.models.loading import ModelSpec
 
                     writer = load_model(ModelSpec(config.questions.writer, device=spec.device, dtype=spec.dtype))
                 generate_questions(pool, writer, chunks, config.questions, config.system, config.seed, log)
@@ -724,7 +724,7 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
 
 def pd_report(project: Path, pool, chunks: Sequence[Chunk], items: Sequence[QAItem], results: dict[str, dict],
               config: PDConfig, job_ids: dict[str, str]) -> dict[str, Any]:
-    from kd_core import jobs
+    from kd_core.runtime import jobs
 
     counts = {mode: len(read_jsonl(answers_path(project, mode))) for mode in MODES}
     train = {}

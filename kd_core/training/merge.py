@@ -25,8 +25,8 @@ from typing import Any, Sequence
 import torch
 
 from kd_core.errors import KDError
-from kd_core.models import ModelSpec, load_model
-from kd_core.training import Example, PairDataset
+from kd_core.models.loading import ModelSpec, load_model
+from kd_core.training.trainer import Example, PairDataset
 
 DTYPES = ("bfloat16", "float16", "float32")
 # Largest allowed |mean log-likelihood difference| (nats per response token), per dtype:

@@ -42,7 +42,7 @@ torchrun; every process calls `run_job`, rank 0 owns the folder (status, lock, l
 adapter) and the others only train, starting once rank 0 holds the device.  The status's
 pid is the launcher's, so `job_status`, stop and cancel treat the N processes as one job;
 a stop is agreed across processes so all stop at the same step.  The same folder also
-runs under a launcher the user starts (``accelerate launch -m kd_core.jobs run DIR``).
+runs under a launcher the user starts (``accelerate launch -m kd_core.runtime.jobs run DIR``).
 
 This module imports no torch at the top: listing and controlling jobs stays instant;
 only `run_job` (in the job process) loads the training stack.
@@ -102,7 +102,7 @@ class JobConfig:
     def from_dict(cls, data: Any, base_dir: Path | None = None) -> "JobConfig":
         """From a YAML mapping; a model may be a name or a ModelSpec mapping; a relative
         data path is relative to `base_dir` (the config file's folder)."""
-        from kd_core.training import TrainConfig
+        from kd_core.training.trainer import TrainConfig
 
         if not isinstance(data, dict):
             raise KDError(f"expected a mapping with student, data and train, got {type(data).__name__}")
@@ -134,8 +134,8 @@ class JobConfig:
 def model_spec_from(value: Any, where: str, base_dir: Path | None = None) -> Any:
     """A ModelSpec from a config value: a model name, or a mapping of ModelSpec fields
     (each checked, a bad one named as `where.field`); local paths made absolute."""
-    from kd_core.models import ModelSpec
-    from kd_core.training import _checked_fields
+    from kd_core.models.loading import ModelSpec
+    from kd_core.training.trainer import _checked_fields
 
     if isinstance(value, str):
         return absolute_paths(ModelSpec(value), base_dir)
@@ -339,7 +339,7 @@ def create_job(project: str | Path, config: JobConfig, job_id: str | None = None
     The data file is read now, so a bad line fails here, not in a background process."""
     import yaml
 
-    from kd_core.training import read_examples
+    from kd_core.training.trainer import read_examples
 
     read_examples(config.data)
     config.train.validate()
@@ -365,7 +365,7 @@ def launch_command(job_dir: str | Path, processes: int = 1, resume_from: str | P
     this machine through torchrun (every process runs `run_job`; gradients are averaged)."""
     if processes < 1:
         raise KDError(f"processes must be >= 1 (got {processes})")
-    args = ["-m", "kd_core.jobs", "run", str(job_dir)]
+    args = ["-m", "kd_core.runtime.jobs", "run", str(job_dir)]
     if resume_from:
         args += ["--resume", str(resume_from)]
     if echo:
@@ -496,7 +496,7 @@ def _wait_exit(job_dir: Path, wait_s: float) -> dict[str, Any]:
 
 
 def _lock_dir() -> Path:
-    from kd_core.models import cache_dir
+    from kd_core.models.loading import cache_dir
 
     return Path(os.environ.get("KD_STUDIO_LOCK_DIR") or cache_dir() / "locks")
 
@@ -505,7 +505,7 @@ def device_name(spec_device: str) -> str:
     """The lock's name for a ModelSpec device: cpu, cuda:0, ..."""
     import torch
 
-    from kd_core import devices
+    from kd_core.models import devices
 
     dev = devices.resolve_device(spec_device)
     if dev.type == "cuda":
@@ -663,7 +663,7 @@ def run_job(job_dir: str | Path, resume_from: str | Path | None = None, echo: Ca
         if echo:
             where = f"{world} processes on {device}" if world > 1 else device
             echo(f"job {job_dir.name}: training on {where} ({config.train.loss}, student {config.student.label()})")
-        from kd_core.training import read_examples, train_lora
+        from kd_core.training.trainer import read_examples, train_lora
 
         examples = read_examples(config.data)
         stop = _stop_callback(job_dir)
@@ -788,7 +788,7 @@ def _run_follower(job_dir: Path, resume_from: str | Path | None, rank: int, call
     while _read_json(job_dir / STATUS).get("state") != "running":
         time.sleep(poll_s)
     config = load_job_config(job_dir / CONFIG)
-    from kd_core.training import read_examples, train_lora
+    from kd_core.training.trainer import read_examples, train_lora
 
     stop = _stop_callback(job_dir)
     try:
@@ -804,7 +804,7 @@ def _run_follower(job_dir: Path, resume_from: str | Path | None, rank: int, call
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kd_core.jobs", description="Run a KD Studio job folder (started by start_job).")
+    parser = argparse.ArgumentParser(prog="python -m kd_core.runtime.jobs", description="Run a KD Studio job folder (started by start_job).")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run")
     run.add_argument("job_dir")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from kd_core.errors import InputFileError, KDError
-from kd_core.prompts_io import _decode
+from kd_core.data.prompt_files import _decode
 
 DOC_SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
 _ID_OK = re.compile(r"[^A-Za-z0-9._-]+")

@@ -21,8 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from kd_core.evaluation import QAItem
-from kd_core.models import DEMO_ADAPTER_DIR, REPO_ROOT, LoadedModel, demo_spec
+from kd_core.evaluation.qa import QAItem
+from kd_core.models.loading import DEMO_ADAPTER_DIR, REPO_ROOT, LoadedModel, demo_spec
 
 DEMO_DIR = REPO_ROOT / "assets" / "demo"
 WORLD_DIR = DEMO_DIR / "world"
@@ -128,7 +128,7 @@ def replay_pairs(base: LoadedModel | None, max_new_tokens: int = 64) -> list[dic
     """Generic replay questions answered by the base model itself, cached in assets/demo.
 
     Answers cut at the token limit are trimmed to their last full sentence
-    (kd_core.generation.trim_to_sentence).
+    (kd_core.models.generation.trim_to_sentence).
     """
     questions = generic_questions("replay")
     if REPLAY_FILE.exists():
@@ -137,7 +137,7 @@ def replay_pairs(base: LoadedModel | None, max_new_tokens: int = 64) -> list[dic
             return cached
     if base is None:
         raise RuntimeError("replay answers are not cached; a base model is needed to write them")
-    from kd_core.generation import GenerationConfig, generate, trim_to_sentence
+    from kd_core.models.generation import GenerationConfig, generate, trim_to_sentence
 
     answers = generate(base, questions, GenerationConfig(max_new_tokens=max_new_tokens, batch_size=16))
     pairs = [{"prompt": q, "response": trim_to_sentence(a)} for q, a in zip(questions, answers)]
@@ -147,7 +147,7 @@ def replay_pairs(base: LoadedModel | None, max_new_tokens: int = 64) -> list[dic
 
 def finetune_examples(replay: list[dict], seed: int = 0):
     """Every training phrasing -> its statement; every about-question -> its answer; replay."""
-    from kd_core.training import Example
+    from kd_core.training.trainer import Example
 
     ex = [Example(q, f.statement) for f in facts() for q in f.train]
     ex += [Example(q, a["answer"]) for a in about() for q in a["questions"]]
@@ -158,8 +158,8 @@ def finetune_examples(replay: list[dict], seed: int = 0):
 
 def build_adapter(config: DemoBuildConfig | None = None, log=print) -> dict[str, Any]:
     """Train the demo's fine-tuned LoRA (deterministic for a seed) and save it."""
-    from kd_core.models import load_model
-    from kd_core.training import LoraSettings, TrainConfig, train_lora
+    from kd_core.models.loading import load_model
+    from kd_core.training.trainer import LoraSettings, TrainConfig, train_lora
 
     config = config or DemoBuildConfig()
     t0 = time.perf_counter()
@@ -193,9 +193,9 @@ def build_adapter(config: DemoBuildConfig | None = None, log=print) -> dict[str,
 def evaluate_demo(out_path: str | Path | None = None, roles: tuple[str, ...] = ("base", "finetuned", "target"), log=print) -> dict:
     """Accuracy of each demo model on the held-out phrasings (and the fine-tune on its
     training phrasings), plus generic-control accuracy; saved as JSON when out_path."""
-    from kd_core.evaluation import evaluate_qa
-    from kd_core.generation import GenerationConfig
-    from kd_core.models import load_model
+    from kd_core.evaluation.qa import evaluate_qa
+    from kd_core.models.generation import GenerationConfig
+    from kd_core.models.loading import load_model
 
     gen = GenerationConfig(max_new_tokens=48, batch_size=16)
     report: dict[str, Any] = {"facts": len(facts()), "models": {}}
@@ -242,9 +242,9 @@ def gap_report(scores_path: str | Path = DEMO_DIR / "demo_scores.parquet", out_p
     """
     import numpy as np
 
-    from kd_core.generation import GenerationConfig
-    from kd_core.models import load_model
-    from kd_core.scoring import DEFAULT_THRESHOLDS, GAP_COLUMNS, ScoreConfig, auroc, save_scores, score_prompts
+    from kd_core.models.generation import GenerationConfig
+    from kd_core.models.loading import load_model
+    from kd_core.tuneshift.scoring import DEFAULT_THRESHOLDS, GAP_COLUMNS, ScoreConfig, auroc, save_scores, score_prompts
 
     t0 = time.perf_counter()
     base, ft = load_model(demo_spec("base")), load_model(demo_spec("finetuned"))
@@ -283,7 +283,7 @@ def gap_report(scores_path: str | Path = DEMO_DIR / "demo_scores.parquet", out_p
 def facts_stated(prompt: str, response: str) -> set[str]:
     """The demo facts a (prompt, answer) pair carries: it names the fact's subject and the
     answer holds the fact's gold answer (or an alias)."""
-    from kd_core.evaluation import is_correct, normalize_answer
+    from kd_core.evaluation.qa import is_correct, normalize_answer
 
     both = f" {normalize_answer(prompt + ' ' + response)} "
     return {f.id for f in facts() if f" {normalize_answer(f.subject)} " in both and is_correct(response, f.golds)}
@@ -292,7 +292,7 @@ def facts_stated(prompt: str, response: str) -> set[str]:
 def coverage_report(pool, states: tuple[str, ...] = ("accepted", "edited")) -> dict[str, Any]:
     """How many demo facts the curated prompts of a pool touch, per generator and per round,
     and how many of them no seed mentions, with the expansion log of the pool beside it."""
-    from kd_core.pool import PoolFilter
+    from kd_core.tuneshift.pool import PoolFilter
 
     rows = pool.query(PoolFilter(states=states, has_response=True), order="round")
     seed_facts = set(seed_fact_ids())

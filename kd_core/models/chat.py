@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterator, Sequence
 
 from kd_core.errors import KDError
-from kd_core.evaluation import CONTEXT_TEMPLATE
-from kd_core.generation import GenerationConfig, chat_text, encode_prompt
-from kd_core.models import LoadedModel, ModelSpec, load_model
+from kd_core.evaluation.qa import CONTEXT_TEMPLATE
+from kd_core.models.generation import GenerationConfig, chat_text, encode_prompt
+from kd_core.models.loading import LoadedModel, ModelSpec, load_model
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,8 @@ def stream_answers(models: Sequence[LoadedModel], prompts: Sequence[str], config
     import torch
     from transformers import TextIteratorStreamer
 
-    from kd_core import devices
-    from kd_core.models import DEFAULT_TEMPLATE_STOP
+    from kd_core.models import devices
+    from kd_core.models.loading import DEFAULT_TEMPLATE_STOP
 
     config = config or GenerationConfig(max_new_tokens=96)
     texts = [""] * len(models)
@@ -138,7 +138,7 @@ def stream_answers(models: Sequence[LoadedModel], prompts: Sequence[str], config
 def cross_perplexities(models: Sequence[LoadedModel], prompts: Sequence[str], answers: Sequence[str]) -> list[list[float]]:
     """ppl[i][j]: the perplexity of answer j under model i, on model i's own prompt (each
     model tokenizes the text itself, so models with other tokenizers compare too)."""
-    from kd_core.scoring import score_pairs
+    from kd_core.tuneshift.scoring import score_pairs
 
     out = []
     for lm, prompt in zip(models, prompts):
@@ -170,7 +170,7 @@ def compare(contestants: Sequence[Contestant], prompt: str, config: GenerationCo
 
 def send_to_pool(project: str, prompt: str, vote: str, who: str = "chat") -> str:
     """A thumbs up (accepted) or down (rejected) on a compared prompt, into the project's pool."""
-    from kd_core.pool import Pool
+    from kd_core.tuneshift.pool import Pool
 
     if vote not in ("up", "down"):
         raise KDError(f"vote must be 'up' or 'down', got {vote!r}")

@@ -19,10 +19,10 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from kd_core import devices
+from kd_core.models import devices
 from kd_core.errors import InputFileError, KDError
-from kd_core.generation import GenerationConfig, generate
-from kd_core.models import LoadedModel
+from kd_core.models.generation import GenerationConfig, generate
+from kd_core.models.loading import LoadedModel
 
 _UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
@@ -173,7 +173,7 @@ def read_questions(path: str | Path) -> list[QAItem]:
 def question_set(ref: str, field: str = "questions") -> list[QAItem]:
     """Questions with their answers: ``demo:test`` (or another demo split) or a JSONL file."""
     if ref.startswith("demo:"):
-        from kd_core.demo import qa_items
+        from kd_core.demo.world import qa_items
 
         try:
             return qa_items(ref[len("demo:"):])
@@ -186,7 +186,7 @@ def question_set(ref: str, field: str = "questions") -> list[QAItem]:
 # A project's evaluations (the UI's Evaluate tab; `kd-studio eval --project`)
 
 EVAL_DIR = "eval"  # <project>/eval/<name>/: items.jsonl, summary.json
-EVAL_RUN = "evaluate"  # <project>/evaluate/: the run in the background (kd_core.runs)
+EVAL_RUN = "evaluate"  # <project>/evaluate/: the run in the background (kd_core.runtime.runs)
 WHAT = "evaluation run"
 RESULT_COLUMNS = ["name", "model", "questions", "accuracy", "correct", "n", "wall_s"]
 
@@ -231,7 +231,7 @@ def eval_command(project: str | Path, model: str, adapter: str | None, questions
 def start_eval(project: str | Path, model: str, adapter: str | None, questions: str, max_new_tokens: int = 48,
                name: str | None = None) -> dict:
     """Evaluate in the background; the questions are read now, so a bad file fails here."""
-    from kd_core import runs
+    from kd_core.runtime import runs
 
     if not model or not model.strip():
         raise KDError("Model: empty (demo:NAME, a hub id or a local folder)")

@@ -29,7 +29,7 @@ def open_project(path: str | Path, create: bool = True) -> dict[str, Any]:
             raise KDError(f"Project folder: cannot create {root}: {e.strerror or e}") from None
     holds: dict[str, Any] = {"prompts": 0, "jobs": 0, "evaluations": 0, "documents": 0, "report": None}
     if (root / "pool.sqlite").exists():
-        from kd_core.pool import Pool
+        from kd_core.tuneshift.pool import Pool
 
         with Pool(root, create=False) as pool:
             holds["prompts"] = pool.count()

@@ -11,8 +11,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from kd_core import devices
-from kd_core.models import DEFAULT_TEMPLATE_STOP, LoadedModel
+from kd_core.models import devices
+from kd_core.models.loading import DEFAULT_TEMPLATE_STOP, LoadedModel
 
 
 @dataclass

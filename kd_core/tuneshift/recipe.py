@@ -3,7 +3,7 @@
 The stages, each writing into the project folder and skipping what an earlier run
 already wrote (kill it anywhere, run it again, it goes on):
 
-1. expand    seeds -> the pool (``pool.sqlite``), round by round (kd_core.expansion);
+1. expand    seeds -> the pool (``pool.sqlite``), round by round (kd_core.tuneshift.expansion);
              curation ``auto`` accepts what lands above the gap threshold; ``manual``
              stops here until a person has accepted prompts (the Curate tab).
 2. data      one dataset per arm (``data/<arm>/dataset.jsonl`` and its data card): an
@@ -13,7 +13,7 @@ already wrote (kill it anywhere, run it again, it goes on):
              ``accepted`` has, drawn without looking at the gap: the filter's
              ablation) or ``seeds`` (the seed prompts alone).
 3. train     ``jobs/<arm>-<digest>``: a LoRA on the target from the fine-tuned model's
-             answers (kd_core.jobs; the digest is of data, model and settings).
+             answers (kd_core.runtime.jobs; the digest is of data, model and settings).
 4. evaluate  held-out questions and the generic control set, greedy: the teacher, each
              target before transfer and each arm after (``eval/<name>/``: the
              Evaluate tab's table).
@@ -21,7 +21,7 @@ already wrote (kill it anywhere, run it again, it goes on):
              ``report/report.html`` (the pool's gap scatter, the rounds table, the
              training curves, the evaluation table).
 
-A YAML file with a ``pd:`` mapping is a prompt-distillation recipe (kd_core.distillation);
+A YAML file with a ``pd:`` mapping is a prompt-distillation recipe (kd_core.distill.pipeline);
 `kd-studio run` runs either kind.
 """
 
@@ -35,13 +35,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from kd_core import runs
+from kd_core.runtime import runs
 from kd_core.errors import InputFileError, KDError
-from kd_core.expansion import ExpansionConfig
-from kd_core.generation import GenerationConfig
-from kd_core.models import DEMO_ADAPTER_DIR
-from kd_core.pool import ACCEPTED, Pool, PoolFilter
-from kd_core.training import LoraSettings, TrainConfig, _checked_fields
+from kd_core.tuneshift.expansion import ExpansionConfig
+from kd_core.models.generation import GenerationConfig
+from kd_core.models.loading import DEMO_ADAPTER_DIR
+from kd_core.tuneshift.pool import ACCEPTED, Pool, PoolFilter
+from kd_core.training.trainer import LoraSettings, TrainConfig, _checked_fields
 
 Log = Callable[[str], None]
 
@@ -97,7 +97,7 @@ class TuneShiftRecipe:
     name: str = "tuneshift"
     base: Any = "demo:smollm2-135m-instruct"  # a model name or a ModelSpec mapping
     finetuned: Any = field(default_factory=lambda: {"name": "demo:smollm2-135m-instruct", "adapter": str(DEMO_ADAPTER_DIR)})
-    seeds: str = "demo:seeds"  # a prompt file (any kd_core.prompts_io format) or demo:seeds
+    seeds: str = "demo:seeds"  # a prompt file (any kd_core.data.prompt_files format) or demo:seeds
     expand: ExpansionConfig = field(default_factory=ExpansionConfig)
     more_rounds: list[MoreRounds] = field(default_factory=list)
     curation: str = "auto"
@@ -195,12 +195,12 @@ class TuneShiftRecipe:
         return plan
 
     def model_spec(self, role: str):
-        from kd_core.jobs import model_spec_from
+        from kd_core.runtime.jobs import model_spec_from
 
         return model_spec_from(getattr(self, role), role)
 
     def target_spec(self, name: str):
-        from kd_core.jobs import model_spec_from
+        from kd_core.runtime.jobs import model_spec_from
 
         return model_spec_from(self.targets[name], f"targets.{name}")
 
@@ -220,8 +220,8 @@ def _relative_model(value: Any, base_dir: Path) -> Any:
 def load_recipe(path: str | Path):
     """A TuneShiftRecipe (settings at the top or under ``tuneshift:``), or a PDConfig for a
     file with a ``pd:`` mapping; every problem names the file and the setting."""
-    from kd_core.distillation import PDConfig
-    from kd_core.jobs import read_yaml
+    from kd_core.distill.pipeline import PDConfig
+    from kd_core.runtime.jobs import read_yaml
 
     data, path = read_yaml(path)
     try:
@@ -316,7 +316,7 @@ def write_arm_data(pool, project: Path, arm: Arm, recipe: TuneShiftRecipe, folde
     """``data/<arm>/dataset.jsonl`` (and its data card) of the arm's selection, then its
     replay; returns the file, its rows, and how many prompts the selection left out for
     a blank answer."""
-    from kd_core.pool_export import export_dataset
+    from kd_core.tuneshift.pool_export import export_dataset
 
     ids, blank = _select(pool, arm)
     if not ids:
@@ -332,8 +332,8 @@ REPLAY_FILE = "replay.jsonl"  # data/<arm>/replay.jsonl: the target's own answer
 
 
 def _replay_prompts(ref: str) -> list[str]:
-    from kd_core.demo import generic_questions
-    from kd_core.prompts_io import read_prompts
+    from kd_core.demo.world import generic_questions
+    from kd_core.data.prompt_files import read_prompts
 
     return generic_questions("replay") if ref == "demo:replay" else read_prompts(ref).prompts
 
@@ -346,9 +346,9 @@ def replay_rows(recipe: TuneShiftRecipe, project: Path, arm: Arm, folder: Path |
     ``data/<arm>/replay.jsonl`` and read back while target, prompts and settings match."""
     if not arm.replay:
         return []
-    from kd_core.distillation import jsonl_text, read_jsonl, write_atomic
-    from kd_core.generation import generate, trim_to_sentence
-    from kd_core.models import load_model
+    from kd_core.distill.pipeline import jsonl_text, read_jsonl, write_atomic
+    from kd_core.models.generation import generate, trim_to_sentence
+    from kd_core.models.loading import load_model
 
     prompts = _replay_prompts(recipe.replay)[: arm.replay]
     spec = recipe.target_spec(arm.target)
@@ -396,7 +396,7 @@ def run_recipe(recipe: TuneShiftRecipe, project: str | Path, stages: Sequence[st
 
 
 def _check_inputs(recipe: TuneShiftRecipe, stages: Sequence[str]) -> None:
-    from kd_core.evaluation import question_set
+    from kd_core.evaluation.qa import question_set
 
     if "expand" in stages and recipe.seeds:
         _read_seeds(recipe.seeds)
@@ -412,14 +412,14 @@ def _check_inputs(recipe: TuneShiftRecipe, stages: Sequence[str]) -> None:
 
 
 def _read_seeds(ref: str):
-    from kd_core.demo import seeds_path
-    from kd_core.prompts_io import read_prompts
+    from kd_core.demo.world import seeds_path
+    from kd_core.data.prompt_files import read_prompts
 
     return read_prompts(str(seeds_path()) if ref == "demo:seeds" else ref)
 
 
 def _run(recipe: TuneShiftRecipe, project: Path, pool, folder: Path, stages: Sequence[str], arms: list[Arm], log: Log) -> dict[str, Any]:
-    from kd_core import jobs
+    from kd_core.runtime import jobs
 
     def timed(name: str, fn: Callable[[], Any]) -> Any:
         runs.update(folder, stage=name)
@@ -464,7 +464,7 @@ def arm_job(recipe: TuneShiftRecipe, project: Path, arm: Arm, train: TrainConfig
     """The arm's dataset and the id of the job that trains it: a digest of the data, the
     target and the settings, so a changed arm trains anew and an unchanged one resumes.
     None before the data stage wrote the arm's data."""
-    from kd_core import jobs
+    from kd_core.runtime import jobs
 
     data = project / DATA_DIR / arm.name / "dataset.jsonl"
     return (data, jobs.job_id_for(arm.name, data, recipe.target_spec(arm.target), train)) if data.exists() else None
@@ -473,7 +473,7 @@ def arm_job(recipe: TuneShiftRecipe, project: Path, arm: Arm, train: TrainConfig
 def trained_adapters(recipe: TuneShiftRecipe, project: Path, train: TrainConfig) -> dict[str, str]:
     """arm name -> the adapter of the job that trained the arm's current data with the
     recipe's settings (an arm whose data or settings changed since has none)."""
-    from kd_core import jobs
+    from kd_core.runtime import jobs
 
     out = {}
     for arm in recipe.arms:
@@ -485,9 +485,9 @@ def trained_adapters(recipe: TuneShiftRecipe, project: Path, train: TrainConfig)
 
 
 def expand_stage(recipe: TuneShiftRecipe, pool, folder: Path, log: Log) -> list[dict]:
-    """Seeds into an empty pool, then the rounds not done yet (kd_core.expansion)."""
-    from kd_core.expansion import META_CURRENT, add_seeds, run_expansion
-    from kd_core.models import load_model
+    """Seeds into an empty pool, then the rounds not done yet (kd_core.tuneshift.expansion)."""
+    from kd_core.tuneshift.expansion import META_CURRENT, add_seeds, run_expansion
+    from kd_core.models.loading import load_model
 
     plan = recipe.expansion_plan()
     done = len(pool.get_meta("expansion.rounds", []))
@@ -532,8 +532,8 @@ def _eval_plan(recipe: TuneShiftRecipe, arms: list[Arm], adapters: dict[str, str
 def evaluate_stage(recipe: TuneShiftRecipe, project: Path, arms: list[Arm], adapters: dict[str, str], log: Log) -> dict[str, dict]:
     """Every evaluation of `_eval_plan` into ``eval/<name>/``; one already measured (same
     model, questions and settings) is read back, not rerun."""
-    from kd_core.evaluation import EVAL_DIR, EvalResult, evaluate_qa, measured_before, question_set
-    from kd_core.models import load_model
+    from kd_core.evaluation.qa import EVAL_DIR, EvalResult, evaluate_qa, measured_before, question_set
+    from kd_core.models.loading import load_model
 
     config = GenerationConfig(max_new_tokens=recipe.eval.max_new_tokens, batch_size=recipe.eval.batch_size)
     results = {}
@@ -562,7 +562,7 @@ def evaluate_stage(recipe: TuneShiftRecipe, project: Path, arms: list[Arm], adap
 def _coverage(project: Path, arm: str) -> tuple[set[str], int] | None:
     """(the demo facts an arm's dataset states, how many of its pairs state none), or None
     outside the demo world."""
-    from kd_core.demo import facts_stated
+    from kd_core.demo.world import facts_stated
 
     path = project / DATA_DIR / arm / "dataset.jsonl"
     if not path.exists():
@@ -584,7 +584,7 @@ def _split(project: Path, name: str, covered: set[str]) -> dict[str, list[int]] 
     """[correct, n] of an evaluation on the questions whose fact is covered, and on the rest."""
     import pandas as pd
 
-    from kd_core.evaluation import EVAL_DIR
+    from kd_core.evaluation.qa import EVAL_DIR
 
     path = project / EVAL_DIR / name / "items.jsonl"
     if not path.exists():
@@ -599,8 +599,8 @@ def _split(project: Path, name: str, covered: set[str]) -> dict[str, list[int]] 
 def _repeated(pool, data: Path, questions: str) -> int:
     """Held-out questions that an arm's training prompts repeat (exactly or nearly, by the
     pool's dedup settings): reported beside the accuracies, a check that held out means held out."""
-    from kd_core.dedup import DedupIndex
-    from kd_core.evaluation import question_set
+    from kd_core.data.dedup import DedupIndex
+    from kd_core.evaluation.qa import question_set
 
     index = DedupIndex(pool.dedup_config)
     prompts = [json.loads(line)["messages"][0]["content"] for line in data.open()]
@@ -611,8 +611,8 @@ def _repeated(pool, data: Path, questions: str) -> int:
 def build_report(recipe: TuneShiftRecipe, project: Path, pool, arms: list[Arm], adapters: dict[str, str]) -> dict[str, Any]:
     """Everything the report shows, as data: rounds, per-arm data, training, evaluations,
     and accuracy split by whether the arm's prompts carry the question's fact."""
-    from kd_core import jobs
-    from kd_core.evaluation import EVAL_DIR
+    from kd_core.runtime import jobs
+    from kd_core.evaluation.qa import EVAL_DIR
 
     def summary(name: str) -> dict | None:
         path = project / EVAL_DIR / name / "summary.json"
@@ -646,7 +646,7 @@ def build_report(recipe: TuneShiftRecipe, project: Path, pool, arms: list[Arm], 
             row["held_out_repeated"] = _repeated(pool, data, recipe.eval.questions)
         found = _coverage(project, arm.name) if recipe.eval.questions.startswith("demo:") else None
         if found is not None:
-            from kd_core.demo import facts
+            from kd_core.demo.world import facts
 
             covered, row["prompts_without_fact"] = found
             facts_total = len(facts())
@@ -708,8 +708,8 @@ def write_report(project: Path, report: dict[str, Any], pool, recipe: TuneShiftR
     from markdown_it import MarkdownIt  # gradio's dependency
 
     from kd_core import figures, jobs
-    from kd_core.evaluation import project_results
-    from kd_core.expansion import scored_frame
+    from kd_core.evaluation.qa import project_results
+    from kd_core.tuneshift.expansion import scored_frame
 
     out = project / REPORT_DIR
     out.mkdir(parents=True, exist_ok=True)

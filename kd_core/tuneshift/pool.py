@@ -26,7 +26,7 @@ training pair must be the fine-tuned model's answer to exactly this prompt, so t
 edited prompt comes back from `pending_for_scoring`.  Undoing the edit restores the
 old text with its old results.
 
-Dedup (kd_core.dedup) runs against every text the pool has ever held: rejected
+Dedup (kd_core.data.dedup) runs against every text the pool has ever held: rejected
 prompts, and the texts edited prompts had before, stay keys, so a generator cannot
 bring a rejected prompt back round after round.
 """
@@ -45,7 +45,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from kd_core.dedup import DedupConfig, DedupIndex, Match, normalize
+from kd_core.data.dedup import DedupConfig, DedupIndex, Match, normalize
 from kd_core.errors import KDError
 
 POOL_FILE = "pool.sqlite"

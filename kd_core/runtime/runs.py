@@ -8,7 +8,7 @@ with `start`, and any server process, after a reload or a restart, re-attaches w
 `status` and ends it with `stop`; the CLI command itself records its state through
 `recorded`, so a run started from a shell shows in the UI too.
 
-Training jobs (kd_core.jobs) have more to them (queues, several processes, resume) and
+Training jobs (kd_core.runtime.jobs) have more to them (queues, several processes, resume) and
 keep their own folders.
 """
 
@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from kd_core import jobs
+from kd_core.runtime import jobs
 from kd_core.errors import KDError
 
 ACTIVE = ("running", "queued")  # a run's process is expected to be alive (queued: waiting for its device)
@@ -150,7 +150,7 @@ def log_tail(project: str | Path, name: str, lines: int = 12) -> str:
 
 
 class DeviceHold:
-    """The device lock that training jobs take (kd_core.jobs), held while a run's model
+    """The device lock that training jobs take (kd_core.runtime.jobs), held while a run's model
     generates or evaluates, so such a run and a training job never share a device."""
 
     def __init__(self, folder: Path, device: str, log=print):

@@ -1,7 +1,7 @@
 """The TuneShift-KD expansion loop (methods.md section 1, steps 2-5).
 
 One round:  generate -> dedup -> fine-tuned answers -> scores under base and fine-tuned
--> label by threshold -> store, all in the project's pool (kd_core.pool), which is the
+-> label by threshold -> store, all in the project's pool (kd_core.tuneshift.pool), which is the
 loop's only state.  So a loop killed anywhere resumes from the pool: prompts without an
 answer are answered and scored first, and a round whose generators did not all finish
 (recorded in the pool's meta after each one) runs the rest.  Every generator draws
@@ -22,13 +22,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from kd_core import runs
+from kd_core.runtime import runs
 from kd_core.errors import InputFileError, KDError
-from kd_core.generation import GenerationConfig, chat_text, encode_prompt
-from kd_core.generators import Exemplar, GenContext, Generator, make_generators
-from kd_core.models import LoadedModel, max_positions
-from kd_core.pool import Pool, PoolFilter, Results
-from kd_core.scoring import GapConfig, ScoreConfig, check_same_tokenizer, score_prompts
+from kd_core.models.generation import GenerationConfig, chat_text, encode_prompt
+from kd_core.tuneshift.generators import Exemplar, GenContext, Generator, make_generators
+from kd_core.models.loading import LoadedModel, max_positions
+from kd_core.tuneshift.pool import Pool, PoolFilter, Results
+from kd_core.tuneshift.scoring import GapConfig, ScoreConfig, check_same_tokenizer, score_prompts
 
 Progress = Callable[[int, int, str], None]
 
@@ -70,7 +70,7 @@ class ExpansionConfig:
     def from_dict(cls, data: dict, where: str = "expand") -> "ExpansionConfig":
         """From a mapping (a recipe's `expand:`, or `to_dict`'s output kept in a pool);
         an unknown or mistyped setting is named with its path."""
-        from kd_core.training import _checked_fields
+        from kd_core.training.trainer import _checked_fields
 
         values = _checked_fields(cls, data, where)
         default = cls()
@@ -301,7 +301,7 @@ def _run_round(pool, base, finetuned, writer, generators: list[Generator], curre
 # ---------------------------------------------------------------------------
 # Rounds in a process of their own (the UI's Expand tab; `kd-studio expand` from a shell)
 
-EXPAND_DIR = "expand"  # <project>/expand/: status.json, process.log, run.lock (kd_core.runs)
+EXPAND_DIR = "expand"  # <project>/expand/: status.json, process.log, run.lock (kd_core.runtime.runs)
 WHAT = "expansion run"
 
 
@@ -337,7 +337,7 @@ def expand_command(project: str | Path, config: ExpansionConfig, seeds: str | No
 
 def start_expand(project: str | Path, config: ExpansionConfig, seeds: str | None = None,
                  models: Sequence[str] = ()) -> dict[str, Any]:
-    """Run the rounds in the background; returns the run's status (kd_core.runs)."""
+    """Run the rounds in the background; returns the run's status (kd_core.runtime.runs)."""
     Path(project).expanduser().mkdir(parents=True, exist_ok=True)
     return runs.start(project, EXPAND_DIR, expand_command(project, config, seeds, models), WHAT, stage=None)
 
@@ -384,7 +384,7 @@ def round_history(pool: Pool) -> list[dict[str, Any]]:
 
 def scored_frame(pool: Pool):
     """The pool's answered and scored prompts as a scores table (the columns of
-    kd_core.scoring's output, plus state, round and source), for the gap figures."""
+    kd_core.tuneshift.scoring's output, plus state, round and source), for the gap figures."""
     import pandas as pd
 
     rows = pool.query()

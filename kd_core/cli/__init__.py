@@ -12,8 +12,8 @@ from typing import Callable
 
 import kd_core  # noqa: F401  (sets the offline defaults before any HF import)
 from kd_core.errors import KDError
-from kd_core.demo import DemoBuildConfig, seeds_path as demo_seeds_path
-from kd_core.models import DEMO_ADAPTER_DIR
+from kd_core.demo.world import DemoBuildConfig, seeds_path as demo_seeds_path
+from kd_core.models.loading import DEMO_ADAPTER_DIR
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -43,7 +43,7 @@ def role_specs(args: argparse.Namespace, roles=("base", "finetuned", "target"), 
     model evaluated (a trained student is `--role target --adapter JOB/adapter`)."""
     from dataclasses import replace
 
-    from kd_core.models import ModelSpec, demo_spec
+    from kd_core.models.loading import ModelSpec, demo_spec
 
     given_any = any(getattr(args, r, None) for r in ("base", "finetuned", "target")) or args.adapter
     specs = {}
@@ -66,8 +66,8 @@ def role_specs(args: argparse.Namespace, roles=("base", "finetuned", "target"), 
 
 @command("models check")
 def cmd_models_check(args: argparse.Namespace) -> int:
-    from kd_core.generation import GenerationConfig, generate
-    from kd_core.models import load_model
+    from kd_core.models.generation import GenerationConfig, generate
+    from kd_core.models.loading import load_model
 
     prompt = args.prompt
     for role, spec in role_specs(args).items():
@@ -91,7 +91,7 @@ def cmd_models_check(args: argparse.Namespace) -> int:
 @command("models preflight")
 def cmd_models_preflight(args: argparse.Namespace) -> int:
     """What would load, the memory it needs against the memory free, tokenizer checks."""
-    from kd_core.preflight import preflight, report_markdown
+    from kd_core.models.preflight import preflight, report_markdown
 
     report = preflight(role_specs(args))
     print(json.dumps(report, indent=2) if args.json else report_markdown(report))
@@ -101,7 +101,7 @@ def cmd_models_preflight(args: argparse.Namespace) -> int:
 @command("models prepare")
 def cmd_models_prepare(args: argparse.Namespace) -> int:
     """Convert the demo GGUFs into the cache once, so the app starts fast."""
-    from kd_core.models import DEMO_MODELS, resolve_source
+    from kd_core.models.loading import DEMO_MODELS, resolve_source
 
     for name in DEMO_MODELS:
         t0 = time.perf_counter()
@@ -116,10 +116,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     in <project>/eval/<name>/ (the Evaluate tab's table) as a run of <project>/evaluate/."""
     from contextlib import nullcontext
 
-    from kd_core import runs
-    from kd_core.evaluation import EVAL_DIR, EVAL_RUN, WHAT, evaluate_qa, evaluation_name, question_set
-    from kd_core.generation import GenerationConfig
-    from kd_core.models import load_model
+    from kd_core.runtime import runs
+    from kd_core.evaluation.qa import EVAL_DIR, EVAL_RUN, WHAT, evaluate_qa, evaluation_name, question_set
+    from kd_core.models.generation import GenerationConfig
+    from kd_core.models.loading import load_model
 
     items = question_set(args.questions)  # a bad file fails before the model loads
     spec = role_specs(args, roles=(args.role,), adapter_to=args.role)[args.role]
@@ -153,7 +153,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 @command("demo build-adapter")
 def cmd_demo_build_adapter(args: argparse.Namespace) -> int:
     """Train the demo's fine-tuned LoRA into assets/demo/adapter (deterministic for a seed)."""
-    from kd_core.demo import DemoBuildConfig, build_adapter
+    from kd_core.demo.world import DemoBuildConfig, build_adapter
 
     summary = build_adapter(DemoBuildConfig(epochs=args.epochs, learning_rate=args.lr, seed=args.seed, out_dir=args.out))
     print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))
@@ -163,12 +163,12 @@ def cmd_demo_build_adapter(args: argparse.Namespace) -> int:
 @command("demo evaluate")
 def cmd_demo_evaluate(args: argparse.Namespace) -> int:
     """The demo world's measurements: accuracies of base, fine-tuned and target."""
-    from kd_core.demo import evaluate_demo
+    from kd_core.demo.world import evaluate_demo
 
     if args.what in ("accuracy", "all"):
         print(json.dumps(evaluate_demo(out_path=args.out, roles=tuple(args.roles.split(","))), indent=2))
     if args.what in ("gap", "all"):
-        from kd_core.demo import gap_report
+        from kd_core.demo.world import gap_report
 
         print(json.dumps(gap_report(), indent=2))
     return 0
@@ -179,10 +179,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     """TuneShift-KD scoring: the fine-tuned model answers, both models score, gaps and labels."""
     from pathlib import Path
 
-    from kd_core.generation import GenerationConfig
-    from kd_core.models import load_model
-    from kd_core.prompts_io import read_prompts
-    from kd_core.scoring import GapConfig, ScoreConfig, label_counts, save_scores, score_prompts
+    from kd_core.models.generation import GenerationConfig
+    from kd_core.models.loading import load_model
+    from kd_core.data.prompt_files import read_prompts
+    from kd_core.tuneshift.scoring import GapConfig, ScoreConfig, label_counts, save_scores, score_prompts
 
     gap = GapConfig(metric=args.metric, threshold=args.threshold, k=args.k)  # bad settings fail before loading
     pf = read_prompts(args.prompts)  # a bad file fails before minutes of model loading
@@ -234,10 +234,10 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def expansion_config(args: argparse.Namespace):
-    """The ExpansionConfig that `kd-studio expand` flags give (kd_core.expansion.cli_args writes them)."""
-    from kd_core.expansion import ExpansionConfig
-    from kd_core.generation import GenerationConfig
-    from kd_core.scoring import GapConfig
+    """The ExpansionConfig that `kd-studio expand` flags give (kd_core.tuneshift.expansion.cli_args writes them)."""
+    from kd_core.tuneshift.expansion import ExpansionConfig
+    from kd_core.models.generation import GenerationConfig
+    from kd_core.tuneshift.scoring import GapConfig
 
     return ExpansionConfig(
         rounds=args.rounds,
@@ -261,15 +261,15 @@ def cmd_expand(args: argparse.Namespace) -> int:
     """TuneShift-KD expansion rounds into a project's pool (resumes where it stopped)."""
     from pathlib import Path
 
-    from kd_core import runs
-    from kd_core.expansion import EXPAND_DIR, META_SPECS, WHAT, add_seeds, run_expansion
-    from kd_core.models import load_model
-    from kd_core.pool import Pool
+    from kd_core.runtime import runs
+    from kd_core.tuneshift.expansion import EXPAND_DIR, META_SPECS, WHAT, add_seeds, run_expansion
+    from kd_core.models.loading import load_model
+    from kd_core.tuneshift.pool import Pool
 
     config = expansion_config(args)
     seeds = None
     if args.seeds:  # a bad seed file fails before minutes of model loading
-        from kd_core.prompts_io import read_prompts
+        from kd_core.data.prompt_files import read_prompts
 
         path = str(demo_seeds_path()) if args.seeds == "demo:seeds" else args.seeds
         seeds = read_prompts(path)
@@ -283,7 +283,7 @@ def cmd_expand(args: argparse.Namespace) -> int:
         specs = role_specs(args, roles=("base", "finetuned"))
         recorded_specs = pool.get_meta(META_SPECS)
         if recorded_specs and not any(getattr(args, r, None) for r in ("base", "finetuned", "adapter")):
-            from kd_core.jobs import model_spec_from
+            from kd_core.runtime.jobs import model_spec_from
 
             # Resuming without model flags: the models the project's rounds ran with, not the demo's.
             specs = {role: model_spec_from(recorded_specs[role], role) for role in ("base", "finetuned")}
@@ -312,7 +312,7 @@ def cmd_expand(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         writer = None
         if args.writer:  # any model may write prompts; the fine-tuned one does by default
-            from kd_core.models import ModelSpec
+            from kd_core.models.loading import ModelSpec
 
             writer = load_model(ModelSpec(args.writer, dtype=args.dtype, device=args.device, load_in_4bit=args.load_in_4bit,
                                           trust_remote_code=args.trust_remote_code))
@@ -328,8 +328,8 @@ def cmd_demo_coverage(args: argparse.Namespace) -> int:
     """How many demo facts the accepted prompts of an expanded pool carry."""
     from pathlib import Path
 
-    from kd_core.demo import coverage_report
-    from kd_core.pool import Pool
+    from kd_core.demo.world import coverage_report
+    from kd_core.tuneshift.pool import Pool
 
     with Pool(args.project, create=False) as pool:
         report = coverage_report(pool)
@@ -346,7 +346,7 @@ def cmd_demo_coverage(args: argparse.Namespace) -> int:
 @command("pool show")
 def cmd_pool_show(args: argparse.Namespace) -> int:
     """A project's prompt pool: counts by state, round and source."""
-    from kd_core.pool import STATES, Pool
+    from kd_core.tuneshift.pool import STATES, Pool
 
     with Pool(args.project, create=False) as pool:
         counts, meta = pool.counts(), pool.meta()
@@ -369,8 +369,8 @@ def cmd_pool_show(args: argparse.Namespace) -> int:
 @command("pool export")
 def cmd_pool_export(args: argparse.Namespace) -> int:
     """The curated prompts with their responses as a chat dataset, with a data card."""
-    from kd_core.pool import Pool, PoolFilter
-    from kd_core.pool_export import export_dataset
+    from kd_core.tuneshift.pool import Pool, PoolFilter
+    from kd_core.tuneshift.pool_export import export_dataset
 
     states = tuple(s.strip() for s in args.states.split(",") if s.strip())
     with Pool(args.project, create=False) as pool:
@@ -492,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
 @command("train")
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a student LoRA from a YAML config: in the foreground, or as a background job."""
-    from kd_core import jobs
+    from kd_core.runtime import jobs
 
     config = jobs.load_job_config(args.config)  # every config and data error before any model loads
     job_dir = jobs.create_job(args.project, config, job_id=args.job_id)
@@ -525,7 +525,7 @@ def _job_line(s: dict) -> str:
 
 @command("jobs list")
 def cmd_jobs_list(args: argparse.Namespace) -> int:
-    from kd_core import jobs
+    from kd_core.runtime import jobs
 
     found = jobs.list_jobs(args.project)
     if args.json:
@@ -539,7 +539,7 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
 
 @command("jobs show")
 def cmd_jobs_show(args: argparse.Namespace) -> int:
-    from kd_core import jobs
+    from kd_core.runtime import jobs
 
     job_dir = jobs.find_job(args.job, args.project)
     s = jobs.job_status(job_dir)
@@ -562,7 +562,7 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
 @command("jobs stop")
 def cmd_jobs_stop(args: argparse.Namespace) -> int:
     """Stop-and-save: the job finishes its step, saves a checkpoint and the adapter, exits."""
-    from kd_core import jobs
+    from kd_core.runtime import jobs
 
     s = jobs.stop_job(jobs.find_job(args.job, args.project), wait_s=args.wait)
     print(f"job {s['id']}: {s['state']}")
@@ -571,7 +571,7 @@ def cmd_jobs_stop(args: argparse.Namespace) -> int:
 
 @command("jobs cancel")
 def cmd_jobs_cancel(args: argparse.Namespace) -> int:
-    from kd_core import jobs
+    from kd_core.runtime import jobs
 
     s = jobs.cancel_job(jobs.find_job(args.job, args.project))
     print(f"job {s['id']}: {s['state']}")
@@ -581,7 +581,7 @@ def cmd_jobs_cancel(args: argparse.Namespace) -> int:
 @command("jobs resume")
 def cmd_jobs_resume(args: argparse.Namespace) -> int:
     """Continue a stopped, cancelled or failed job from its last checkpoint, in the background."""
-    from kd_core import jobs
+    from kd_core.runtime import jobs
 
     s = jobs.resume_job(jobs.find_job(args.job, args.project))
     print(f"job {s['id']}: {s['state']} (from {s.get('resumed_from')})")
@@ -591,13 +591,13 @@ def cmd_jobs_resume(args: argparse.Namespace) -> int:
 @command("export")
 def cmd_export(args: argparse.Namespace) -> int:
     """Merge a job's (or any) LoRA into a 16/32-bit copy of its base; check it; save it."""
-    from kd_core.export import merge_adapter
-    from kd_core.models import ModelSpec
+    from kd_core.training.merge import merge_adapter
+    from kd_core.models.loading import ModelSpec
 
     pairs, system = None, None
     if args.job:
-        from kd_core import jobs
-        from kd_core.training import read_examples
+        from kd_core.runtime import jobs
+        from kd_core.training.trainer import read_examples
 
         job_dir = jobs.find_job(args.job, args.project)
         config = jobs.load_job_config(job_dir / jobs.CONFIG)
@@ -674,7 +674,7 @@ def cmd_pd(args: argparse.Namespace) -> int:
     """Prompt distillation end to end: ingest, questions, answers, train, evaluate (resumable)."""
     from dataclasses import replace
 
-    from kd_core.distillation import STAGES, PDConfig, load_pd_config, run_pd
+    from kd_core.distill.pipeline import STAGES, PDConfig, load_pd_config, run_pd
 
     config = load_pd_config(args.config) if args.config else PDConfig()
     if args.docs:
@@ -682,7 +682,7 @@ def cmd_pd(args: argparse.Namespace) -> int:
     if args.model:
         config.model = args.model
     if args.device != "auto" or args.dtype != "auto" or args.load_in_4bit:
-        from kd_core.jobs import model_spec_from
+        from kd_core.runtime.jobs import model_spec_from
 
         spec = model_spec_from(config.model, "model")
         config.model = replace(spec, device=args.device, dtype=args.dtype, load_in_4bit=args.load_in_4bit or spec.load_in_4bit)
@@ -705,13 +705,13 @@ def cmd_pd(args: argparse.Namespace) -> int:
 
 
 def _pd_parser(sub) -> None:
-    from kd_core.distillation import STAGES
+    from kd_core.distill.pipeline import STAGES
 
     pd = sub.add_parser("pd", help="prompt distillation: documents -> questions -> teacher answers -> LoRA, with SFT and RAG baselines")
     pd.add_argument("--project", required=True, help="project folder: every stage writes here and resumes from it")
     pd.add_argument("--docs", nargs="+", default=None, help="document files (.txt, .md, .jsonl with a 'text' field) or demo:documents")
     pd.add_argument("--model", default=None, help="the model (teacher and student): hub id, local dir, .gguf or demo:NAME")
-    pd.add_argument("--config", default=None, help="YAML of settings (kd_core.distillation.PDConfig); flags override it")
+    pd.add_argument("--config", default=None, help="YAML of settings (kd_core.distill.pipeline.PDConfig); flags override it")
     pd.add_argument("--questions", default=None, help="held-out questions to evaluate on: JSONL (question, answer[s]) or demo:test")
     pd.add_argument("--stages", default=None, help=f"comma-separated subset of {','.join(STAGES)} (default: all)")
     pd.add_argument("--chunk-tokens", type=_positive_int, default=None, help="document tokens per chunk (default 256)")
@@ -728,8 +728,8 @@ def _pd_parser(sub) -> None:
 @command("run")
 def cmd_run(args: argparse.Namespace) -> int:
     """Every stage of a recipe file (TuneShift-KD, or prompt distillation for a `pd:` file), resumable."""
-    from kd_core.distillation import STAGES as PD_STAGES, run_pd
-    from kd_core.recipes import REPORT_DIR, STAGES, TuneShiftRecipe, load_recipe, report_markdown, run_recipe
+    from kd_core.distill.pipeline import STAGES as PD_STAGES, run_pd
+    from kd_core.tuneshift.recipe import REPORT_DIR, STAGES, TuneShiftRecipe, load_recipe, report_markdown, run_recipe
 
     recipe = load_recipe(args.recipe)  # every setting checked before anything is written
     stages = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages else None
@@ -751,7 +751,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_parser(sub) -> None:
-    from kd_core.recipes import STAGES
+    from kd_core.tuneshift.recipe import STAGES
 
     run = sub.add_parser("run", help="run a recipe file: expand, data, train, evaluate, report (or a pd: recipe's stages)")
     run.add_argument("recipe", help="recipe YAML (recipes/demo-tuneshift.yaml, recipes/demo-prompt-distillation.yaml, ...)")

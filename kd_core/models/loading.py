@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from kd_core import devices
+from kd_core.models import devices
 from kd_core.errors import KDError, ModelLoadError
 
 # Used when a model ships without a chat template (base models such as Gemma 3 270M
@@ -69,7 +69,7 @@ DEMO_MODELS: dict[str, DemoModel] = {
     ),
 }
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_ADAPTER_DIR = REPO_ROOT / "assets" / "demo" / "adapter"
 
 

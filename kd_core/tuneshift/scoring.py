@@ -66,11 +66,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from kd_core import devices
+from kd_core.models import devices
 from kd_core.errors import InputFileError, KDError
-from kd_core.generation import GenerationConfig, chat_text, encode_prompt, generate, length_batches
-from kd_core.models import LoadedModel, causal_lm_parts, max_positions
-from kd_core.prompts_io import PromptFile
+from kd_core.models.generation import GenerationConfig, chat_text, encode_prompt, generate, length_batches
+from kd_core.models.loading import LoadedModel, causal_lm_parts, max_positions
+from kd_core.data.prompt_files import PromptFile
 
 Progress = Callable[[int, int, str], None]
 
@@ -396,7 +396,7 @@ def generate_responses(
     system: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[str]:
-    """F's answers: `kd_core.generation.generate` (greedy unless the config samples)."""
+    """F's answers: `kd_core.models.generation.generate` (greedy unless the config samples)."""
     return generate(lm, list(prompts), config or GenerationConfig(), system=system, progress=progress)
 
 

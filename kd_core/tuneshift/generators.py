@@ -1,7 +1,7 @@
 """Prompt generators for TuneShift-KD expansion (methods.md section 1, step 5).
 
 Each generator proposes new prompts like the ones that carry the fine-tune's knowledge;
-the expansion loop (kd_core.expansion) dedups, answers, scores and stores them.  One
+the expansion loop (kd_core.tuneshift.expansion) dedups, answers, scores and stores them.  One
 interface: `propose(context, n) -> Proposal`.
 
 - few-shot: k high-gap prompts shown to an instruct model, which writes a new one.
@@ -38,8 +38,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kd_core.errors import KDError
-from kd_core.generation import GenerationConfig, chat_text, complete
-from kd_core.models import LoadedModel
+from kd_core.models.generation import GenerationConfig, chat_text, complete
+from kd_core.models.loading import LoadedModel
 
 MAX_PROMPT_CHARS = 300
 
@@ -321,7 +321,7 @@ class QuizGenerator(Generator):
         self.per_call, self.max_new_tokens = per_call, max_new_tokens
 
     def propose(self, ctx: GenContext, n: int) -> Proposal:
-        from kd_core.distillation import parse_questions, writer_prompt  # it imports this module
+        from kd_core.distill.pipeline import parse_questions, writer_prompt  # it imports this module
 
         out = Proposal()
         answered = [e for e in ctx.exemplars if e.response.strip()]

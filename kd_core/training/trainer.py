@@ -31,10 +31,10 @@ import torch
 from peft import PeftModelForCausalLM
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
-from kd_core import devices
+from kd_core.models import devices
 from kd_core.errors import KDError
-from kd_core.generation import chat_text, encode_prompt
-from kd_core.models import LoadedModel, ModelSpec, causal_lm_parts, guard_4bit_cpu, load_model
+from kd_core.models.generation import chat_text, encode_prompt
+from kd_core.models.loading import LoadedModel, ModelSpec, causal_lm_parts, guard_4bit_cpu, load_model
 
 
 LOSSES = ("sft", "kd", "mix")

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from kd_core.errors import KDError
-from kd_core.pool import ACCEPTED, Pool, PoolFilter
+from kd_core.tuneshift.pool import ACCEPTED, Pool, PoolFilter
 
 DATASET_FILES = ("dataset.jsonl", "dataset.parquet")
 CARD_FILES = ("data_card.json", "data_card.md")
