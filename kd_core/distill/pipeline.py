@@ -44,7 +44,8 @@ from kd_core.errors import InputFileError, KDError
 from kd_core.evaluation.qa import CONTEXT_TEMPLATE, QAItem
 from kd_core.models.generation import GenerationConfig, chat_text, complete, generate
 from kd_core.tuneshift.generators import MAX_PROMPT_CHARS, clean_line
-from kd_core.training.trainer import LoraSettings, TrainConfig, _checked_fields
+from kd_core.data.config import checked_fields
+from kd_core.training.trainer import LoraSettings, TrainConfig
 
 DEMO_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "demo-prompt-distillation.yaml"
 DOCS_FILE = Path("documents") / "documents.jsonl"
@@ -138,11 +139,11 @@ class PDConfig:
     @classmethod
     def from_dict(cls, data: Any, where: str = "pd", base_dir: Path | None = None) -> "PDConfig":
         """From a YAML mapping; an unknown or mistyped setting is named with its path."""
-        values = _checked_fields(cls, data or {}, where)
+        values = checked_fields(cls, data or {}, where)
         nested = {"questions": QuestionSettings, "teacher": TeacherSettings, "eval": EvalSettings}
         for key, kind in nested.items():
             if isinstance(values.get(key), dict):
-                values[key] = kind(**_checked_fields(kind, values[key], f"{where}.{key}"))
+                values[key] = kind(**checked_fields(kind, values[key], f"{where}.{key}"))
         for key in ("train_pd", "train_sft"):
             if isinstance(values.get(key), dict):
                 default = (_pd_train() if key == "train_pd" else _sft_train()).to_dict()
@@ -193,7 +194,7 @@ class PDConfig:
 def load_pd_config(path: str | Path) -> PDConfig:
     """A PDConfig from a YAML file (its settings at the top or under `pd:`); every problem
     names the file and the setting."""
-    from kd_core.runtime.jobs import read_yaml
+    from kd_core.data.config import read_yaml
 
     data, path = read_yaml(path)
     try:

@@ -63,6 +63,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from kd_core.data.config import read_yaml
 from kd_core.errors import InputFileError, KDError
 
 STATES = ("created", "queued", "running", "stopping", "stopped", "cancelled", "completed", "failed")
@@ -135,11 +136,11 @@ def model_spec_from(value: Any, where: str, base_dir: Path | None = None) -> Any
     """A ModelSpec from a config value: a model name, or a mapping of ModelSpec fields
     (each checked, a bad one named as `where.field`); local paths made absolute."""
     from kd_core.models.loading import ModelSpec
-    from kd_core.training.trainer import _checked_fields
+    from kd_core.data.config import checked_fields
 
     if isinstance(value, str):
         return absolute_paths(ModelSpec(value), base_dir)
-    fields = _checked_fields(ModelSpec, value, where)
+    fields = checked_fields(ModelSpec, value, where)
     if "name" not in fields:
         raise KDError(f"{where}.name: missing (a hub id, a local directory, a .gguf file or demo:NAME)")
     return absolute_paths(ModelSpec(**fields), base_dir)
@@ -158,24 +159,6 @@ def absolute_paths(spec: Any, base_dir: Path | None = None) -> Any:
 
     spec.name, spec.adapter = fix(spec.name), fix(spec.adapter)
     return spec
-
-
-def read_yaml(path: str | Path) -> tuple[Any, Path]:
-    """A YAML config file's data and its absolute path; a missing file, bad encoding or
-    bad YAML is an InputFileError naming the file (and line)."""
-    import yaml
-
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise InputFileError(f"config file not found: {path}")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")), path
-    except UnicodeDecodeError:
-        raise InputFileError(f"{path}: not UTF-8 text") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark is not None else ""
-        raise InputFileError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', None) or e})") from None
 
 
 def load_job_config(path: str | Path) -> JobConfig:

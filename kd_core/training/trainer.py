@@ -32,6 +32,7 @@ from peft import PeftModelForCausalLM
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from kd_core.models import devices
+from kd_core.data.config import checked_fields
 from kd_core.errors import KDError
 from kd_core.models.generation import chat_text, encode_prompt
 from kd_core.models.loading import LoadedModel, ModelSpec, causal_lm_parts, guard_4bit_cpu, load_model
@@ -49,7 +50,7 @@ class LoraSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "lora") -> "LoraSettings":
-        return cls(**_checked_fields(cls, data, where))
+        return cls(**checked_fields(cls, data, where))
 
     def validate(self, where: str = "lora") -> None:
         """peft rejects these only once the job process has loaded the model; alpha 0
@@ -92,7 +93,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "train") -> "TrainConfig":
         """Build from plain data (a YAML mapping), naming any unknown or mistyped field."""
-        values = _checked_fields(cls, data, where)
+        values = checked_fields(cls, data, where)
         if isinstance(values.get("lora"), dict):
             values["lora"] = LoraSettings.from_dict(values["lora"], f"{where}.lora")
         config = cls(**values)
@@ -124,82 +125,6 @@ class TrainConfig:
             raise KDError(f"{where}: loss 'mix' needs kd_weight or sft_weight above 0")
         if isinstance(self.lora, LoraSettings):
             self.lora.validate(f"{where}.lora")
-
-
-def _type_ok(value: Any, hint: Any) -> bool:
-    import types
-    import typing
-
-    if hint is Any:
-        return True
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_type_ok(value, h) for h in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if origin is list:
-        (item,) = typing.get_args(hint) or (Any,)
-        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
-    if origin is tuple:  # YAML has lists only
-        item = (typing.get_args(hint) or (Any,))[0]
-        return isinstance(value, (list, tuple)) and all(_type_ok(v, item) for v in value)
-    if origin is dict:
-        return isinstance(value, dict)
-    if hint is float:  # YAML reads 2 as an int; a number either way
-        return isinstance(value, (int, float)) and not isinstance(value, bool) or _float_text(value) is not None
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
-        return isinstance(value, (dict, hint))
-    return isinstance(hint, type) and isinstance(value, hint)
-
-
-def _float_text(value: Any) -> float | None:
-    # PyYAML reads 1e-3 (no dot) as a string: the way most people write a learning rate.
-    if not isinstance(value, str):
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
-def _type_name(hint: Any) -> str:
-    import typing
-
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) is list:
-        return f"a list of ({_type_name(args[0])})" if args else "a list"
-    if args:
-        return " or ".join(_type_name(a) for a in args)
-    if hint is type(None):
-        return "null"
-    if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
-        return "a mapping"
-    return {"float": "a number", "int": "an integer", "str": "a string", "bool": "true/false"}.get(getattr(hint, "__name__", ""), str(hint))
-
-
-def _checked_fields(cls: type, data: Any, where: str) -> dict[str, Any]:
-    """`data` as keyword arguments for the dataclass `cls`, or a KDError naming the bad field."""
-    import dataclasses
-    import difflib
-    import typing
-
-    if not isinstance(data, dict):
-        raise KDError(f"{where}: expected a mapping of settings, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    out = {}
-    for key, value in data.items():
-        if key not in hints:
-            close = difflib.get_close_matches(str(key), names, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(names)})"
-            raise KDError(f"{where}.{key}: unknown setting{hint}")
-        if not _type_ok(value, hints[key]):
-            want = _type_name(hints[key])
-            raise KDError(f"{where}.{key}: expected {want}, got {type(value).__name__} {value!r}")
-        out[key] = (_float_text(value) if isinstance(value, str) else float(value)) if hints[key] is float else value
-    return out
 
 
 @dataclass

@@ -70,16 +70,16 @@ class ExpansionConfig:
     def from_dict(cls, data: dict, where: str = "expand") -> "ExpansionConfig":
         """From a mapping (a recipe's `expand:`, or `to_dict`'s output kept in a pool);
         an unknown or mistyped setting is named with its path."""
-        from kd_core.training.trainer import _checked_fields
+        from kd_core.data.config import checked_fields
 
-        values = _checked_fields(cls, data, where)
+        values = checked_fields(cls, data, where)
         default = cls()
         for key in ("sampling", "answer"):
             if isinstance(values.get(key), dict):
                 values[key] = GenerationConfig(**{**asdict(getattr(default, key)),
-                                                  **_checked_fields(GenerationConfig, values[key], f"{where}.{key}")})
+                                                  **checked_fields(GenerationConfig, values[key], f"{where}.{key}")})
         if isinstance(values.get("gap"), dict):
-            values["gap"] = GapConfig(**_checked_fields(GapConfig, values["gap"], f"{where}.gap"))
+            values["gap"] = GapConfig(**checked_fields(GapConfig, values["gap"], f"{where}.gap"))
         for key in ("generators", "like"):
             if isinstance(values.get(key), list):
                 values[key] = tuple(values[key])

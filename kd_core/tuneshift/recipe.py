@@ -41,7 +41,8 @@ from kd_core.tuneshift.expansion import ExpansionConfig
 from kd_core.models.generation import GenerationConfig
 from kd_core.models.loading import DEMO_ADAPTER_DIR
 from kd_core.tuneshift.pool import ACCEPTED, Pool, PoolFilter
-from kd_core.training.trainer import LoraSettings, TrainConfig, _checked_fields
+from kd_core.data.config import checked_fields
+from kd_core.training.trainer import LoraSettings, TrainConfig
 
 Log = Callable[[str], None]
 
@@ -122,11 +123,11 @@ class TuneShiftRecipe:
     @classmethod
     def from_dict(cls, data: Any, where: str = "tuneshift", base_dir: Path | None = None) -> "TuneShiftRecipe":
         """From a YAML mapping; an unknown or mistyped setting is named with its path."""
-        values = _checked_fields(cls, data or {}, where)
+        values = checked_fields(cls, data or {}, where)
         if isinstance(values.get("expand"), dict):
             values["expand"] = ExpansionConfig.from_dict(values["expand"], f"{where}.expand")
         if isinstance(values.get("eval"), dict):
-            values["eval"] = RecipeEval(**_checked_fields(RecipeEval, values["eval"], f"{where}.eval"))
+            values["eval"] = RecipeEval(**checked_fields(RecipeEval, values["eval"], f"{where}.eval"))
         if isinstance(values.get("train"), dict):
             default = _train().to_dict()
             merged = {**default, **values["train"], "lora": {**default["lora"], **(values["train"].get("lora") or {})}}
@@ -134,9 +135,9 @@ class TuneShiftRecipe:
         if "arms" in values:
             if not isinstance(values["arms"], list):
                 raise KDError(f"{where}.arms: expected a list of arms, got {type(values['arms']).__name__}")
-            values["arms"] = [Arm(**_checked_fields(Arm, a, f"{where}.arms[{i}]")) for i, a in enumerate(values["arms"])]
+            values["arms"] = [Arm(**checked_fields(Arm, a, f"{where}.arms[{i}]")) for i, a in enumerate(values["arms"])]
         if isinstance(values.get("more_rounds"), list):
-            values["more_rounds"] = [MoreRounds(**_checked_fields(MoreRounds, m, f"{where}.more_rounds[{i}]"))
+            values["more_rounds"] = [MoreRounds(**checked_fields(MoreRounds, m, f"{where}.more_rounds[{i}]"))
                                      for i, m in enumerate(values["more_rounds"])]
         if "targets" in values and not isinstance(values["targets"], dict):
             raise KDError(f"{where}.targets: expected a mapping of name: model, got {type(values['targets']).__name__}")
@@ -221,7 +222,7 @@ def load_recipe(path: str | Path):
     """A TuneShiftRecipe (settings at the top or under ``tuneshift:``), or a PDConfig for a
     file with a ``pd:`` mapping; every problem names the file and the setting."""
     from kd_core.distill.pipeline import PDConfig
-    from kd_core.runtime.jobs import read_yaml
+    from kd_core.data.config import read_yaml
 
     data, path = read_yaml(path)
     try:
