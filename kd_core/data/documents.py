@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from kd_core.errors import InputFileError, KDError
-from kd_core.data.prompt_files import _decode
+from kd_core.data.prompt_files import decode_text
 
 DOC_SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
 _ID_OK = re.compile(r"[^A-Za-z0-9._-]+")
@@ -70,7 +70,7 @@ def read_document_file(path: str | Path) -> list[Document]:
         data = p.read_bytes()
     except OSError as e:
         raise InputFileError(f"cannot read document {name}: {e.strerror or e}") from None
-    text = _decode(name, data)  # empty, binary, UTF-16 and non-UTF-8 files are named here
+    text = decode_text(name, data)  # empty, binary, UTF-16 and non-UTF-8 files are named here
     if suffix != ".jsonl":
         return [Document(_doc_id(p.stem), text.strip(), title=p.stem, source=name)]
     docs = []

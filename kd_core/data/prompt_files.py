@@ -104,7 +104,7 @@ def read_prompts(path: str | Path) -> PromptFile:
     if fmt == "parquet":
         rows, problems = _read_parquet(name, data)
     else:
-        text = _decode(name, data)
+        text = decode_text(name, data)
         reader = {"txt": _read_txt, "csv": _read_csv, "tsv": _read_csv, "jsonl": _read_jsonl, "json": _read_json}[fmt]
         rows, problems = reader(name, text, fmt)
 
@@ -126,7 +126,10 @@ def read_prompts(path: str | Path) -> PromptFile:
 # Bytes -> text
 
 
-def _decode(name: str, data: bytes) -> str:
+def decode_text(name: str, data: bytes) -> str:
+    """An uploaded file's bytes as text, or an InputFileError naming `name` and why
+    (empty, UTF-16, binary, or the first line that is not UTF-8): prompt files and
+    documents take the same uploads, so they fail the same way."""
     if not data.strip():
         raise InputFileError(f"{name}: the file is empty")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
