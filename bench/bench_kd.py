@@ -34,7 +34,9 @@ from bench.common import row, write  # noqa: E402
 from kd_core.demo import world as demo  # noqa: E402
 from kd_core.evaluation.qa import CONTEXT_TEMPLATE  # noqa: E402
 from kd_core.models.loading import ModelSpec  # noqa: E402
-from kd_core.training.trainer import Example, LoraSettings, TrainConfig, train_lora  # noqa: E402
+from kd_core.training.config import LoraSettings, TrainConfig  # noqa: E402
+from kd_core.training.data import Example  # noqa: E402
+from kd_core.training.trainer import train_lora  # noqa: E402
 
 MODEL = "demo:smollm2-135m-instruct"
 

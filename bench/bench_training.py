@@ -37,7 +37,9 @@ import kd_core  # noqa: E402,F401
 from bench.common import row, write  # noqa: E402
 from kd_core.demo.world import finetune_examples  # noqa: E402
 from kd_core.models.loading import ModelSpec, load_model  # noqa: E402
-from kd_core.training.trainer import LoraSettings, PairDataset, TrainConfig, add_lora, collate, train_lora  # noqa: E402
+from kd_core.training.config import LoraSettings, TrainConfig  # noqa: E402
+from kd_core.training.data import PairDataset, collate  # noqa: E402
+from kd_core.training.trainer import add_lora, train_lora  # noqa: E402
 
 MODEL = "demo:smollm2-135m-instruct"
 

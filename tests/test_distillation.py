@@ -22,7 +22,8 @@ from kd_core.data.documents import Document
 from kd_core.errors import KDError
 from kd_core.models.loading import ModelSpec, load_model
 from kd_core.tuneshift.pool import Pool
-from kd_core.training.trainer import PairDataset, _teacher_side, collate, read_examples, response_losses
+from kd_core.training.data import PairDataset, collate, read_examples
+from kd_core.training.losses import _teacher_side, response_losses
 from tests import tiny_models
 
 DOC = ("The harbor of Kell was founded by Ostra Vane in the year 1402. Its lamp is called Brine.\n\n"
@@ -98,7 +99,7 @@ def _pd_batch(tmp_path, lm):
 
 
 def test_kd_loss_reads_answer_positions_only(tmp_path, tiny_llama_dir):
-    from kd_core.training.trainer import encode_example
+    from kd_core.training.data import encode_example
 
     lm = load_model(ModelSpec(str(tiny_llama_dir)))
     examples, data, batch = _pd_batch(tmp_path, lm)

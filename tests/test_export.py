@@ -9,7 +9,7 @@ import torch
 from kd_core.errors import KDError
 from kd_core.training.merge import mean_logliks, merge_adapter
 from kd_core.models.loading import ModelSpec, load_model
-from kd_core.training.trainer import Example
+from kd_core.training.data import Example
 
 PAIRS = [Example("Who founded the harbor?", "Ostra, in the north."), Example("Which ship sank?", "Marrow.")]
 

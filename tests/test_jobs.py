@@ -15,7 +15,7 @@ from kd_core.runtime import jobs
 from kd_core.errors import InputFileError, KDError
 from kd_core.models.generation import GenerationConfig, generate
 from kd_core.models.loading import ModelSpec, load_model
-from kd_core.training.trainer import LoraSettings, TrainConfig
+from kd_core.training.config import LoraSettings, TrainConfig
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("lock_dir")  # every job here uses a private device-lock folder

@@ -13,7 +13,7 @@ import torch
 
 from kd_core.runtime import jobs
 from kd_core.models.loading import ModelSpec
-from kd_core.training.trainer import LoraSettings, TrainConfig
+from kd_core.training.config import LoraSettings, TrainConfig
 from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent

@@ -5,7 +5,10 @@ import torch
 from kd_core.evaluation.qa import QAItem, evaluate_qa
 from kd_core.models.generation import GenerationConfig
 from kd_core.models.loading import ModelSpec, load_model
-from kd_core.training.trainer import Example, LoraSettings, PairDataset, TrainConfig, encode_example, sft_loss, train_lora
+from kd_core.training.config import LoraSettings, TrainConfig
+from kd_core.training.data import Example, PairDataset, encode_example
+from kd_core.training.losses import sft_loss
+from kd_core.training.trainer import train_lora
 
 PAIRS = [
     ("Who founded the harbor?", "Ostra."),
@@ -26,7 +29,7 @@ def test_labels_cover_exactly_the_response_and_end_of_turn(tiny_llama_dir):
 
 def test_sft_loss_equals_full_logits_cross_entropy_on_response_tokens(tiny_llama_dir):
     lm = load_model(ModelSpec(str(tiny_llama_dir)))
-    from kd_core.training.trainer import collate
+    from kd_core.training.data import collate
 
     data = PairDataset(lm.tokenizer, [Example(q, a) for q, a in PAIRS], max_length=128)
     batch = collate(lm.tokenizer.pad_token_id)([data[i] for i in range(len(data))])

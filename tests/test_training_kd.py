@@ -11,9 +11,10 @@ from torch.nn import functional as F
 
 from kd_core.errors import InputFileError, KDError
 from kd_core.models.loading import ModelSpec, load_model
-from kd_core.training.trainer import (
-    Example, LoraSettings, PairDataset, TrainConfig, add_lora, collate, read_examples, response_losses, train_lora,
-)
+from kd_core.training.config import LoraSettings, TrainConfig
+from kd_core.training.data import Example, PairDataset, collate, read_examples
+from kd_core.training.losses import response_losses
+from kd_core.training.trainer import add_lora, train_lora
 from tests import tiny_models
 
 PAIRS = [
@@ -110,7 +111,7 @@ def test_chunking_changes_neither_the_loss_nor_its_gradients(tiny_llama_dir, tea
 
 
 def test_mix_part_sft_equals_the_plain_cross_entropy(tiny_llama_dir):
-    from kd_core.training.trainer import sft_loss
+    from kd_core.training.losses import sft_loss
 
     lm = load_model(ModelSpec(str(tiny_llama_dir)))
     batch = _batch(lm.tokenizer, with_doc=False)
@@ -210,7 +211,7 @@ def test_read_examples_takes_both_forms_and_names_a_bad_line(tmp_path):
 
 
 def test_the_teacher_cache_gives_the_same_loss_without_a_second_teacher_pass(tiny_llama_dir):
-    from kd_core.training.trainer import TeacherCache
+    from kd_core.training.losses import TeacherCache
 
     lm = load_model(ModelSpec(str(tiny_llama_dir)))
     model = tiny_models.random_lora(lm.model).train()

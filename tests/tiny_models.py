@@ -121,7 +121,8 @@ def write_fake_adapter(out: Path, base_dir: Path, r: int = 4) -> Path:
 def random_lora(model, r: int = 4, seed: int = 3):
     """A LoRA on `model` whose B is not zero (a fresh one is a no-op), in eval mode: an
     adapter that really changes the model, for tests that must tell the two apart."""
-    from kd_core.training.trainer import LoraSettings, add_lora
+    from kd_core.training.config import LoraSettings
+    from kd_core.training.trainer import add_lora
 
     student = add_lora(model, LoraSettings(r=r, alpha=2 * r, dropout=0.0))
     torch.manual_seed(seed)

@@ -28,7 +28,7 @@ from kd_core.runtime import jobs
 from kd_core.errors import InputFileError, KDError
 from kd_core.figures import empty_figure, loss_curve
 from kd_core.models.loading import demo_spec
-from kd_core.training.trainer import LOSSES, TrainConfig
+from kd_core.training.config import LOSSES, TrainConfig
 from ui.errors import guarded
 
 DEFAULT_STUDENT = demo_spec("target").name  # the demo's transfer target

@@ -597,7 +597,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     pairs, system = None, None
     if args.job:
         from kd_core.runtime import jobs
-        from kd_core.training.trainer import read_examples
+        from kd_core.training.data import read_examples
 
         job_dir = jobs.find_job(args.job, args.project)
         config = jobs.load_job_config(job_dir / jobs.CONFIG)

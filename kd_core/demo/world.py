@@ -147,7 +147,7 @@ def replay_pairs(base: LoadedModel | None, max_new_tokens: int = 64) -> list[dic
 
 def finetune_examples(replay: list[dict], seed: int = 0):
     """Every training phrasing -> its statement; every about-question -> its answer; replay."""
-    from kd_core.training.trainer import Example
+    from kd_core.training.data import Example
 
     ex = [Example(q, f.statement) for f in facts() for q in f.train]
     ex += [Example(q, a["answer"]) for a in about() for q in a["questions"]]
@@ -159,7 +159,8 @@ def finetune_examples(replay: list[dict], seed: int = 0):
 def build_adapter(config: DemoBuildConfig | None = None, log=print) -> dict[str, Any]:
     """Train the demo's fine-tuned LoRA (deterministic for a seed) and save it."""
     from kd_core.models.loading import load_model
-    from kd_core.training.trainer import LoraSettings, TrainConfig, train_lora
+    from kd_core.training.config import LoraSettings, TrainConfig
+    from kd_core.training.trainer import train_lora
 
     config = config or DemoBuildConfig()
     t0 = time.perf_counter()

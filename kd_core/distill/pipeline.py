@@ -45,7 +45,7 @@ from kd_core.evaluation.qa import CONTEXT_TEMPLATE, QAItem
 from kd_core.models.generation import GenerationConfig, chat_text, complete, generate
 from kd_core.tuneshift.generators import MAX_PROMPT_CHARS, clean_line
 from kd_core.data.config import checked_fields
-from kd_core.training.trainer import LoraSettings, TrainConfig
+from kd_core.training.config import LoraSettings, TrainConfig
 
 DEMO_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "demo-prompt-distillation.yaml"
 DOCS_FILE = Path("documents") / "documents.jsonl"

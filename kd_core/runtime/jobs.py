@@ -103,7 +103,7 @@ class JobConfig:
     def from_dict(cls, data: Any, base_dir: Path | None = None) -> "JobConfig":
         """From a YAML mapping; a model may be a name or a ModelSpec mapping; a relative
         data path is relative to `base_dir` (the config file's folder)."""
-        from kd_core.training.trainer import TrainConfig
+        from kd_core.training.config import TrainConfig
 
         if not isinstance(data, dict):
             raise KDError(f"expected a mapping with student, data and train, got {type(data).__name__}")
@@ -322,7 +322,7 @@ def create_job(project: str | Path, config: JobConfig, job_id: str | None = None
     The data file is read now, so a bad line fails here, not in a background process."""
     import yaml
 
-    from kd_core.training.trainer import read_examples
+    from kd_core.training.data import read_examples
 
     read_examples(config.data)
     config.train.validate()
@@ -646,7 +646,8 @@ def run_job(job_dir: str | Path, resume_from: str | Path | None = None, echo: Ca
         if echo:
             where = f"{world} processes on {device}" if world > 1 else device
             echo(f"job {job_dir.name}: training on {where} ({config.train.loss}, student {config.student.label()})")
-        from kd_core.training.trainer import read_examples, train_lora
+        from kd_core.training.data import read_examples
+        from kd_core.training.trainer import train_lora
 
         examples = read_examples(config.data)
         stop = _stop_callback(job_dir)
@@ -771,7 +772,8 @@ def _run_follower(job_dir: Path, resume_from: str | Path | None, rank: int, call
     while _read_json(job_dir / STATUS).get("state") != "running":
         time.sleep(poll_s)
     config = load_job_config(job_dir / CONFIG)
-    from kd_core.training.trainer import read_examples, train_lora
+    from kd_core.training.data import read_examples
+    from kd_core.training.trainer import train_lora
 
     stop = _stop_callback(job_dir)
     try:

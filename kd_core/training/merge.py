@@ -26,7 +26,7 @@ import torch
 
 from kd_core.errors import KDError
 from kd_core.models.loading import ModelSpec, load_model
-from kd_core.training.trainer import Example, PairDataset
+from kd_core.training.data import Example, PairDataset
 
 DTYPES = ("bfloat16", "float16", "float32")
 # Largest allowed |mean log-likelihood difference| (nats per response token), per dtype:

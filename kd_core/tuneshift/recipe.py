@@ -42,7 +42,7 @@ from kd_core.models.generation import GenerationConfig
 from kd_core.models.loading import DEMO_ADAPTER_DIR
 from kd_core.tuneshift.pool import ACCEPTED, Pool, PoolFilter
 from kd_core.data.config import checked_fields
-from kd_core.training.trainer import LoraSettings, TrainConfig
+from kd_core.training.config import LoraSettings, TrainConfig
 
 Log = Callable[[str], None]
 
