@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
+from kd_core.data.files import read_json, write_atomic, write_json
 from kd_core.models import devices
 from kd_core.errors import InputFileError, KDError
 from kd_core.models.generation import GenerationConfig, generate
@@ -99,19 +100,16 @@ class EvalResult:
     def save(self, out_dir: str | Path) -> None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        self.items.to_json(out / "items.jsonl", orient="records", lines=True)
-        (out / "summary.json").write_text(json.dumps(self.summary, indent=2))
+        write_atomic(out / "items.jsonl", self.items.to_json(orient="records", lines=True))
+        write_json(out / "summary.json", self.summary)
 
 
 def measured_before(out_dir: str | Path, **same: Any) -> dict | None:
     """The summary saved in `out_dir` when it was measured with every one of `same`'s
     values (model, questions, settings), else None: a stage reads an evaluation back
     instead of rerunning it, and reruns it when anything it depends on changed."""
-    path = Path(out_dir) / "summary.json"
-    if not path.exists():
-        return None
-    summary = json.loads(path.read_text())
-    return summary if all(summary.get(k) == v for k, v in same.items()) else None
+    summary = read_json(Path(out_dir) / "summary.json")  # missing or damaged: measure again
+    return summary if summary and all(summary.get(k) == v for k, v in same.items()) else None
 
 
 def evaluate_qa(
@@ -204,10 +202,9 @@ def project_results(project: str | Path) -> pd.DataFrame:
     rows = []
     for prefix, folder in (("", root / EVAL_DIR), ("pd:", root / "pd" / EVAL_DIR)):
         for summary_path in sorted(folder.glob("*/summary.json"), key=lambda p: p.stat().st_mtime):
-            try:
-                s = json.loads(summary_path.read_text())
-            except (OSError, json.JSONDecodeError):
-                continue  # a summary being written right now shows on the next read
+            s = read_json(summary_path)
+            if not s:
+                continue  # a summary that cannot be read is no result
             rows.append([prefix + summary_path.parent.name, s.get("model"), s.get("questions"), s.get("accuracy"),
                          s.get("correct"), s.get("n"), s.get("wall_s")])
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)

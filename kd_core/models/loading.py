@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import importlib.util
 import io
-import json
 import os
 import re
 import shutil
@@ -31,6 +30,7 @@ from typing import Any
 
 import torch
 
+from kd_core.data.files import write_json
 from kd_core.models import devices
 from kd_core.errors import KDError, ModelLoadError
 
@@ -235,7 +235,7 @@ def convert_gguf(path: Path) -> Path:
         with _quiet():
             fresh.save_pretrained(tmp)
             tok.save_pretrained(tmp)
-        (tmp / "kd_studio_source.json").write_text(json.dumps({"gguf": str(path)}, indent=2))
+        write_json(tmp / "kd_studio_source.json", {"gguf": str(path)})
         os.replace(tmp, out)  # atomic: a half-written cache entry is never seen
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -14,7 +14,6 @@ difference, and the export fails instead of leaving a silently broken model behi
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -24,6 +23,7 @@ from typing import Any, Sequence
 
 import torch
 
+from kd_core.data.files import write_json
 from kd_core.errors import KDError
 from kd_core.models.loading import ModelSpec, load_model
 from kd_core.training.data import Example, PairDataset
@@ -126,8 +126,7 @@ def merge_adapter(
                 f"merged model does not match the adapter model: mean log-likelihood differs by up to {diff:.3g} nats "
                 f"per token (tolerance {tolerance:g}, {dtype}); nothing was written to {out}"
             )
-        (tmp / "kd_studio_export.json").write_text(json.dumps(
-            {"base": spec.name, "adapter": spec.adapter, "check": report.to_dict()}, indent=2))
+        write_json(tmp / "kd_studio_export.json", {"base": spec.name, "adapter": spec.adapter, "check": report.to_dict()})
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)  # a half-written export is never seen under its name

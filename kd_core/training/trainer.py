@@ -18,7 +18,6 @@ The recipe: `train_lora(model_spec, examples, TrainConfig(...), teacher=None)`;
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ import torch
 from peft import PeftModelForCausalLM
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
+from kd_core.data.files import append_jsonl, jsonl_text, read_json, read_jsonl, write_atomic, write_json
 from kd_core.models import devices
 from kd_core.errors import KDError
 from kd_core.models.loading import LoadedModel, ModelSpec, guard_4bit_cpu, load_model
@@ -176,8 +176,7 @@ def jsonl_logger(path: Path, total_tokens_per_epoch: int | None = None):
                 row["eta_s"] = round(elapsed / done * (state.max_steps - state.global_step), 1)
                 if total_tokens_per_epoch:
                     row["tokens_per_s"] = round(total_tokens_per_epoch * ((state.epoch or 0) - self.epoch0) / elapsed, 1)
-            with path.open("a") as f:
-                f.write(json.dumps(row) + "\n")
+            append_jsonl(path, [row])
 
     return JsonlLogger()
 
@@ -186,8 +185,7 @@ def truncate_log(path: Path, last_step: int) -> None:
     """Drop log rows after `last_step`: a resumed run redoes those steps and logs them again."""
     if not path.exists():
         return
-    rows = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= last_step]
-    path.write_text("".join(line + "\n" for line in rows))
+    write_atomic(path, jsonl_text(r for r in read_jsonl(path) if r.get("step", 0) <= last_step))
 
 
 # ---------------------------------------------------------------------------
@@ -321,8 +319,8 @@ def train_lora(
     if main_process:
         model.save_pretrained(adapter_dir)
         lm.tokenizer.save_pretrained(adapter_dir)  # the chat template used travels with the adapter
-        (out / "train_config.json").write_text(json.dumps(
-            {"config": config.to_dict(), "student": lm.spec.to_dict(), "teacher": teacher_label, "processes": world}, indent=2))
+        write_json(out / "train_config.json",
+                   {"config": config.to_dict(), "student": lm.spec.to_dict(), "teacher": teacher_label, "processes": world})
     trainer.accelerator.wait_for_everyone()  # every process returns with the adapter on disk
     size = sum(f.stat().st_size for f in adapter_dir.glob("adapter_model*"))
     epochs_done = (trainer.state.epoch or 0.0) - (_checkpoint_epoch(resume_from_checkpoint) if resume_from_checkpoint else 0.0)
@@ -353,8 +351,7 @@ def world_size() -> int:
 
 
 def _checkpoint_state(checkpoint: str) -> dict[str, Any]:
-    path = Path(checkpoint) / "trainer_state.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    return read_json(Path(checkpoint) / "trainer_state.json")
 
 
 def _checkpoint_step(checkpoint: str) -> int:
@@ -366,7 +363,5 @@ def _checkpoint_epoch(checkpoint: str) -> float:
 
 
 def _last_loss(log_path: Path) -> float | None:
-    if not log_path.exists():
-        return None
-    losses = [r["loss"] for r in map(json.loads, log_path.read_text().splitlines()) if "loss" in r]
+    losses = [r["loss"] for r in read_jsonl(log_path) if "loss" in r]
     return losses[-1] if losses else None

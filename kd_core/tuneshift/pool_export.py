@@ -14,9 +14,10 @@ skipped and counted: the count is in the result, the data card and the CLI's out
 `require_responses=True` refuses the export instead.  Nothing to export at all is an
 error.
 
-Every file is written to a temporary name in the same folder, synced, then renamed
-over the old one, so a crash never leaves a half-written file: the folder holds the
-old export or the new one, file by file (the data cards are replaced last).
+Every file is written with `kd_core.data.files.write_atomic` (a temporary name in the
+same folder, synced, renamed over the old one), so a crash never leaves a half-written
+file: the folder holds the old export or the new one, file by file (the data cards are
+replaced last).
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
+from kd_core.data.files import jsonl_text, write_atomic
 from kd_core.errors import KDError
 from kd_core.tuneshift.pool import ACCEPTED, Pool, PoolFilter
 
@@ -92,45 +93,22 @@ def export_dataset(
         if (out / name).exists() and not (out / name).is_file():
             raise KDError(f"cannot export into {out}: {out / name} is not a file")  # found before anything is replaced
     public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in records] + list(extra)
-    writers: dict[str, Callable[[Path], None]] = {
-        "dataset.jsonl": lambda p: p.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in public), encoding="utf-8"),
-        "dataset.parquet": lambda p: _write_parquet(public, p),
-    }
-    temps: dict[str, Path] = {}
+    # Every file is made in memory before any is replaced: a failure while making one
+    # (a value parquet refuses) leaves the old export whole.
+    contents: dict[str, bytes] = {"dataset.jsonl": jsonl_text(public).encode("utf-8"), "dataset.parquet": _parquet_bytes(public)}
+    card = data_card(pool, records, skipped, filter, contents)
+    if extra:
+        card["rows"] = len(public)
+        card["added"] = {"rows": len(extra), **(extra_card or {})}
+    contents["data_card.json"] = (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    contents["data_card.md"] = card_markdown(card).encode("utf-8")
     try:
-        for name, write in writers.items():
-            temps[name] = _temp_write(out, name, write)
-        card = data_card(pool, records, skipped, filter, {n: p for n, p in temps.items()})
-        if extra:
-            card["rows"] = len(public)
-            card["added"] = {"rows": len(extra), **(extra_card or {})}
-        temps["data_card.json"] = _temp_write(out, "data_card.json", lambda p: p.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"))
-        temps["data_card.md"] = _temp_write(out, "data_card.md", lambda p: p.write_text(card_markdown(card), encoding="utf-8"))
-        for name in (*DATASET_FILES, *CARD_FILES):
-            os.replace(temps[name], out / name)
+        for name in (*DATASET_FILES, *CARD_FILES):  # the cards last: they describe the dataset files
+            write_atomic(out / name, contents[name])
         _fsync_dir(out)
     except OSError as e:
         raise KDError(f"cannot write the export into {out}: {e.strerror or e}") from None
-    finally:
-        for p in temps.values():
-            if p.exists():
-                p.unlink()
     return ExportResult(out, len(public), skipped, {n: out / n for n in (*DATASET_FILES, *CARD_FILES)})
-
-
-def _temp_write(folder: Path, name: str, write: Callable[[Path], None]) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    path = Path(tmp)
-    try:
-        os.chmod(path, 0o644)  # mkstemp makes it private; the export is an ordinary file
-        write(path)
-        with open(path, "rb") as f:
-            os.fsync(f.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -144,7 +122,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_parquet(records: list[dict], path: Path) -> None:
+def _parquet_bytes(records: list[dict]) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -152,15 +130,9 @@ def _write_parquet(records: list[dict], path: Path) -> None:
     schema = pa.schema([
         ("messages", pa.list_(message)), ("id", pa.int64()), ("source", pa.string()), ("round", pa.int64()), ("gap", pa.float64()),
     ])
-    pq.write_table(pa.Table.from_pylist(records, schema=schema), path)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pylist(records, schema=schema), sink)
+    return sink.getvalue().to_pybytes()
 
 
 def _tally(records: list[dict], key: str) -> dict:
@@ -170,8 +142,9 @@ def _tally(records: list[dict], key: str) -> dict:
     return dict(sorted(out.items()))
 
 
-def data_card(pool: Pool, records: list[dict], skipped: int, filter: PoolFilter, files: dict[str, Path]) -> dict[str, Any]:
-    """What the export holds and how it was made, as JSON-ready data."""
+def data_card(pool: Pool, records: list[dict], skipped: int, filter: PoolFilter, files: dict[str, bytes]) -> dict[str, Any]:
+    """What the export holds and how it was made, as JSON-ready data; `files` are the
+    dataset files' contents by name (their sizes and SHA-256 go on the card)."""
     from kd_core import __version__
 
     meta, counts = pool.meta(), pool.counts().to_dict()
@@ -201,7 +174,7 @@ def data_card(pool: Pool, records: list[dict], skipped: int, filter: PoolFilter,
         "dedup": meta.get("dedup"),
         "settings": {k: v for k, v in meta.items() if k not in ("models", "thresholds", "dedup")},
         "pool_counts": {**counts, "by_round": {str(k): v for k, v in counts["by_round"].items()}},
-        "files": {name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for name, p in files.items()},
+        "files": {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in files.items()},
     }
 
 
