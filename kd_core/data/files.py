@@ -42,6 +42,38 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
         raise
 
 
+def write_atomic_many(files: "dict[Path, str | bytes]") -> None:
+    """Write several files that belong together (a dataset and its cards): every one is
+    written aside and synced before any is renamed, so a kill while writing leaves the
+    old set whole, and the renames (in the order given) are the only window; the folder
+    is synced after them."""
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for path, data in files.items():
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+            temps.append((tmp, path))
+            with open(tmp, "wb") as f:
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
+                f.flush()
+                os.fsync(f.fileno())
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+    for folder in {path.parent for _, path in temps}:
+        try:
+            fd = os.open(folder, os.O_RDONLY)
+        except OSError:
+            continue  # not every platform opens folders
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def write_json(path: str | Path, data: Any) -> None:
     write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 

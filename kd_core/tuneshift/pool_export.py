@@ -14,23 +14,22 @@ skipped and counted: the count is in the result, the data card and the CLI's out
 `require_responses=True` refuses the export instead.  Nothing to export at all is an
 error.
 
-Every file is written with `kd_core.data.files.write_atomic` (a temporary name in the
-same folder, synced, renamed over the old one), so a crash never leaves a half-written
-file: the folder holds the old export or the new one, file by file (the data cards are
-replaced last).
+The files are written with `kd_core.data.files.write_atomic_many`: all of them aside
+(temporary names in the same folder, synced) before any is renamed over the old one, so
+a crash while writing leaves the old export whole, and no file is ever half-written (the
+data cards are renamed last).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from kd_core.data.files import jsonl_text, write_atomic
+from kd_core.data.files import jsonl_text, write_atomic_many
 from kd_core.errors import KDError
 from kd_core.tuneshift.pool import ACCEPTED, Pool, PoolFilter
 
@@ -103,23 +102,12 @@ def export_dataset(
     contents["data_card.json"] = (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     contents["data_card.md"] = card_markdown(card).encode("utf-8")
     try:
-        for name in (*DATASET_FILES, *CARD_FILES):  # the cards last: they describe the dataset files
-            write_atomic(out / name, contents[name])
-        _fsync_dir(out)
+        # All four written aside and synced before any is renamed; the cards renamed last
+        # (they describe the dataset files).
+        write_atomic_many({out / name: contents[name] for name in (*DATASET_FILES, *CARD_FILES)})
     except OSError as e:
         raise KDError(f"cannot write the export into {out}: {e.strerror or e}") from None
     return ExportResult(out, len(public), skipped, {n: out / n for n in (*DATASET_FILES, *CARD_FILES)})
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # not every platform opens folders
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _parquet_bytes(records: list[dict]) -> bytes:
