@@ -71,7 +71,7 @@ def browser_draw_s(figures: dict[str, str], repeat: int) -> dict[str, dict[str, 
     """Seconds plotly.js takes to draw each figure (JSON) in headless Chromium: best and median."""
     import plotly
 
-    from tests.conftest import chromium_path  # the browser tests' lookup (KD_STUDIO_CHROMIUM first)
+    from scripts.browser import chromium_path  # the browser tests' lookup (KD_STUDIO_CHROMIUM first)
 
     chromium = chromium_path()
     if chromium is None:

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import CHROMIUM_FLAGS, chromium_path, free_port, wait_http  # noqa: E402
+from scripts.browser import CHROMIUM_FLAGS, chromium_path, free_port, wait_http  # noqa: E402
 
 TABS = ["Models", "Expand", "Explore", "Documents", "Curate", "Train", "Chat", "Evaluate"]
 

@@ -6,7 +6,7 @@ the Models tab's demo table rendered in Chromium."""
 import os, subprocess, sys, time, urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from tests.conftest import chromium_path
+from scripts.browser import chromium_path
 from playwright.sync_api import sync_playwright
 t0 = time.perf_counter()
 proc = subprocess.Popen(["make", "run"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)

@@ -44,24 +44,22 @@ def lock_dir(tmp_path, monkeypatch) -> Path:
 
 
 # --- browser tests -----------------------------------------------------------
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
+# Starting servers and finding Chromium lives in scripts/browser.py, shared with scripts/
+# and bench/ (which must not import this file: it sets the environment above).
+from scripts.browser import CHROMIUM_FLAGS, chromium_path, start_server, stop_server  # noqa: E402
 
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
+# A test using one of these starts the app server or Chromium: it must be marked `browser`,
+# or `make test-fast` (-m "not browser") would start them.
+BROWSER_FIXTURES = frozenset({"browser", "serve_app", "served_app"})
 
 
-def chromium_path() -> str | None:
-    for c in (os.environ.get("KD_STUDIO_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium")):
-        if c and os.path.exists(c):
-            return c
-    return None
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: an unmarked test is what -m lets through
+def pytest_collection_modifyitems(config, items):
+    unmarked = [item.nodeid for item in items
+                if BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("browser") is None]
+    if unmarked:
+        raise pytest.UsageError("these tests start the app server or Chromium but are not marked @pytest.mark.browser:\n  "
+                                + "\n  ".join(unmarked))
 
 
 @pytest.fixture(scope="session")
@@ -80,54 +78,16 @@ def browser():
         b.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _server_output(proc: subprocess.Popen) -> str:
-    path = getattr(proc, "log_path", None)
-    if path:
-        return Path(path).read_text(errors="replace")[-4000:]
-    return proc.stdout.read() if proc.stdout else ""
-
-
-def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited early with {proc.returncode}: {_server_output(proc)}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
 @pytest.fixture
 def serve_app(tmp_path):
-    """Start `kd-studio serve` with extra arguments (e.g. --project DIR) as a user would;
-    returns its URL; every server it started stops after the test."""
-    procs: list[subprocess.Popen] = []
+    """Start a fresh `kd-studio serve` with extra arguments (e.g. --project DIR) as a user
+    would; returns its URL; every server it started stops after the test.  For tests that
+    need their own process: a project given at start, a kill, a restart."""
+    procs = []
 
     def start(*args: str) -> str:
-        port = free_port()
-        env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
-        # Into a file, not a pipe: nobody reads a pipe while the test runs, and a server that
-        # fills one blocks on its next write.
-        log = open(tmp_path / f"server-{port}.log", "w")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kd_core.cli", "serve", "--port", str(port), *args],
-            stdout=log, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path,
-        )
-        proc.log_path = log.name
-        log.close()
+        proc, url = start_server(*args, cwd=tmp_path)
         procs.append(proc)
-        url = f"http://127.0.0.1:{port}/"
-        wait_http(url, 90, proc)
         return url
 
     start.procs = procs  # a fault test kills one
@@ -135,14 +95,18 @@ def serve_app(tmp_path):
         yield start
     finally:
         for proc in procs:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
 
 
-@pytest.fixture
-def served_app(serve_app):
-    """Start `kd-studio serve` as a user would; yield its URL; stop it."""
-    return serve_app()
+@pytest.fixture(scope="session")
+def served_app(tmp_path_factory):
+    """The URL of one `kd-studio serve` (no project) shared by every test that needs only a
+    running app: a test opens its own project folder through the project bar, and leaves no
+    model loaded.  Its own device-lock folder, as lock_dir gives a test."""
+    home = tmp_path_factory.mktemp("app-server")
+    env = dict(os.environ, KD_STUDIO_LOCK_DIR=str(home / "locks"), OMP_NUM_THREADS="1")
+    proc, url = start_server(cwd=home, env=env)
+    try:
+        yield url
+    finally:
+        stop_server(proc)

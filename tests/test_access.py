@@ -5,18 +5,17 @@ the app answers before a sign-in."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from kd_core.access import read_accounts
 from kd_core.cli import main
 from kd_core.errors import InputFileError
-from tests.conftest import free_port, wait_http
+from scripts.browser import stop_server
 
 
 def _accounts(tmp_path, text: str, mode: int = 0o600):
@@ -51,15 +50,11 @@ def test_serve_refuses_another_address_without_an_accounts_file_and_with_a_bad_o
     assert "readable by other users" in capsys.readouterr().err
 
 
-def test_with_accounts_the_app_answers_nothing_before_a_sign_in(tmp_path):
+@pytest.mark.browser  # starts the app server (no Chromium)
+def test_with_accounts_the_app_answers_nothing_before_a_sign_in(tmp_path, serve_app):
     path = _accounts(tmp_path, "alice:correct-horse\n")
-    port = free_port()
-    log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "kd_core.cli", "serve", "--port", str(port), "--auth-file", str(path)],
-                            stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, HF_HUB_OFFLINE="1"), cwd=tmp_path)
-    url = f"http://127.0.0.1:{port}"
+    url = serve_app("--auth-file", str(path)).rstrip("/")  # answers: the sign-in page
     try:
-        wait_http(url + "/", 90, proc)  # the sign-in page
 
         def status(path: str, data: dict | None = None, cookie: str | None = None) -> tuple[int, str | None]:
             req = urllib.request.Request(url + path, data=urllib.parse.urlencode(data).encode() if data else None)
@@ -78,7 +73,5 @@ def test_with_accounts_the_app_answers_nothing_before_a_sign_in(tmp_path):
         assert code == 200 and cookie
         assert status("/config", cookie=cookie.split(";")[0])[0] == 200
     finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
-    assert "correct-horse" not in (tmp_path / "server.log").read_text()
+        stop_server(serve_app.procs[-1])  # its log is whole once it has exited
+    assert "correct-horse" not in Path(serve_app.procs[-1].log_path).read_text()

@@ -239,6 +239,7 @@ def test_curating_in_the_browser_persists_across_reloads_and_undo_and_bulk_work(
     page.close()
 
 
+@pytest.mark.browser
 def test_four_browser_sessions_curating_one_project_at_once_lose_and_double_nothing(serve_app, browser, tmp_path):
     """Four people, one project, one server: each works through its own prompts (its
     search filter) while the others' clicks are in flight; every decision lands once."""
@@ -285,6 +286,7 @@ def test_four_browser_sessions_curating_one_project_at_once_lose_and_double_noth
     assert len(decisions) == 4 * per  # one decision each: nothing doubled
 
 
+@pytest.mark.browser
 def test_a_server_killed_mid_curation_keeps_every_answered_decision_and_serves_the_same_pool_again(serve_app, browser, tmp_path):
     import signal
 

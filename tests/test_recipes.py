@@ -13,7 +13,8 @@ import yaml
 
 from kd_core.errors import KDError
 from kd_core.tuneshift.pool import Pool, PoolFilter
-from kd_core.tuneshift.recipe import DATA_DIR, REPORT_DIR, TuneShiftRecipe, load_recipe, recipe_yaml, run_recipe
+from kd_core.tuneshift.recipe import run_recipe
+from kd_core.tuneshift.recipe_config import DATA_DIR, REPORT_DIR, TuneShiftRecipe, load_recipe, recipe_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = ["Who founded the harbor city?", "Where was the inventor born?", "What is the salt market known for?",
@@ -257,6 +258,7 @@ def test_kd_studio_run_names_a_bad_recipe_and_writes_nothing(tmp_path):
     assert not (tmp_path / "p").exists()
 
 
+@pytest.mark.browser
 def test_a_browser_user_opens_a_recipe_project_and_sees_its_pool_evaluations_and_report(
         serve_app, browser, tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
     from playwright.sync_api import expect
