@@ -14,10 +14,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from kd_core.distill.pipeline import (
-    META_QUESTIONS, PD_DIR, EvalSettings, PDConfig, QuestionSettings, TeacherSettings, answer_questions, answers_path,
-    generate_questions, ingest, parse_questions, run_pd, training_data,
-)
+from kd_core.distill.config import META_QUESTIONS, PD_DIR, EvalSettings, PDConfig, QuestionSettings, TeacherSettings
+from kd_core.distill.pipeline import run_pd
+from kd_core.distill.stages import answer_questions, answers_path, generate_questions, ingest, parse_questions, training_data
 from kd_core.data.documents import Document
 from kd_core.errors import KDError
 from kd_core.models.loading import ModelSpec, load_model
@@ -156,7 +155,7 @@ def test_a_writer_with_no_parsable_question_is_named_and_leaves_the_pool_as_it_w
 def test_settings_round_trip_through_yaml_and_bad_ones_are_named(tmp_path):
     import yaml
 
-    from kd_core.distill.pipeline import load_pd_config
+    from kd_core.distill.config import load_pd_config
 
     config = PDConfig(documents=["demo:documents"], chunk_tokens=128)
     config.eval.questions = "demo:test"

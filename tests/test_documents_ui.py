@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kd_core.distill import pipeline as pd_core
+from kd_core.distill import config as pd_config, pipeline as pd_core, stages as pd_stages
 from kd_core.errors import KDError
 from tests.pages import fill
 from tests.waiting import wait_until
@@ -23,7 +23,7 @@ DOC = ("The harbor of Kell was founded by Ostra Vane in the year 1402. Its lamp 
 
 
 def _finish(project: Path) -> dict:
-    wait_until(lambda: pd_core.pd_status(project)["state"] not in pd_core.RUN_ACTIVE, 120, "the run to end")
+    wait_until(lambda: pd_core.pd_status(project)["state"] not in pd_config.RUN_ACTIVE, 120, "the run to end")
     return pd_core.pd_status(project)
 
 
@@ -35,7 +35,7 @@ def test_upload_chunks_into_the_project_and_a_bad_file_changes_nothing(tmp_path,
     assert "1 document(s) read; 2 new chunk(s)" in text
     view = documents.read_view(str(project))
     assert list(view["chunks"]["chunk"]) == ["kell#1", "kell#2"] and list(view["docs"]["id"]) == ["kell"]
-    saved = pd_core.load_pd_config(project / "pd" / "config.yaml")
+    saved = pd_config.load_pd_config(project / "pd" / "config.yaml")
     assert saved.model == str(tiny_llama_dir) and saved.chunk_tokens == 48  # later stages use what chunked
 
     before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
@@ -74,8 +74,8 @@ def test_stop_ends_a_running_stage_and_keeps_what_it_committed(tmp_path, tiny_ll
     wait_until(lambda: pd_core.pd_status(project).get("stage") == "questions", 60, "the questions stage to start")
     status = pd_core.stop_pd(project)
     assert status["state"] == "cancelled"
-    assert pd_core.load_chunks(project)  # the documents stay
-    assert pd_core.pd_status(project)["state"] not in pd_core.RUN_ACTIVE
+    assert pd_stages.load_chunks(project)  # the documents stay
+    assert pd_core.pd_status(project)["state"] not in pd_config.RUN_ACTIVE
 
 
 @pytest.mark.browser

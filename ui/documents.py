@@ -23,7 +23,7 @@ import gradio as gr
 import pandas as pd
 import yaml
 
-from kd_core.distill import pipeline as pd_core
+from kd_core.distill import config as pd_config, pipeline as pd_core, stages as pd_stages
 from kd_core.data.documents import read_documents
 from kd_core.errors import KDError
 from kd_core.tuneshift.pool import Pool
@@ -38,11 +38,11 @@ POLL_S = 2.0
 PREVIEW_CHARS = 160
 
 
-def project_config(project: str | None) -> pd_core.PDConfig:
+def project_config(project: str | None) -> pd_config.PDConfig:
     """The project's saved recipe (pd/config.yaml); a new project starts from the demo
     recipe (recipes/demo-prompt-distillation.yaml), its documents left out."""
-    path = project_dir(project) / pd_core.PD_DIR / "config.yaml" if project and str(project).strip() else None
-    config = pd_core.load_pd_config(path if path is not None and path.exists() else pd_core.DEMO_RECIPE)
+    path = project_dir(project) / pd_config.PD_DIR / "config.yaml" if project and str(project).strip() else None
+    config = pd_config.load_pd_config(path if path is not None and path.exists() else pd_config.DEMO_RECIPE)
     if path is None or not path.exists():
         config.documents = []  # the tab's uploads are the documents
     return config
@@ -52,7 +52,7 @@ SETTINGS = ("chunk_tokens", "per_call", "calls", "temperature", "answer_tokens")
 
 
 def _settings(project: str | None, model: str | None, chunk_tokens: Any, per_call: Any, calls: Any, temperature: Any,
-              answer_tokens: Any) -> pd_core.PDConfig:
+              answer_tokens: Any) -> pd_config.PDConfig:
     """The project's config with the tab's settings; a bad value is named by its label."""
     config = project_config(project)
     if model and model.strip():
@@ -71,15 +71,15 @@ def _settings(project: str | None, model: str | None, chunk_tokens: Any, per_cal
     return config
 
 
-def shown_settings(config: pd_core.PDConfig) -> list[Any]:
+def shown_settings(config: pd_config.PDConfig) -> list[Any]:
     """The widgets' values for a config (model, then SETTINGS)."""
     name = config.model if isinstance(config.model, str) else config.model.name
     return [name, config.chunk_tokens, config.questions.per_call, config.questions.calls, config.questions.temperature,
             config.teacher.max_new_tokens]
 
 
-def _save(project: str | None, config: pd_core.PDConfig) -> None:
-    path = project_dir(project) / pd_core.PD_DIR / "config.yaml"
+def _save(project: str | None, config: pd_config.PDConfig) -> None:
+    path = project_dir(project) / pd_config.PD_DIR / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
 
@@ -93,9 +93,9 @@ def add_uploaded(project: str | None, files: Sequence[str] | None, model: str | 
     docs = read_documents([str(f) for f in files])  # every file checked before anything is written
     root = project_dir(project)
     root.mkdir(parents=True, exist_ok=True)
-    before = len(pd_core.load_chunks(root))
+    before = len(pd_stages.load_chunks(root))
     lines: list[str] = []
-    chunks = pd_core.add_documents(root, docs, config, log=lines.append)
+    chunks = pd_stages.add_documents(root, docs, config, log=lines.append)
     _save(project, config)
     return f"{len(docs)} document(s) read; {len(chunks) - before} new chunk(s). " + " ".join(lines)
 
@@ -107,15 +107,15 @@ def read_view(project: str | None) -> dict[str, Any]:
     if not project or not str(project).strip():
         return empty
     root = project_dir(project)
-    chunks = pd_core.load_chunks(root)
-    docs = pd_core.load_documents(root)
+    chunks = pd_stages.load_chunks(root)
+    docs = pd_stages.load_documents(root)
     per_doc: dict[str, int] = {}
     for c in chunks:
         per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
     counts: dict[str, int] = {}
     if (root / "pool.sqlite").exists():
         with Pool(root, create=False) as pool:
-            for row in pd_core.live_questions(pool, chunks):
+            for row in pd_stages.live_questions(pool, chunks):
                 counts[row.source] = counts.get(row.source, 0) + 1
     doc_rows = [[d.id, d.title, len(d.text), per_doc.get(d.id, 0), Path(d.source.split(",")[0]).name] for d in docs]
     chunk_rows = [[c.id, c.tokens, counts.get(c.id, 0), c.text[:PREVIEW_CHARS] + ("..." if len(c.text) > PREVIEW_CHARS else "")]
@@ -126,7 +126,7 @@ def read_view(project: str | None) -> dict[str, Any]:
         "chunks": pd.DataFrame(chunk_rows, columns=CHUNK_COLUMNS),
         "status": status_text(status, sum(counts.values()), len(chunks)),
         "results": results_table(root),
-        "running": status.get("state") in pd_core.RUN_ACTIVE,
+        "running": status.get("state") in pd_config.RUN_ACTIVE,
     }
 
 
@@ -137,7 +137,7 @@ def status_text(status: dict[str, Any], questions: int, chunks: int) -> str:
         return head + "No stage has run yet."
     stages = ", ".join(status.get("stages") or [])
     line = f"Run ({stages}): **{state}**"
-    if state in pd_core.RUN_ACTIVE:
+    if state in pd_config.RUN_ACTIVE:
         line += f", stage {status.get('stage') or 'starting'} (pid {status.get('pid')})"
     if status.get("error"):
         line += f"\n\n```\n{status['error']}\n```"
@@ -145,7 +145,7 @@ def status_text(status: dict[str, Any], questions: int, chunks: int) -> str:
 
 
 def results_table(root: Path) -> pd.DataFrame:
-    path = root / pd_core.PD_DIR / "results.json"
+    path = root / pd_config.PD_DIR / "results.json"
     if not path.exists():
         return pd.DataFrame(columns=RESULT_COLUMNS)
     report = json.loads(path.read_text())
@@ -157,7 +157,7 @@ def start(project: str | None, stages: Sequence[str], model: str | None, chunk_t
           temperature: Any, answer_tokens: Any = 64) -> dict[str, Any]:
     """Run `stages` in the background, as `kd-studio pd --stages ...` would."""
     root = project_dir(project)
-    if not pd_core.load_chunks(root):
+    if not pd_stages.load_chunks(root):
         raise KDError(f"{root} holds no documents yet: upload some first")
     config = _settings(project, model, chunk_tokens, per_call, calls, temperature, answer_tokens)
     return pd_core.start_pd(root, config, stages)
@@ -166,7 +166,7 @@ def start(project: str | None, stages: Sequence[str], model: str | None, chunk_t
 def command(project: str | None, stages: Sequence[str]) -> str:
     """What a start runs, for people who would rather use a shell."""
     root = project_dir(project) if project and str(project).strip() else Path("PROJECT")
-    return (f"kd-studio pd --project {root} --config {root / pd_core.PD_DIR / 'config.yaml'} "
+    return (f"kd-studio pd --project {root} --config {root / pd_config.PD_DIR / 'config.yaml'} "
             f"--stages {','.join(stages)}")
 
 
@@ -181,7 +181,7 @@ REST = ["answers", "train", "evaluate"]
 def watched(project: str | None) -> tuple:
     """What the view is read from: documents, the pool, the run's files, and whether its process lives."""
     root = project_dir(project)
-    pd_dir = root / pd_core.PD_DIR
+    pd_dir = root / pd_config.PD_DIR
     return (stamp([root / "documents", *sorted((root / "documents").glob("*")), root / "pool.sqlite", root / "pool.sqlite-wal",
                    pd_dir / "status.json", pd_dir / "results.json"]), pd_core.pd_status(root).get("state"))
 

@@ -321,7 +321,7 @@ class QuizGenerator(Generator):
         self.per_call, self.max_new_tokens = per_call, max_new_tokens
 
     def propose(self, ctx: GenContext, n: int) -> Proposal:
-        from kd_core.distill.pipeline import parse_questions, writer_prompt  # it imports this module
+        from kd_core.distill.stages import parse_questions, writer_prompt  # it imports this module
 
         out = Proposal()
         answered = [e for e in ctx.exemplars if e.response.strip()]
