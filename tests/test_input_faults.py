@@ -4,8 +4,8 @@ files, model and adapter paths.  Each input must be either read correctly (a BOM
 scripts, duplicates) or rejected with a message naming the file and the line or field;
 nothing crashes, and a rejected input changes nothing in the project.
 
-The last test prints the table (inputs tried / read / rejected clearly / crashed) and
-fails on any crash; `pytest -s tests/test_input_faults.py` shows it.
+After the module the table is printed (inputs tried / read / rejected clearly / crashed);
+any crash fails its test; `pytest -s tests/test_input_faults.py` shows it.
 """
 
 from __future__ import annotations
@@ -226,10 +226,9 @@ def test_model_paths(tmp_path, tiny_llama_dir, other_llama_dir, tiny_llama_adapt
 # --- the table -----------------------------------------------------------------------------
 
 
-def test_zz_the_table_counts_no_crash():
-    """Runs last in this module (pytest keeps file order): the counted table."""
-    assert OUTCOMES, "run the whole module: the table counts the tests above"
-    df = pd.DataFrame(OUTCOMES, columns=["path", "input", "outcome", "message"])
+def fault_table(outcomes: list[tuple[str, str, str, str]]) -> tuple[list[str], pd.Series]:
+    """The counted table's Markdown lines (one row per input path, then all) and its totals."""
+    df = pd.DataFrame(outcomes, columns=["path", "input", "outcome", "message"])
     table = df.groupby("path", sort=False)["outcome"].value_counts().unstack(fill_value=0)
     for col in ("read", "rejected", "crashed"):
         if col not in table:
@@ -240,9 +239,28 @@ def test_zz_the_table_counts_no_crash():
     lines = ["| input path | tried | read correctly | rejected clearly | crashed |", "| --- | --- | --- | --- | --- |"]
     lines += [f"| {p} | {r.tried} | {r.read} | {r.rejected} | {r.crashed} |" for p, r in table.iterrows()]
     lines.append(f"| **all** | {total.tried} | {total.read} | {total.rejected} | {total.crashed} |")
+    return lines, total
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _the_table_after_the_module():
+    """Once the module's tests have run (all, or those -k chose): print the counted table and,
+    with KD_STUDIO_FAULT_TABLE=FILE, write it with every input's message.  A crash fails
+    its own test (_try expects read or rejected), so no test depends on this one."""
+    yield
+    if not OUTCOMES:
+        return
+    lines, _ = fault_table(OUTCOMES)
     print("\n" + "\n".join(lines))
     out = os.environ.get("KD_STUDIO_FAULT_TABLE")
     if out:
+        df = pd.DataFrame(OUTCOMES, columns=["path", "input", "outcome", "message"])
         rows = [f"| {r.path} | {r.input} | {r.outcome} | {r.message.replace('|', '/')} |" for r in df.itertuples()]
         Path(out).write_text("\n".join([*lines, "", "| path | input | outcome | message |", "| --- | --- | --- | --- |", *rows]) + "\n")
-    assert total.crashed == 0
+
+
+def test_the_table_counts_each_input_path_by_outcome():
+    lines, total = fault_table([("seed file", "a", "read", ""), ("seed file", "b", "rejected", "b: bad"),
+                                ("recipe", "c", "crashed", "KeyError: x"), ("seed file", "d", "rejected", "d: bad")])
+    assert lines[2:] == ["| seed file | 3 | 1 | 2 | 0 |", "| recipe | 1 | 0 | 0 | 1 |", "| **all** | 4 | 1 | 2 | 1 |"]
+    assert (total.tried, total.crashed) == (4, 1)
