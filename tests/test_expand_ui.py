@@ -66,7 +66,7 @@ def test_the_seed_preview_lists_the_prompts_and_names_each_skipped_row(tmp_path)
 
 
 def test_save_as_recipe_writes_a_recipe_the_cli_runs_and_keeps_an_earlier_one(tmp_path):
-    from kd_core.tuneshift.recipe import load_recipe
+    from kd_core.tuneshift.recipe_config import load_recipe
 
     project = tmp_path / "p"
     said = expand.save_recipe(str(project), None, "Who built the lamp?\nWho named the bridge?", False, "", "", "", "demo:gemma3-270m", *TINY)

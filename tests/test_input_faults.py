@@ -168,7 +168,7 @@ RECIPE_CASES = [
 
 @pytest.mark.parametrize("name, content, names", RECIPE_CASES, ids=[c[0] for c in RECIPE_CASES])
 def test_recipes(tmp_path, name, content, names):
-    from kd_core.tuneshift.recipe import load_recipe
+    from kd_core.tuneshift.recipe_config import load_recipe
 
     path = _write(tmp_path, "recipe.yaml", content)
     _try("recipe YAML (kd-studio run)", name, lambda: load_recipe(path), "rejected", names)

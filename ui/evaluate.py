@@ -21,7 +21,7 @@ from kd_core.errors import KDError
 from kd_core.evaluation.qa import EVAL_DIR, EVAL_RUN, RESULT_COLUMNS, project_results, start_eval
 from kd_core.figures import accuracy_bars
 from kd_core.models.loading import demo_spec
-from kd_core.tuneshift.recipe import RECIPE_DIR, REPORT_DIR
+from kd_core.tuneshift.recipe_config import RECIPE_DIR, REPORT_DIR
 from ui.errors import guarded
 from ui.polling import changes_only, run_status_text, stamp
 from ui.train import project_dir

@@ -149,7 +149,7 @@ def start(project: str | None, upload: str | None, pasted: str | None, demo: boo
 def save_recipe(project: str | None, upload: str | None, pasted: str | None, demo: bool, base: str | None, finetuned: str | None,
                 adapter: str | None, target: str | None, *values: Any) -> str:
     """The tab's settings as ``<project>/recipe.yaml`` (kd_core.tuneshift.recipe); what to run next."""
-    from kd_core.tuneshift import recipe as recipes
+    from kd_core.tuneshift import recipe_config as recipes
 
     config = settings(*values)
     root = project_dir(project)

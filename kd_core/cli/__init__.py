@@ -674,7 +674,8 @@ def cmd_pd(args: argparse.Namespace) -> int:
     """Prompt distillation end to end: ingest, questions, answers, train, evaluate (resumable)."""
     from dataclasses import replace
 
-    from kd_core.distill.pipeline import STAGES, PDConfig, load_pd_config, run_pd
+    from kd_core.distill.config import STAGES, PDConfig, load_pd_config
+    from kd_core.distill.pipeline import run_pd
 
     config = load_pd_config(args.config) if args.config else PDConfig()
     if args.docs:
@@ -705,13 +706,13 @@ def cmd_pd(args: argparse.Namespace) -> int:
 
 
 def _pd_parser(sub) -> None:
-    from kd_core.distill.pipeline import STAGES
+    from kd_core.distill.config import STAGES
 
     pd = sub.add_parser("pd", help="prompt distillation: documents -> questions -> teacher answers -> LoRA, with SFT and RAG baselines")
     pd.add_argument("--project", required=True, help="project folder: every stage writes here and resumes from it")
     pd.add_argument("--docs", nargs="+", default=None, help="document files (.txt, .md, .jsonl with a 'text' field) or demo:documents")
     pd.add_argument("--model", default=None, help="the model (teacher and student): hub id, local dir, .gguf or demo:NAME")
-    pd.add_argument("--config", default=None, help="YAML of settings (kd_core.distill.pipeline.PDConfig); flags override it")
+    pd.add_argument("--config", default=None, help="YAML of settings (kd_core.distill.config.PDConfig); flags override it")
     pd.add_argument("--questions", default=None, help="held-out questions to evaluate on: JSONL (question, answer[s]) or demo:test")
     pd.add_argument("--stages", default=None, help=f"comma-separated subset of {','.join(STAGES)} (default: all)")
     pd.add_argument("--chunk-tokens", type=_positive_int, default=None, help="document tokens per chunk (default 256)")
@@ -728,8 +729,11 @@ def _pd_parser(sub) -> None:
 @command("run")
 def cmd_run(args: argparse.Namespace) -> int:
     """Every stage of a recipe file (TuneShift-KD, or prompt distillation for a `pd:` file), resumable."""
-    from kd_core.distill.pipeline import STAGES as PD_STAGES, run_pd
-    from kd_core.tuneshift.recipe import REPORT_DIR, STAGES, TuneShiftRecipe, load_recipe, report_markdown, run_recipe
+    from kd_core.distill.config import STAGES as PD_STAGES
+    from kd_core.distill.pipeline import run_pd
+    from kd_core.tuneshift.recipe import run_recipe
+    from kd_core.tuneshift.recipe_config import REPORT_DIR, STAGES, TuneShiftRecipe, load_recipe
+    from kd_core.tuneshift.report import report_markdown
 
     recipe = load_recipe(args.recipe)  # every setting checked before anything is written
     stages = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages else None
@@ -751,7 +755,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_parser(sub) -> None:
-    from kd_core.tuneshift.recipe import STAGES
+    from kd_core.tuneshift.recipe_config import STAGES
 
     run = sub.add_parser("run", help="run a recipe file: expand, data, train, evaluate, report (or a pd: recipe's stages)")
     run.add_argument("recipe", help="recipe YAML (recipes/demo-tuneshift.yaml, recipes/demo-prompt-distillation.yaml, ...)")

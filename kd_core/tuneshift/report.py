@@ -1,0 +1,188 @@
+"""A TuneShift-KD run's report: rounds, per-arm data, training, evaluations and accuracy
+split by fact coverage, as data (``report/results.json``) and as ``report/report.md`` and
+a self-contained ``report/report.html``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kd_core.tuneshift.recipe_config import DATA_DIR, REPORT_DIR, Arm, TuneShiftRecipe
+
+
+
+def _coverage(project: Path, arm: str) -> tuple[set[str], int] | None:
+    """(the demo facts an arm's dataset states, how many of its pairs state none), or None
+    outside the demo world."""
+    from kd_core.demo.world import facts_stated
+
+    path = project / DATA_DIR / arm / "dataset.jsonl"
+    if not path.exists():
+        return None
+    covered: set[str] = set()
+    empty = 0
+    for line in path.open():
+        row = json.loads(line)
+        if row.get("source") == "replay":
+            continue
+        m = row["messages"]
+        stated = facts_stated(m[0]["content"], m[1]["content"])
+        covered |= stated
+        empty += not stated
+    return covered, empty
+
+
+def _split(project: Path, name: str, covered: set[str]) -> dict[str, list[int]] | None:
+    """[correct, n] of an evaluation on the questions whose fact is covered, and on the rest."""
+    import pandas as pd
+
+    from kd_core.evaluation.qa import EVAL_DIR
+
+    path = project / EVAL_DIR / name / "items.jsonl"
+    if not path.exists():
+        return None
+    items = pd.read_json(path, lines=True)
+    if "fact" not in items:
+        return None
+    cov = items["fact"].isin(covered)
+    return {"covered": [int(items.correct[cov].sum()), int(cov.sum())], "not_covered": [int(items.correct[~cov].sum()), int((~cov).sum())]}
+
+
+def _repeated(pool, data: Path, questions: str) -> int:
+    """Held-out questions that an arm's training prompts repeat (exactly or nearly, by the
+    pool's dedup settings): reported beside the accuracies, a check that held out means held out."""
+    from kd_core.data.dedup import DedupIndex
+    from kd_core.evaluation.qa import question_set
+
+    index = DedupIndex(pool.dedup_config)
+    prompts = [json.loads(line)["messages"][0]["content"] for line in data.open()]
+    index.add_many(list(range(len(prompts))), prompts)
+    return sum(index.check(it.question) is not None for it in question_set(questions))
+
+
+def build_report(recipe: TuneShiftRecipe, project: Path, pool, arms: list[Arm], adapters: dict[str, str]) -> dict[str, Any]:
+    """Everything the report shows, as data: rounds, per-arm data, training, evaluations,
+    and accuracy split by whether the arm's prompts carry the question's fact."""
+    from kd_core.runtime import jobs
+    from kd_core.evaluation.qa import EVAL_DIR
+
+    def summary(name: str) -> dict | None:
+        path = project / EVAL_DIR / name / "summary.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    counts = pool.counts()
+    out: dict[str, Any] = {
+        "recipe": recipe.name,
+        "pool": {"total": counts.total, "by_state": counts.by_state, "by_label": counts.by_label},
+        "rounds": pool.get_meta("expansion.rounds", []),
+        "teacher": {s: summary(f"teacher-{s}") for s in ("test", "control")},
+        "targets": {t: {s: summary(f"{t}-before-{s}") for s in ("test", "control")} for t in dict.fromkeys(a.target for a in arms)},
+        "arms": {},
+    }
+    facts_total = None
+    for arm in arms:
+        row: dict[str, Any] = {"target": arm.target, "select": arm.select, "threshold": arm.threshold}
+        data = project / DATA_DIR / arm.name / "dataset.jsonl"
+        sources = [json.loads(line).get("source") for line in data.open()] if data.exists() else None
+        row["prompts"] = sum(s != "replay" for s in sources) if sources is not None else None
+        row["replay"] = sources.count("replay") if sources is not None else 0
+        if arm.name in adapters:
+            status = jobs.job_status(Path(adapters[arm.name]).parent)
+            row["train"] = {k: (status.get("summary") or {}).get(k) for k in ("steps", "wall_s", "examples", "tokens_per_s", "final_loss")}
+            row["job"] = Path(adapters[arm.name]).parent.name
+        row["test"], row["control"] = summary(f"{arm.name}-test"), summary(f"{arm.name}-control")
+        teacher = out["teacher"]["test"]
+        if row["test"] and teacher:
+            row["of_teacher"] = round(row["test"]["accuracy"] / teacher["accuracy"], 3) if teacher["accuracy"] else None
+        if data.exists():
+            row["held_out_repeated"] = _repeated(pool, data, recipe.eval.questions)
+        found = _coverage(project, arm.name) if recipe.eval.questions.startswith("demo:") else None
+        if found is not None:
+            from kd_core.demo.world import facts
+
+            covered, row["prompts_without_fact"] = found
+            facts_total = len(facts())
+            row["facts_covered"] = len(covered)
+            row["split"] = {n: _split(project, n, covered) for n in (f"{arm.name}-test", "teacher-test")}
+        out["arms"][arm.name] = row
+    out["facts_total"] = facts_total
+    return out
+
+
+def _pct(s: dict | None) -> str:
+    return f"{100 * s['accuracy']:.1f}% ({s['correct']}/{s['n']})" if s else "-"
+
+
+def _frac(pair: list[int] | None) -> str:
+    return f"{100 * pair[0] / pair[1]:.1f}% ({pair[0]}/{pair[1]})" if pair and pair[1] else "-"
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    t = report["teacher"]
+    lines = [f"# TuneShift-KD run: {report['recipe']}", "",
+             f"Pool: {report['pool']['total']} prompts; " + ", ".join(f"{k} {v}" for k, v in report['pool']['by_state'].items() if v), "",
+             "## Rounds", "", "| round | prompts added | new above the threshold | pool size |", "| --- | --- | --- | --- |"]
+    for r in report["rounds"]:
+        added = sum(int(g.get("added", 0)) for g in (r.get("generators") or {}).values())
+        lines.append(f"| {r.get('round')} | {added} | {r.get('new_above', '-')} | {r.get('pool_size', '-')} |")
+    lines += ["", "## Held-out accuracy", "",
+              f"Teacher (fine-tuned source): test {_pct(t['test'])}, control {_pct(t['control'])}", ""]
+    for name, s in report["targets"].items():
+        lines.append(f"{name} before transfer: test {_pct(s['test'])}, control {_pct(s['control'])}")
+    lines += ["", "Facts carried: how many of the world's facts the arm's prompts and answers state; covered / not covered: "
+              "accuracy on the held-out questions whose fact the arm's data carries, and on the others; repeated: held-out "
+              "questions that a training prompt repeats, exactly or nearly.", "",
+              "| arm | target | data | prompts | facts carried | test | of teacher | control | covered: arm / teacher | not covered: arm | repeated | train wall |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, a in report["arms"].items():
+        data = a["select"] + (f" >= {a['threshold']}" if a["select"] == "threshold" else "")
+        data += f" + {a['replay']} replay" if a.get("replay") else ""
+        split = a.get("split") or {}
+        mine, teacher = split.get(f"{name}-test") or {}, split.get("teacher-test") or {}
+        facts = (f"{a['facts_covered']}/{report['facts_total']} ({a['prompts_without_fact']} prompts state none)"
+                 if a.get("facts_covered") is not None else "-")
+        ratio = f"{100 * a['of_teacher']:.0f}%" if a.get("of_teacher") is not None else "-"
+        wall = f"{a['train']['wall_s']:.0f} s" if a.get("train") and a["train"].get("wall_s") else "-"
+        lines.append(f"| {name} | {a['target']} | {data} | {a['prompts'] or '-'} | {facts} | {_pct(a['test'])} | {ratio} | "
+                     f"{_pct(a['control'])} | {_frac(mine.get('covered'))} / {_frac(teacher.get('covered'))} | {_frac(mine.get('not_covered'))} | "
+                     f"{a.get('held_out_repeated', '-')} | {wall} |")
+    if report.get("stage_wall_s"):
+        lines += ["", "## Stage wall times", "", "| stage | seconds |", "| --- | --- |"]
+        lines += [f"| {k} | {v:.0f} |" for k, v in report["stage_wall_s"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(project: Path, report: dict[str, Any], pool, recipe: TuneShiftRecipe) -> Path:
+    """``report/results.json``, ``report/report.md`` and ``report/report.html`` (plotly.js
+    inlined once: it opens offline)."""
+    import html
+
+    from markdown_it import MarkdownIt  # gradio's dependency
+
+    from kd_core import figures
+    from kd_core.runtime import jobs
+    from kd_core.evaluation.qa import project_results
+    from kd_core.tuneshift.expansion import scored_frame
+
+    out = project / REPORT_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    md = report_markdown(report)
+    (out / "report.md").write_text(md)
+    (out / "results.json").write_text(json.dumps(report, indent=2))
+    frame = scored_frame(pool)
+    figs = [figures.gap_scatter(frame, recipe.expand.gap.metric, recipe.expand.gap.threshold, title="The pool: perplexity gap")
+            if len(frame) else figures.empty_figure("The pool holds no scored prompt")]
+    for name, a in report["arms"].items():
+        if a.get("job"):
+            figs.append(figures.loss_curve(jobs.read_log(jobs.jobs_dir(project) / a["job"]), title=f"Training loss: {name}"))
+    results = project_results(project)
+    figs.append(figures.accuracy_bars(results[results["questions"] == recipe.eval.questions] if len(results) else results))
+    parts = [f.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, f in enumerate(figs)]
+    body = MarkdownIt("commonmark").enable("table").render(md)
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(report['recipe'])}</title>"
+            "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:3px 6px}</style></head><body>"
+            + body + "".join(parts) + "</body></html>")
+    (out / "report.html").write_text(page)
+    return out / "report.html"
