@@ -164,3 +164,22 @@ def load_pd_config(path: str | Path) -> PDConfig:
     except KDError as e:
         raise InputFileError(f"{path}: {e}") from None
 
+
+def pd_config_path(project: str | Path) -> Path:
+    """Where a project keeps the settings its prompt-distillation runs read (pd/config.yaml)."""
+    from kd_core.project import Project
+
+    return Project.at(project).pd_dir / "config.yaml"
+
+
+def save_pd_config(project: str | Path, config: PDConfig) -> Path:
+    """Write `config` as the project's saved settings, atomically (a run reading it never
+    sees half a file); returns its path."""
+    import yaml
+
+    from kd_core.data.files import write_atomic
+
+    path = pd_config_path(project)
+    write_atomic(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return path
+

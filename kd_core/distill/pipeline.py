@@ -161,13 +161,19 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
 # A run in its own process (the UI's buttons; `kd-studio pd` in the background)
 
 
+def pd_args(project: str | Path, stages: Sequence[str]) -> list[str]:
+    """The `kd-studio` arguments that run these stages of the project's saved config
+    (pd/config.yaml): what the background run executes, and what the UI shows people."""
+    from kd_core.distill.config import pd_config_path
+
+    return ["pd", "--project", str(project), "--config", str(pd_config_path(project)), "--stages", ",".join(stages)]
+
+
 def pd_command(project: str | Path, stages: Sequence[str]) -> list[str]:
     """The command that runs these stages of the project's saved config (pd/config.yaml)."""
     import sys
 
-    project = Path(project).resolve()
-    return [sys.executable, "-m", "kd_core.cli", "pd", "--project", str(project),
-            "--config", str(project / PD_DIR / "config.yaml"), "--stages", ",".join(stages)]
+    return [sys.executable, "-m", "kd_core.cli", *pd_args(Path(project).resolve(), stages)]
 
 
 def start_pd(project: str | Path, config: PDConfig, stages: Sequence[str]) -> dict[str, Any]:

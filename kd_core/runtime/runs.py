@@ -179,3 +179,17 @@ def add_time(folder: Path, stage: str, seconds: float) -> None:
     times[stage] = round(times.get(stage, 0.0) + seconds, 1)  # a resumed stage adds its time
     Path(folder).mkdir(parents=True, exist_ok=True)
     jobs._write_json(Path(folder) / TIMES, times)
+
+
+def status_markdown(label: str, status: dict[str, Any], idle: str) -> str:
+    """A run's status (as `status` returns it) for people, in Markdown: state, stage and pid
+    while it works, its error in full when it failed; `idle` when nothing has run."""
+    state = status.get("state", "none")
+    if state == "none":
+        return idle
+    line = f"{label}: **{state}**"
+    if state in ACTIVE:
+        line += f" · {status.get('stage') or 'starting'} (pid {status.get('pid')})"
+    if status.get("error"):
+        line += f"\n\n```\n{status['error']}\n```"
+    return line
