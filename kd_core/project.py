@@ -18,7 +18,7 @@ project, has one place to look).
       recipe/              a recipe run (kd-studio run): its config and stage times
       data/<arm>/          a recipe arm's exported training data
       report/              the recipe's report (report.md, report.html, results.json)
-      exports/             datasets exported from the pool
+      export/              the curated dataset exported from the pool (the Train tab's default data)
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class Project:
 
     @property
     def exports_dir(self) -> Path:
-        return self.root / "exports"
+        return self.root / "export"  # where the Curate tab has always exported
 
     # -- prompt distillation
     @property
