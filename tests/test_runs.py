@@ -8,14 +8,14 @@ import sys
 
 import pytest
 
-from kd_core.runtime import runs
 from kd_core.errors import KDError
+from kd_core.runtime import runs
 from tests.waiting import wait_until
 
 
 def _recorded_script(project, seconds: float) -> list[str]:
     """A process that records a run of step "step" and works for `seconds`."""
-    code = (f"import time\nfrom kd_core import runs\n"
+    code = (f"import time\nfrom kd_core.runtime import runs\n"
             f"with runs.recorded({str(project)!r}, 'step', 'test run', stage=None) as folder:\n"
             f"    runs.update(folder, stage='working')\n"
             f"    time.sleep({seconds})\n")
