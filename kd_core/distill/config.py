@@ -172,6 +172,13 @@ def pd_config_path(project: str | Path) -> Path:
     return Project.at(project).pd_dir / "config.yaml"
 
 
+def pd_results_path(project: str | Path) -> Path:
+    """The last evaluate stage's results (pd/results.json: accuracy, correct, n, wall_s per system)."""
+    from kd_core.project import Project
+
+    return Project.at(project).pd_dir / "results.json"
+
+
 def save_pd_config(project: str | Path, config: PDConfig) -> Path:
     """Write `config` as the project's saved settings, atomically (a run reading it never
     sees half a file); returns its path."""
