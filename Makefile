@@ -26,7 +26,7 @@ export HF_HUB_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test test-fast browser bench clean
+.PHONY: setup run test test-fast lint browser bench clean
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,11 +45,15 @@ run: setup
 browser:
 	@bash scripts/ensure-chromium.sh
 
-test: setup browser
+# The linter first (seconds; settings in pyproject.toml [tool.ruff]).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: setup browser lint
 	$(VENV)/bin/python -m pytest -q
 
 # Tests that need no real model and no browser (seconds).
-test-fast: $(STAMP)
+test-fast: $(STAMP) lint
 	$(VENV)/bin/python -m pytest -q -m "not real_models and not browser"
 
 bench: setup

@@ -29,7 +29,7 @@ import plotly.express as px  # noqa: E402
 
 from bench.common import row, write  # noqa: E402
 from kd_core.figures import gap_histogram, gap_scatter, token_heatmap  # noqa: E402
-from kd_core.tuneshift.scoring import GapConfig, add_gaps  # noqa: E402
+from kd_core.tuneshift.gaps import GapConfig, add_gaps  # noqa: E402
 
 
 def synthetic_table(n: int, seed: int = 0) -> pd.DataFrame:

@@ -253,7 +253,8 @@ def main() -> None:
           f"({res['bf16']['speedup']:.2f}x); max |delta mean log-lik| {res['bf16']['max_abs_diff_mean_ll']:.4f} nats")
     out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"scoring-{len(pairs)}.json"
     what = f"scoring: {len(pairs)} demo pairs under 2 models"
-    common.write(out, res, [common.row(what, res["ours_tok_s"], "tok/s", "one pair at a time, full-vocabulary logits", res["naive_tok_s"], goal=">= 4x"),
+    common.write(out, res, [common.row(what, res["ours_tok_s"], "tok/s", "one pair at a time, full-vocabulary logits", res["naive_tok_s"],
+                                       goal=">= 4x"),
                      common.row(what, res["ours_tok_s"], "tok/s", f"raw forward, batch {best}", res["raw_tok_s"], goal=">= 0.8x")])
 
 

@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from kd_core.models import chat
 from kd_core.errors import KDError
+from kd_core.models import chat
 from kd_core.models.generation import GenerationConfig, generate
 from kd_core.models.loading import ModelSpec
 from kd_core.tuneshift.pool import Pool

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kd_core.models import devices
 from kd_core.errors import KDError
+from kd_core.models import devices
 
 CPU = torch.device("cpu")
 

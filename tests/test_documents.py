@@ -5,11 +5,11 @@ import json
 
 import pytest
 
+from kd_core.data.documents import Document, chunk_document, read_documents
+from kd_core.data.retrieval import BM25
 from kd_core.distill.config import CHUNKS_FILE, DOCS_FILE
 from kd_core.distill.stages import ingest, load_chunks
-from kd_core.data.documents import Document, chunk_document, read_documents
 from kd_core.errors import InputFileError, KDError
-from kd_core.data.retrieval import BM25
 
 
 def words(text: str) -> int:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from kd_core.runtime import runs
 from kd_core.errors import KDError
 from kd_core.evaluation.qa import EVAL_RUN, evaluation_name, project_results, start_eval
+from kd_core.runtime import runs
 from tests.pages import fill
 from tests.waiting import wait_until
 from ui import evaluate

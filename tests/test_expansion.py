@@ -11,12 +11,19 @@ import pytest
 
 from kd_core.cli import main as cli
 from kd_core.errors import InputFileError, KDError
-from kd_core.tuneshift.expansion import META_CURRENT, META_LOG, ExpansionConfig, add_seeds, exemplars, run_expansion
 from kd_core.models.generation import GenerationConfig
-from kd_core.tuneshift.generators import (
-    CrawlGenerator, Exemplar, FewShotGenerator, GenContext, ListGenerator, SelfQueryGenerator, gap_spans, parse_prompt,
-)
 from kd_core.models.loading import ModelSpec, load_model
+from kd_core.tuneshift.expansion import META_CURRENT, META_LOG, ExpansionConfig, add_seeds, exemplars, run_expansion
+from kd_core.tuneshift.generators import (
+    CrawlGenerator,
+    Exemplar,
+    FewShotGenerator,
+    GenContext,
+    ListGenerator,
+    SelfQueryGenerator,
+    gap_spans,
+    parse_prompt,
+)
 from kd_core.tuneshift.pool import Pool, PoolFilter
 from tests import expansion_helpers as helpers
 from tests.test_pool import _as_unprivileged, shared_dir  # noqa: F401  (fixture)
@@ -131,8 +138,8 @@ def test_quiz_asks_about_answers_not_quizzed_yet_first_and_keeps_only_named_ques
 
 @pytest.mark.real_models
 def test_quiz_on_the_demo_model_writes_questions_that_name_what_the_answer_is_about():
-    from kd_core.tuneshift.generators import QuizGenerator
     from kd_core.models.loading import demo_spec
+    from kd_core.tuneshift.generators import QuizGenerator
 
     ft = load_model(demo_spec("finetuned"))
     answer = "The capital of the Varenholt Isles is Brindlecove, a harbor town on the island of Tessarine."

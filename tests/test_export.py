@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from kd_core.errors import KDError
-from kd_core.training.merge import mean_logliks, merge_adapter
 from kd_core.models.loading import ModelSpec, load_model
 from kd_core.training.data import Example
+from kd_core.training.merge import mean_logliks, merge_adapter
 
 PAIRS = [Example("Who founded the harbor?", "Ostra, in the north."), Example("Which ship sank?", "Marrow.")]
 
@@ -53,8 +53,8 @@ def test_a_merge_that_does_not_match_fails_and_writes_nothing(tiny_llama_dir, ti
 def test_cli_exports_a_trained_job(tiny_llama_dir, tmp_path, capsys, monkeypatch):
     import yaml
 
-    from kd_core.runtime import jobs
     from kd_core.cli import main
+    from kd_core.runtime import jobs
 
     monkeypatch.setenv("KD_STUDIO_LOCK_DIR", str(tmp_path / "locks"))
     data = tmp_path / "data.jsonl"

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import pytest
 
 from kd_core.figures import gap_histogram, gap_scatter, token_heatmap
-from kd_core.tuneshift.scoring import GapConfig, add_gaps
+from kd_core.tuneshift.gaps import GapConfig, add_gaps
 
 
 def table(n=40, seed=0):

@@ -10,7 +10,6 @@ any crash fails its test; `pytest -s tests/test_input_faults.py` shows it.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -64,13 +63,17 @@ SEED_CASES = [
     ("not UTF-8 (Latin-1)", "seeds.txt", "Wer gründete Kell?\nCafé?\n".encode("latin-1"), "rejected", r"seeds\.txt: line 1 is not valid UTF-8"),
     ("UTF-16", "seeds.txt", "Who founded Kell?\n".encode("utf-16"), "rejected", r"seeds\.txt: the file is UTF-16"),
     ("UTF-8 with a BOM", "seeds.txt", "\ufeffWho founded Kell?\nWho built the Brine?\n".encode(), "read", None),
-    ("CSV without a prompt column", "seeds.csv", "name,value\na,1\nb,2\n", "rejected", r"seeds\.csv: no 'prompt' column in the header \(columns: 'name', 'value'\)"),
+    ("CSV without a prompt column", "seeds.csv", "name,value\na,1\nb,2\n", "rejected",
+     r"seeds\.csv: no 'prompt' column in the header \(columns: 'name', 'value'\)"),
     ("CSV with ragged rows", "seeds.csv", "prompt,id\nWho founded Kell?,1\nWhere?,2,extra\n", "read", None),
     ("JSONL with one broken line", "seeds.jsonl", '{"prompt": "Who founded Kell?"}\n{"prompt": "Who bu\n{"prompt": "Where?"}\n', "read", None),
-    ("JSONL with no usable line", "seeds.jsonl", '{"text": 1}\n[1, 2]\n', "rejected", r"seeds\.jsonl: no usable prompt \(2 bad rows; first at line 1"),
-    ("JSON of one object without a prompt", "seeds.json", '{"a": 1}', "rejected", r"seeds\.json: no usable prompt \(1 bad rows; first at item 1: no 'prompt' or 'messages' field"),
+    ("JSONL with no usable line", "seeds.jsonl", '{"text": 1}\n[1, 2]\n', "rejected",
+     r"seeds\.jsonl: no usable prompt \(2 bad rows; first at line 1"),
+    ("JSON of one object without a prompt", "seeds.json", '{"a": 1}', "rejected",
+     r"seeds\.json: no usable prompt \(1 bad rows; first at item 1: no 'prompt' or 'messages' field"),
     ("JSON cut short", "seeds.json", '["Who founded Kell?", "Wh', "rejected", r"seeds\.json: line 1: not valid JSON"),
-    ("Parquet that is not Parquet", "seeds.parquet", b"PAR1 this is not parquet", "rejected", r"seeds\.parquet: (not a Parquet file|cannot read Parquet)"),
+    ("Parquet that is not Parquet", "seeds.parquet", b"PAR1 this is not parquet", "rejected",
+     r"seeds\.parquet: (not a Parquet file|cannot read Parquet)"),
     ("a 100,000-character prompt", "seeds.txt", "Who founded Kell?\n" + "x" * 100_000 + "\n", "read", None),
     ("50,000 duplicate prompts", "seeds.txt", "Who founded Kell?\n" * 50_000, "read", None),
     ("CJK, RTL and emoji prompts", "seeds.txt", "誰がケルを創設した？\nمن أسس كيل؟\nWho founded Kell? 🏝️\nקל נוסדה מתי?\n", "read", None),
@@ -100,7 +103,8 @@ def test_seed_files(tmp_path, name, filename, content, expect, names):
         if name == "UTF-8 with a BOM":
             assert found.prompts[0] == "Who founded Kell?"
         if name == "CSV with ragged rows":
-            assert found.prompts == ["Who founded Kell?"] and str(found.problems[0]) == "line 3: 3 fields, expected 2 (quote a prompt that holds a comma)"
+            assert found.prompts == ["Who founded Kell?"]
+            assert str(found.problems[0]) == "line 3: 3 fields, expected 2 (quote a prompt that holds a comma)"
         if name == "JSONL with one broken line":
             assert found.prompts == ["Who founded Kell?", "Where?"] and str(found.problems[0]).startswith("line 2")
         if name == "a 100,000-character prompt":
@@ -162,7 +166,8 @@ RECIPE_CASES = [
     ("a wrong type", "tuneshift:\n  expand: {rounds: three}\n", r"recipe\.yaml: tuneshift\.expand\.rounds: expected an integer, got str 'three'"),
     ("not YAML", "tuneshift:\n\t- a: [\n", r"recipe\.yaml"),
     ("a list, not a mapping", "- 1\n- 2\n", r"recipe\.yaml"),
-    ("a prompt-distillation key mistyped", "pd:\n  chunk_token: 12\n", r"recipe\.yaml: pd\.chunk_token: unknown setting \(did you mean 'chunk_tokens'\?\)"),
+    ("a prompt-distillation key mistyped", "pd:\n  chunk_token: 12\n",
+     r"recipe\.yaml: pd\.chunk_token: unknown setting \(did you mean 'chunk_tokens'\?\)"),
 ]
 
 

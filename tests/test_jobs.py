@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kd_core.runtime import jobs
 from kd_core.errors import InputFileError, KDError
 from kd_core.models.generation import GenerationConfig, generate
 from kd_core.models.loading import ModelSpec, load_model
+from kd_core.runtime import jobs
 from kd_core.training.config import LoraSettings, TrainConfig
 from tests.waiting import wait_until
 

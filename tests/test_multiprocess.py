@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from kd_core.runtime import jobs
 from kd_core.models.loading import ModelSpec
+from kd_core.runtime import jobs
 from kd_core.training.config import LoraSettings, TrainConfig
 from tests.waiting import wait_until
 

@@ -4,8 +4,8 @@ and a path that is no folder is named."""
 import pytest
 
 from kd_core.errors import KDError
-from kd_core.tuneshift.pool import Pool
 from kd_core.project import describe, open_project
+from kd_core.tuneshift.pool import Pool
 
 
 def test_a_new_folder_is_created_and_an_existing_one_is_counted(tmp_path):

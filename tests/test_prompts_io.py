@@ -6,8 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from kd_core.errors import InputFileError
 from kd_core.data.prompt_files import RowProblem, read_prompts
+from kd_core.errors import InputFileError
 
 
 def write(tmp_path, name, content):

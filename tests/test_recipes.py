@@ -76,7 +76,7 @@ def test_a_recipe_runs_every_stage_writes_its_report_and_a_second_run_redoes_not
     # Every prompt is above a threshold of -100 and auto-accepted; a random tiny model
     # sometimes answers with nothing, and such a pair is left out, and said so.
     assert arms["gpt2"]["prompts"] == total - blank
-    assert (f"left out: the teacher's answer is blank" in " ".join(lines)) == (blank > 0)
+    assert ("left out: the teacher's answer is blank" in " ".join(lines)) == (blank > 0)
     assert total > len(SEEDS) and arms["gpt2-random"]["prompts"] == 2 and arms["gpt2-seeds"]["prompts"] == len(answered_seeds)
     seed_data = [json.loads(x)["messages"][0]["content"] for x in (project / DATA_DIR / "gpt2-seeds" / "dataset.jsonl").open()]
     assert sorted(seed_data) == answered_seeds and len(answered_seeds) >= 2

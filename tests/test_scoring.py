@@ -8,24 +8,12 @@ import pandas as pd
 import pytest
 import torch
 
-from kd_core.tuneshift import scoring
 from kd_core.errors import KDError
 from kd_core.models.generation import GenerationConfig, chat_text, encode_prompt
 from kd_core.models.loading import ModelSpec, load_model
-from kd_core.tuneshift.scoring import (
-    GapConfig,
-    ScoreConfig,
-    add_gaps,
-    auroc,
-    encode_pair,
-    end_of_turn_ids,
-    load_scores,
-    relabel,
-    save_scores,
-    score_pairs,
-    score_prompts,
-    token_gaps,
-)
+from kd_core.tuneshift import gaps, scoring
+from kd_core.tuneshift.gaps import GapConfig, add_gaps, auroc, load_scores, relabel, save_scores, token_gaps
+from kd_core.tuneshift.scoring import ScoreConfig, encode_pair, end_of_turn_ids, score_pairs, score_prompts
 from tests import tiny_models
 
 
@@ -270,7 +258,7 @@ def test_topk_with_fewer_tokens_than_k_averages_them_all():
 
 
 def test_gap_config_defaults_and_bad_settings():
-    assert GapConfig().metric == "logratio" and GapConfig().tau == scoring.DEFAULT_THRESHOLDS["logratio"]
+    assert GapConfig().metric == "logratio" and GapConfig().tau == gaps.DEFAULT_THRESHOLDS["logratio"]
     assert GapConfig(metric="diff").tau == 1.5  # the paper's tau
     with pytest.raises(KDError, match="unknown gap metric 'ratio'"):
         GapConfig(metric="ratio")
@@ -351,7 +339,7 @@ def test_parquet_round_trip_keeps_lists_and_settings(scored, tmp_path):
     assert list(back.columns) == list(df.columns)
     for c in ("tokens", "token_ids", "token_lp_ft", "token_lp_base"):
         assert back[c].tolist() == df[c].tolist() and isinstance(back[c].iloc[0], list)
-    pd.testing.assert_frame_equal(back.drop(columns=list(scoring.LIST_COLUMNS)), df.drop(columns=list(scoring.LIST_COLUMNS)))
+    pd.testing.assert_frame_equal(back.drop(columns=list(gaps.LIST_COLUMNS)), df.drop(columns=list(gaps.LIST_COLUMNS)))
     assert back.attrs["kd_scoring"] == df.attrs["kd_scoring"]
 
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from kd_core.cli import main
-from kd_core.tuneshift.scoring import load_scores
+from kd_core.tuneshift.gaps import load_scores
 
 
 def test_score_writes_table_and_figures(tmp_path, tiny_llama_dir, tiny_llama_adapter, capsys):

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kd_core.runtime import jobs
 from kd_core.errors import KDError
-from ui import train
+from kd_core.runtime import jobs
 from tests.pages import fill
 from tests.waiting import wait_until
+from ui import train
 
 pytestmark = pytest.mark.usefixtures("lock_dir")  # every job here uses a private device-lock folder
 
