@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from kd_core.tuneshift.scoring import DEFAULT_THRESHOLDS, GAP_COLUMNS, METRICS
+from kd_core.tuneshift.gaps import DEFAULT_THRESHOLDS, GAP_COLUMNS, METRICS
 
 STATE_COLORS = {
     "accepted": "#2ca02c",

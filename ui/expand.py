@@ -14,8 +14,6 @@ The module-level functions are the tab without Gradio; `build` connects them to 
 
 from __future__ import annotations
 
-import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +27,12 @@ from kd_core.models.generation import GenerationConfig
 from kd_core.tuneshift.generators import GENERATORS
 from kd_core.tuneshift.pool import Pool
 from kd_core.data.prompt_files import read_prompts
-from kd_core.tuneshift.scoring import DEFAULT_THRESHOLDS, METRICS, GapConfig
+from kd_core.runtime.runs import LOG, STATUS, status_markdown
+from kd_core.tuneshift import seeds as seed_files
+from kd_core.tuneshift.gaps import DEFAULT_THRESHOLDS, METRICS, GapConfig
 from ui.errors import guarded
-from ui.polling import changes_only, run_status_text, stamp
-from ui.train import project_dir
+from ui.polling import changes_only, stamp
+from ui.tab import Context, Tab, has_project, project_at, project_dir, reread
 
 ROUND_COLUMNS = ["round", "candidates", "added", "duplicates", "new above", "pool size"]
 POLL_S = 2.0
@@ -77,34 +77,18 @@ def model_flags(base: str | None, finetuned: str | None, adapter: str | None) ->
 
 def stage_seeds(project: str | None, upload: str | None, pasted: str | None, demo: bool) -> tuple[str | None, str]:
     """The seed file a run reads, checked now, and a line saying what it holds; an
-    upload or pasted prompts are kept in ``<project>/seeds/`` (only once they read
-    cleanly: a bad file leaves the project as it was)."""
+    upload or pasted prompts are kept in the project's seeds folder
+    (kd_core.tuneshift.seeds: only once they read cleanly)."""
     root = project_dir(project)
     if upload:
-        found = read_prompts(upload)  # names the file and line of what is wrong
-        target = root / "seeds" / Path(upload).name  # the name alone: nothing lands outside seeds/
-    elif pasted and pasted.strip():
-        tmp = root / "seeds" / f".pasted-{time.strftime('%Y%m%d-%H%M%S')}.txt"
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(pasted.strip() + "\n")
-        try:
-            found = read_prompts(tmp)
-        except KDError:
-            tmp.unlink()
-            raise
-        target = tmp.with_name(tmp.name[1:])
-        tmp.replace(target)
-        return str(target), found.summary().replace(str(tmp), "the pasted prompts")
-    elif demo:
+        found = seed_files.stage_seeds(root, upload)
+        return found.path, found.summary().replace(found.path, Path(found.path).name)
+    if pasted and pasted.strip():
+        found = seed_files.stage_text(root, pasted)
+        return found.path, found.summary().replace(found.path, "the pasted prompts")
+    if demo:
         return DEMO_SEEDS, "the demo's seed prompts"
-    else:
-        return None, "no new seeds: the rounds go on from the pool"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() and Path(upload).resolve() != target.resolve() and target.read_bytes() != Path(upload).read_bytes():
-        target = target.with_name(f"{target.stem}-{time.strftime('%Y%m%d-%H%M%S')}{target.suffix}")  # keep the earlier file
-    if Path(upload).resolve() != target.resolve():
-        shutil.copyfile(upload, target)
-    return str(target), found.summary().replace(str(upload), target.name)
+    return None, "no new seeds: the rounds go on from the pool"
 
 
 PREVIEW_COLUMNS = ["line", "prompt", "problem"]
@@ -141,7 +125,7 @@ def start(project: str | None, upload: str | None, pasted: str | None, demo: boo
     root = project_dir(project)
     expansion.runs.check_idle(root, expansion.EXPAND_DIR, expansion.WHAT)  # before a seed file is written
     seeds, said = stage_seeds(project, upload, pasted, demo)
-    if seeds is None and not (root / "pool.sqlite").exists():
+    if seeds is None and not project_at(project).pool.exists():
         raise KDError(f"{root} holds no prompts yet: upload seeds, paste some, or tick 'demo seeds'")
     return expansion.start_expand(root, config, seeds, model_flags(base, finetuned, adapter)), said
 
@@ -161,7 +145,7 @@ def save_recipe(project: str | None, upload: str | None, pasted: str | None, dem
 
 def command(project: str | None, *values: Any) -> str:
     """The shell command of the current settings (seeds and models left to the user)."""
-    root = project_dir(project) if project and str(project).strip() else Path("PROJECT")
+    root = project_dir(project) if has_project(project) else Path("PROJECT")
     try:
         config = settings(*values)
     except KDError as e:
@@ -173,13 +157,13 @@ def read_view(project: str | None, metric: str = "logratio", threshold: Any = No
     """Status, rounds, counts and the pool's scatter, from the project folder."""
     empty = {"status": "No project open.", "rounds": pd.DataFrame(columns=ROUND_COLUMNS), "counts": "", "scatter": None,
              "log": "", "running": False}
-    if not project or not str(project).strip():
+    if not has_project(project):
         return empty
     root = project_dir(project)
     status = expansion.expand_status(root)
     view = {**empty, "status": status_text(status), "log": expansion.runs.log_tail(root, expansion.EXPAND_DIR),
             "running": status.get("state") in expansion.runs.ACTIVE}
-    if (root / "pool.sqlite").exists():
+    if project_at(project).pool.exists():
         with Pool(root, create=False) as pool:
             history = expansion.round_history(pool)
             counts = pool.counts()
@@ -202,7 +186,7 @@ def round_row(h: dict[str, Any]) -> list[Any]:
 
 
 def status_text(status: dict[str, Any]) -> str:
-    return run_status_text("Expansion", status, "No expansion is running from this tab (rounds already in the pool are listed below).")
+    return status_markdown("Expansion", status, "No expansion is running from this tab (rounds already in the pool are listed below).")
 
 
 # ---------------------------------------------------------------------------
@@ -211,17 +195,17 @@ def status_text(status: dict[str, Any]) -> str:
 
 def watched(project: str | None, *values: Any) -> tuple:
     """What the view is read from: the run's files, the pool, and whether its process lives."""
-    root = project_dir(project)
-    folder = root / expansion.EXPAND_DIR
-    status = expansion.expand_status(root)
-    return (stamp([folder / "status.json", folder / "process.log", root / "pool.sqlite", root / "pool.sqlite-wal"]),
+    place = project_at(project)
+    folder = place.run_dir("expand")
+    status = expansion.expand_status(place.root)
+    return (stamp([folder / STATUS, folder / LOG, place.pool, place.pool.with_name(place.pool.name + "-wal")]),
             status.get("state"))
 
 
-def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
+def build(ctx: Context) -> Tab:
     """The tab's widgets; its timer re-reads the project folder when it changes."""
-    defaults = expansion.ExpansionConfig()
-    folder = gr.Textbox(label="Project folder (pool.sqlite, seeds/, expand/)", value=str(project) if project else "",
+    app, defaults = ctx.app, expansion.ExpansionConfig()
+    folder = gr.Textbox(label="Project folder (pool.sqlite, seeds/, expand/)", value=ctx.folder,
                         elem_id="expand-project")
     with gr.Row():
         upload = gr.File(label="Seed prompts (.txt, .csv, .tsv, .jsonl, .json, .parquet)", type="filepath",
@@ -297,4 +281,4 @@ def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
     timer.tick(changes_only(refreshed, watched, len(view_outputs)), [last, folder, *values], [*view_outputs, last],
                trigger_mode="once", show_progress="hidden")
     app.load(refreshed, [folder, *values], view_outputs)
-    return folder  # the app's project bar sets it
+    return Tab(folder, reread(refreshed, [folder, *values], view_outputs))

@@ -1,7 +1,7 @@
 """Explore tab: the perplexity-gap scatter of a scored table, a live threshold, token view.
 
 Each browser session holds its own table in gr.State; the figures and labels come from
-kd_core (scoring.relabel, figures.*), the same functions the CLI writes HTML with.  On a
+kd_core (gaps.relabel, figures.*), the same functions the CLI writes HTML with.  On a
 project's pool, a lasso or box selection on the scatter names its prompts (each point
 carries its pool id); "Generate more like these" runs one more expansion round whose
 generators work from them (kd_core.tuneshift.expansion.more_like; the Expand tab follows it).
@@ -17,7 +17,7 @@ import numpy as np
 
 from kd_core.errors import KDError
 from kd_core.figures import gap_histogram, gap_scatter, token_heatmap
-from kd_core.tuneshift.scoring import DEFAULT_THRESHOLDS, GAP_COLUMNS, METRICS, GapConfig, label_counts, load_scores, relabel
+from kd_core.tuneshift.gaps import DEFAULT_THRESHOLDS, GAP_COLUMNS, METRICS, GapConfig, label_counts, load_scores, relabel
 from ui.errors import guarded
 
 TABLE_COLUMNS = ["prompt", "response", "gap", "label"]

@@ -182,7 +182,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     from kd_core.models.generation import GenerationConfig
     from kd_core.models.loading import load_model
     from kd_core.data.prompt_files import read_prompts
-    from kd_core.tuneshift.scoring import GapConfig, ScoreConfig, label_counts, save_scores, score_prompts
+    from kd_core.tuneshift.gaps import GapConfig, label_counts, save_scores
+    from kd_core.tuneshift.scoring import ScoreConfig, score_prompts
 
     gap = GapConfig(metric=args.metric, threshold=args.threshold, k=args.k)  # bad settings fail before loading
     pf = read_prompts(args.prompts)  # a bad file fails before minutes of model loading
@@ -237,7 +238,7 @@ def expansion_config(args: argparse.Namespace):
     """The ExpansionConfig that `kd-studio expand` flags give (kd_core.tuneshift.expansion.cli_args writes them)."""
     from kd_core.tuneshift.expansion import ExpansionConfig
     from kd_core.models.generation import GenerationConfig
-    from kd_core.tuneshift.scoring import GapConfig
+    from kd_core.tuneshift.gaps import GapConfig
 
     return ExpansionConfig(
         rounds=args.rounds,

@@ -245,7 +245,8 @@ def gap_report(scores_path: str | Path = DEMO_DIR / "demo_scores.parquet", out_p
 
     from kd_core.models.generation import GenerationConfig
     from kd_core.models.loading import load_model
-    from kd_core.tuneshift.scoring import DEFAULT_THRESHOLDS, GAP_COLUMNS, ScoreConfig, auroc, save_scores, score_prompts
+    from kd_core.tuneshift.gaps import DEFAULT_THRESHOLDS, GAP_COLUMNS, auroc, save_scores
+    from kd_core.tuneshift.scoring import ScoreConfig, score_prompts
 
     t0 = time.perf_counter()
     base, ft = load_model(demo_spec("base")), load_model(demo_spec("finetuned"))

@@ -28,7 +28,8 @@ from kd_core.models.generation import GenerationConfig, chat_text, encode_prompt
 from kd_core.tuneshift.generators import Exemplar, GenContext, Generator, make_generators
 from kd_core.models.loading import LoadedModel, max_positions
 from kd_core.tuneshift.pool import Pool, PoolFilter, Results
-from kd_core.tuneshift.scoring import GapConfig, ScoreConfig, check_same_tokenizer, score_prompts
+from kd_core.tuneshift.gaps import GapConfig
+from kd_core.tuneshift.scoring import ScoreConfig, check_same_tokenizer, score_prompts
 
 Progress = Callable[[int, int, str], None]
 
