@@ -14,6 +14,7 @@ import yaml
 
 from kd_core.errors import KDError
 from kd_core.runtime import jobs
+from kd_core.runtime.lifecycle import own_process, update_status
 from tests.pages import fill
 from tests.waiting import wait_until
 from ui import train
@@ -124,7 +125,7 @@ def test_the_shown_job_is_the_selected_one_else_the_newest_live_else_the_newest(
     assert train.pick_job(str(project), "a-first") == "a-first"
     assert train.pick_job(str(project), "gone") == "b-second"
     # The older job waits in the queue (its folder names a live process: this one): it is what a reload shows.
-    jobs._update_status(first, state="queued", pid=os.getpid(), pid_start=jobs._start_ticks(os.getpid()), waiting_for="cpu")
+    update_status(first, state="queued", **own_process(os.getpid()), waiting_for="cpu")
     assert train.pick_job(str(project), None) == "a-first"
     assert list(train.job_rows(str(project))[["id", "state"]].itertuples(index=False, name=None)) == [
         ("b-second", "created"), ("a-first", "queued")]  # newest first

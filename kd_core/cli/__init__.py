@@ -493,13 +493,14 @@ def build_parser() -> argparse.ArgumentParser:
 @command("train")
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a student LoRA from a YAML config: in the foreground, or as a background job."""
+    from kd_core.data.files import read_json
     from kd_core.runtime import jobs
 
     config = jobs.load_job_config(args.config)  # every config and data error before any model loads
     job_dir = jobs.create_job(args.project, config, job_id=args.job_id)
     if args.background:
         status = jobs.start_job(job_dir, processes=args.processes)
-        print(f"job {status['id']} started in the background (pid {jobs._read_json(job_dir / jobs.PROCESS).get('pid')}): {job_dir}")
+        print(f"job {status['id']} started in the background (pid {read_json(job_dir / jobs.PROCESS).get('pid')}): {job_dir}")
         print(f"    kd-studio jobs show {status['id']} --project {args.project}")
         return 0
     print(f"job {job_dir.name}: {job_dir}")

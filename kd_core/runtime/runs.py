@@ -15,20 +15,20 @@ keep their own folders.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
-import signal
-import subprocess
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from kd_core.runtime import jobs
+from kd_core.data.files import now, read_json, tail, write_json
 from kd_core.errors import KDError
+from kd_core.runtime import lifecycle
+from kd_core.runtime.device_lock import acquire_device_lock, device_name
+from kd_core.runtime.lifecycle import STATUS, update_status
+from kd_core.runtime.process import leads_group
 
 ACTIVE = ("running", "queued")  # a run's process is expected to be alive (queued: waiting for its device)
-STATUS, LOG, LOCK = "status.json", "process.log", "run.lock"
+LOG, LOCK = "process.log", "run.lock"
 
 
 def run_dir(project: str | Path, name: str) -> Path:
@@ -36,7 +36,7 @@ def run_dir(project: str | Path, name: str) -> Path:
 
 
 def update(folder: Path, **fields: Any) -> dict[str, Any]:
-    return jobs._update_status(folder, **fields)
+    return update_status(folder, **fields)
 
 
 def _describe(status: dict[str, Any], what: str) -> str:
@@ -55,19 +55,18 @@ def recorded(project: str | Path, name: str, what: str, **fields: Any) -> Iterat
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.close()
-        status = jobs._read_json(folder / STATUS)
+        status = read_json(folder / STATUS)
         raise KDError(f"another {_describe(status, what)} is working in {folder.parent}; wait for it or stop it") from None
     pid = os.getpid()
     try:
-        update(folder, state="running", pid=pid, pid_start=jobs._start_ticks(pid), started=jobs._now(), ended=None,
-               error=None, **fields)
+        update(folder, state="running", **lifecycle.own_process(pid), started=now(), ended=None, error=None, **fields)
         try:
             yield folder
         except BaseException as e:
             state = "cancelled" if isinstance(e, KeyboardInterrupt) else "failed"
-            update(folder, state=state, ended=jobs._now(), error=str(e) if isinstance(e, KDError) else f"{type(e).__name__}: {e}")
+            update(folder, state=state, ended=now(), error=str(e) if isinstance(e, KDError) else f"{type(e).__name__}: {e}")
             raise
-        update(folder, state="completed", ended=jobs._now(), **({"stage": None} if "stage" in fields else {}))
+        update(folder, state="completed", ended=now(), **({"stage": None} if "stage" in fields else {}))
     finally:
         lock.close()
 
@@ -79,12 +78,9 @@ def start(project: str | Path, name: str, cmd: Sequence[str], what: str, **field
     folder = run_dir(project, name)
     folder.mkdir(parents=True, exist_ok=True)
     check_idle(project, name, what)
-    with open(folder / LOG, "ab") as out:
-        proc = subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                cwd=str(project), env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    jobs._CHILDREN[proc.pid] = proc  # reaped when it exits: no zombie that looks alive
-    jobs._write_json(folder / STATUS, {"state": "running", **fields, "pid": proc.pid, "pid_start": jobs._start_ticks(proc.pid),
-                                       "started": jobs._now(), "ended": None, "error": None, "cmd": list(cmd)})
+    started = lifecycle.start(cmd, cwd=project, log=folder / LOG)
+    write_json(folder / STATUS, {"state": "running", **fields, "pid": started["pid"], "pid_start": started["pid_start"],
+                                 "started": now(), "ended": None, "error": None, "cmd": started["cmd"]})
     return status(project, name)
 
 
@@ -99,18 +95,11 @@ def status(project: str | Path, name: str) -> dict[str, Any]:
     """The last run's status: state (running, completed, failed, cancelled, or none),
     its error; a run whose process died without saying so is recorded as failed."""
     folder = run_dir(project, name)
-    current = jobs._read_json(folder / STATUS)
+    current = read_json(folder / STATUS)
     if not current:
         return {"state": "none"}
-    if current.get("state") in ACTIVE and not jobs.pid_alive(current.get("pid"), current.get("pid_start")):
-        time.sleep(0.2)  # it may have written its final state as it exited
-        current = jobs._read_json(folder / STATUS)
-        if current.get("state") in ACTIVE:
-            tail = jobs._tail(folder / LOG)
-            current = update(folder, state="failed", ended=jobs._now(),
-                             error=f"the run's process (pid {current.get('pid')}) is gone without a final state"
-                                   + (f"; last lines of {name}/{LOG}:\n{tail}" if tail else ""))
-    return current
+    return lifecycle.checked(folder, current, current.get("pid"), current.get("pid_start"), ACTIVE,
+                             who="the run's process", log=LOG, log_label=f"{name}/{LOG}")
 
 
 def stop(project: str | Path, name: str, wait_s: float = 10.0) -> dict[str, Any]:
@@ -123,30 +112,15 @@ def stop(project: str | Path, name: str, wait_s: float = 10.0) -> dict[str, Any]
     pid = current["pid"]
     # A run started here leads its own process group (its children go too); one started
     # from a shell may not, and its shell's group is not ours to end.
-    kill = os.killpg if jobs._leads_group(pid) else os.kill
-    try:
-        kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline and jobs.pid_alive(pid, current.get("pid_start")):
-        time.sleep(0.2)
-    if jobs.pid_alive(pid, current.get("pid_start")):
-        try:
-            kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    current = jobs._read_json(folder / STATUS)
+    lifecycle.end(pid, current.get("pid_start"), leads_group(pid), grace_s=wait_s)
+    current = read_json(folder / STATUS)
     if current.get("state") in ACTIVE:
-        current = update(folder, state="cancelled", ended=jobs._now(), error="stopped")
+        current = update(folder, state="cancelled", ended=now(), error="stopped")
     return current
 
 
 def log_tail(project: str | Path, name: str, lines: int = 12) -> str:
-    path = run_dir(project, name) / LOG
-    if not path.exists():
-        return ""
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return tail(run_dir(project, name) / LOG, lines)
 
 
 class DeviceHold:
@@ -157,7 +131,7 @@ class DeviceHold:
         self.folder, self.device, self.log, self.lock = folder, device, log, None
 
     def __enter__(self) -> "DeviceHold":
-        self.lock = jobs.acquire_device_lock(jobs.device_name(self.device), self.folder, should_leave=lambda: False, echo=self.log)
+        self.lock = acquire_device_lock(device_name(self.device), self.folder, should_leave=lambda: False, echo=self.log)
         update(self.folder, state="running", waiting_for=None, held_by=None)
         return self
 
@@ -170,15 +144,14 @@ TIMES = "stages.json"  # seconds spent in each stage, summed over resumed runs
 
 
 def stage_times(folder: Path) -> dict[str, float]:
-    path = Path(folder) / TIMES
-    return json.loads(path.read_text()) if path.exists() else {}
+    return read_json(Path(folder) / TIMES)
 
 
 def add_time(folder: Path, stage: str, seconds: float) -> None:
     times = stage_times(folder)
     times[stage] = round(times.get(stage, 0.0) + seconds, 1)  # a resumed stage adds its time
     Path(folder).mkdir(parents=True, exist_ok=True)
-    jobs._write_json(Path(folder) / TIMES, times)
+    write_json(Path(folder) / TIMES, times)
 
 
 def status_markdown(label: str, status: dict[str, Any], idle: str) -> str:
