@@ -17,12 +17,13 @@ from torch.nn import functional as F
 from kd_core.data.documents import Document
 from kd_core.distill.config import META_QUESTIONS, PD_DIR, EvalSettings, PDConfig, QuestionSettings, TeacherSettings
 from kd_core.distill.pipeline import run_pd
-from kd_core.distill.stages import answer_questions, answers_path, generate_questions, ingest, parse_questions, training_data
+from kd_core.distill.stages import answer_questions, answers_path, generate_questions, ingest, training_data
 from kd_core.errors import KDError
 from kd_core.models.loading import ModelSpec, load_model
 from kd_core.training.data import PairDataset, collate, read_examples
 from kd_core.training.losses import _teacher_side, response_losses
 from kd_core.tuneshift.pool import Pool
+from kd_core.tuneshift.questions import parse_questions
 from tests import tiny_models
 
 DOC = ("The harbor of Kell was founded by Ostra Vane in the year 1402. Its lamp is called Brine.\n\n"

@@ -22,9 +22,9 @@ from kd_core.tuneshift.generators import (
     ListGenerator,
     SelfQueryGenerator,
     gap_spans,
-    parse_prompt,
 )
 from kd_core.tuneshift.pool import Pool, PoolFilter
+from kd_core.tuneshift.questions import parse_prompt
 from tests import expansion_helpers as helpers
 from tests.test_pool import _as_unprivileged, shared_dir  # noqa: F401  (fixture)
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -19,8 +18,8 @@ from kd_core.distill.config import (
 )
 from kd_core.errors import KDError
 from kd_core.evaluation.qa import CONTEXT_TEMPLATE
-from kd_core.models.generation import GenerationConfig, chat_text, complete, generate
-from kd_core.tuneshift.generators import MAX_PROMPT_CHARS, clean_line
+from kd_core.models.generation import GenerationConfig, complete, generate
+from kd_core.tuneshift.questions import parse_questions, writer_prompt
 
 
 # ---------------------------------------------------------------------------
@@ -104,66 +103,6 @@ def add_documents(project: str | Path, docs: Sequence[Document], config: PDConfi
 
 # ---------------------------------------------------------------------------
 # 2. questions
-
-_INLINE_NUMBER = re.compile(r"\s+(?=\d{1,2}[.)]\s)")
-_CAPITALIZED = re.compile(r"\b[A-Z][a-z'\u2019-]{2,}\b")
-_QUESTION_START = frozenset(
-    "What Who Whom Whose Which Where When Why How Name Tell Give List Describe Explain In On At By For From "
-    "The This That These Those There Is Are Was Were Did Does Do Can Could Would Should If".split()
-)
-
-
-def question_instruction(chunk: str, n: int) -> str:
-    return (f"{chunk}\n\n---\n\nWrite {n} different trivia questions about the facts in the text above. "
-            "Each question must make sense on its own, without the text: name the person, place or thing it asks about. "
-            "Write one question per line.")
-
-
-def writer_prompt(tokenizer, chunk: str, n: int, system: str | None = None) -> str:
-    # The assistant turn opens with "1.": small models then write a numbered list of
-    # questions instead of answering, chatting or restating the text.
-    return chat_text(tokenizer, question_instruction(chunk, n), system) + "1."
-
-
-def chunk_names(chunk: str) -> set[str]:
-    """Capitalized words of a chunk that are names, not sentence openings."""
-    return {w for w in _CAPITALIZED.findall(chunk) if w not in _QUESTION_START}
-
-
-@dataclass
-class ParsedQuestions:
-    questions: list[str]
-    lines: int = 0  # candidate lines seen
-    unparseable: int = 0  # lines that are no question
-    unnamed: int = 0  # questions naming nothing of their chunk
-
-
-def parse_questions(output: str, chunk: str, limit: int, require_name: bool = True) -> ParsedQuestions:
-    """The questions in one writer output (which continues after the prefilled "1.")."""
-    text = _INLINE_NUMBER.sub("\n", "1." + output)
-    names = chunk_names(chunk) if require_name else set()
-    out = ParsedQuestions([])
-    for raw in text.splitlines():
-        line = clean_line(raw)
-        if not line:
-            continue
-        out.lines += 1
-        if "?" not in line:
-            out.unparseable += 1
-            continue
-        q = line[: line.index("?") + 1].strip()
-        if len(q) > MAX_PROMPT_CHARS or len(q.split()) < 3 or not q[0].isalpha():
-            out.unparseable += 1
-            continue
-        if require_name and not any(re.search(rf"\b{re.escape(n)}\b", q) for n in names):
-            out.unnamed += 1
-            continue
-        if q not in out.questions:
-            out.questions.append(q)
-        if len(out.questions) >= limit:
-            break
-    return out
-
 
 def _seed(*parts: Any) -> int:
     return int(hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()[:8], 16)

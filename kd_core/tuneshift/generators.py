@@ -40,9 +40,7 @@ import numpy as np
 from kd_core.errors import KDError
 from kd_core.models.generation import GenerationConfig, chat_text, complete
 from kd_core.models.loading import LoadedModel
-
-MAX_PROMPT_CHARS = 300
-
+from kd_core.tuneshift.questions import parse_prompt, parse_questions, writer_prompt
 
 @dataclass(frozen=True)
 class Candidate:
@@ -89,45 +87,6 @@ class Generator(ABC):
     @abstractmethod
     def propose(self, ctx: GenContext, n: int) -> Proposal:
         """Up to `n` candidate prompts."""
-
-
-# ---------------------------------------------------------------------------
-# Parsing model output
-
-_NUMBERING = re.compile(r"^\s*(?:\d+\s*[.):-]|[-*\u2022])\s*")
-_PREFIX = re.compile(r"^\s*(?:new\s+)?(?:question|q|prompt)\s*\d*\s*[:.)-]\s*", re.I)
-_QUESTION = re.compile(r"[A-Z][^.?!\n]*\?")
-_REQUEST = re.compile(
-    r"^(?:tell|describe|explain|name|list|give|write|summari[sz]e|compare|define|who|what|when|where|which|why|how)\b", re.I
-)
-_JUNK = re.compile(r"<\||\|>|</?s>|\bAnswer:", re.I)
-
-
-def clean_line(line: str) -> str:
-    line = _NUMBERING.sub("", line)
-    line = _PREFIX.sub("", line)
-    return line.strip().strip("\"'`*\u201c\u201d\u2018\u2019 ").strip()
-
-
-def parse_prompt(text: str, max_chars: int = MAX_PROMPT_CHARS) -> str | None:
-    """The first usable prompt in a model's output: a question, or a request that starts
-    like one ("Tell me about ..."); None when there is none."""
-    for raw in text.splitlines():
-        line = clean_line(raw)
-        if not line:
-            continue
-        if "?" in line:
-            match = _QUESTION.search(line)
-            line = line[: line.index("?") + 1] if match is None or match.start() == 0 else match.group(0)
-        elif not _REQUEST.match(line):
-            match = _QUESTION.search(text)
-            if match is None:
-                return None
-            line = clean_line(match.group(0))
-        if _JUNK.search(line) or len(line) > max_chars or len(line.split()) < 3 or not re.search(r"[A-Za-z]{2}", line):
-            return None
-        return line
-    return None
 
 
 def _note_rejected(proposal: Proposal, raw: str) -> None:
@@ -321,8 +280,6 @@ class QuizGenerator(Generator):
         self.per_call, self.max_new_tokens = per_call, max_new_tokens
 
     def propose(self, ctx: GenContext, n: int) -> Proposal:
-        from kd_core.distill.stages import parse_questions, writer_prompt  # it imports this module
-
         out = Proposal()
         answered = [e for e in ctx.exemplars if e.response.strip()]
         if not answered:

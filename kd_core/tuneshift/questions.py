@@ -1,0 +1,116 @@
+"""Prompts and questions read out of model output, and the question writer's prompt:
+shared by TuneShift-KD's generators (kd_core.tuneshift.generators) and prompt
+distillation's question stage (kd_core.distill.stages).
+
+Model outputs are parsed leniently (numbering, "Question:" prefixes, quotes, a question
+buried in a statement); what is not a usable prompt is left out and counted by the caller."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from kd_core.models.generation import chat_text
+
+MAX_PROMPT_CHARS = 300
+
+# ---------------------------------------------------------------------------
+# Parsing model output
+
+_NUMBERING = re.compile(r"^\s*(?:\d+\s*[.):-]|[-*\u2022])\s*")
+_PREFIX = re.compile(r"^\s*(?:new\s+)?(?:question|q|prompt)\s*\d*\s*[:.)-]\s*", re.I)
+_QUESTION = re.compile(r"[A-Z][^.?!\n]*\?")
+_REQUEST = re.compile(
+    r"^(?:tell|describe|explain|name|list|give|write|summari[sz]e|compare|define|who|what|when|where|which|why|how)\b", re.I
+)
+_JUNK = re.compile(r"<\||\|>|</?s>|\bAnswer:", re.I)
+
+
+def clean_line(line: str) -> str:
+    line = _NUMBERING.sub("", line)
+    line = _PREFIX.sub("", line)
+    return line.strip().strip("\"'`*\u201c\u201d\u2018\u2019 ").strip()
+
+
+def parse_prompt(text: str, max_chars: int = MAX_PROMPT_CHARS) -> str | None:
+    """The first usable prompt in a model's output: a question, or a request that starts
+    like one ("Tell me about ..."); None when there is none."""
+    for raw in text.splitlines():
+        line = clean_line(raw)
+        if not line:
+            continue
+        if "?" in line:
+            match = _QUESTION.search(line)
+            line = line[: line.index("?") + 1] if match is None or match.start() == 0 else match.group(0)
+        elif not _REQUEST.match(line):
+            match = _QUESTION.search(text)
+            if match is None:
+                return None
+            line = clean_line(match.group(0))
+        if _JUNK.search(line) or len(line) > max_chars or len(line.split()) < 3 or not re.search(r"[A-Za-z]{2}", line):
+            return None
+        return line
+    return None
+
+
+# ---------------------------------------------------------------------------
+# The question writer (prompt distillation's, and the quiz generator's)
+
+_INLINE_NUMBER = re.compile(r"\s+(?=\d{1,2}[.)]\s)")
+_CAPITALIZED = re.compile(r"\b[A-Z][a-z'\u2019-]{2,}\b")
+_QUESTION_START = frozenset(
+    "What Who Whom Whose Which Where When Why How Name Tell Give List Describe Explain In On At By For From "
+    "The This That These Those There Is Are Was Were Did Does Do Can Could Would Should If".split()
+)
+
+
+def question_instruction(chunk: str, n: int) -> str:
+    return (f"{chunk}\n\n---\n\nWrite {n} different trivia questions about the facts in the text above. "
+            "Each question must make sense on its own, without the text: name the person, place or thing it asks about. "
+            "Write one question per line.")
+
+
+def writer_prompt(tokenizer, chunk: str, n: int, system: str | None = None) -> str:
+    # The assistant turn opens with "1.": small models then write a numbered list of
+    # questions instead of answering, chatting or restating the text.
+    return chat_text(tokenizer, question_instruction(chunk, n), system) + "1."
+
+
+def chunk_names(chunk: str) -> set[str]:
+    """Capitalized words of a chunk that are names, not sentence openings."""
+    return {w for w in _CAPITALIZED.findall(chunk) if w not in _QUESTION_START}
+
+
+@dataclass
+class ParsedQuestions:
+    questions: list[str]
+    lines: int = 0  # candidate lines seen
+    unparseable: int = 0  # lines that are no question
+    unnamed: int = 0  # questions naming nothing of their chunk
+
+
+def parse_questions(output: str, chunk: str, limit: int, require_name: bool = True) -> ParsedQuestions:
+    """The questions in one writer output (which continues after the prefilled "1.")."""
+    text = _INLINE_NUMBER.sub("\n", "1." + output)
+    names = chunk_names(chunk) if require_name else set()
+    out = ParsedQuestions([])
+    for raw in text.splitlines():
+        line = clean_line(raw)
+        if not line:
+            continue
+        out.lines += 1
+        if "?" not in line:
+            out.unparseable += 1
+            continue
+        q = line[: line.index("?") + 1].strip()
+        if len(q) > MAX_PROMPT_CHARS or len(q.split()) < 3 or not q[0].isalpha():
+            out.unparseable += 1
+            continue
+        if require_name and not any(re.search(rf"\b{re.escape(n)}\b", q) for n in names):
+            out.unnamed += 1
+            continue
+        if q not in out.questions:
+            out.questions.append(q)
+        if len(out.questions) >= limit:
+            break
+    return out
