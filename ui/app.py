@@ -6,13 +6,16 @@ import kd_core  # noqa: F401  (offline defaults first)
 import gradio as gr
 
 from kd_core.access import LOCAL_HOSTS, read_accounts
-from kd_core.demo.world import DEMO_DIR
 from kd_core.errors import KDError
 from kd_core.project import describe, open_project
 from ui import chat, curate, documents, evaluate, expand, explore, models, train
 from ui.errors import guarded
+from ui.explore import DEMO_SCORES  # noqa: F401  (where the app's demo table has been looked up)
+from ui.tab import Context
 
-DEMO_SCORES = DEMO_DIR / "demo_scores.parquet"
+# Each tab module's build(ctx) -> Tab (ui.tab), in the order of the tabs.
+TABS = [("Models", models), ("Expand", expand), ("Explore", explore), ("Documents", documents), ("Curate", curate),
+        ("Train", train), ("Chat", chat), ("Evaluate", evaluate)]
 
 
 def build_app(project: str | None = None) -> gr.Blocks:
@@ -26,30 +29,22 @@ def build_app(project: str | None = None) -> gr.Blocks:
                              scale=5, elem_id="project-folder")
             open_btn = gr.Button("Open / create", scale=1, elem_id="project-open")
         said = gr.Markdown(elem_id="project-message")
-        with gr.Tab("Models"):
-            models.build(app)
-        with gr.Tab("Expand"):
-            folders = [expand.build(app, project)]
-        with gr.Tab("Explore"):
-            explore.build(app, DEMO_SCORES)
-        with gr.Tab("Documents"):
-            folders.append(documents.build(app, project))
-        with gr.Tab("Curate"):
-            curate_folder, curate_reopen = curate.build(app, project)
-            folders.append(curate_folder)
-        with gr.Tab("Train"):
-            folders.append(train.build(app, project))
-        with gr.Tab("Chat"):
-            folders.append(chat.build(app, project))
-        with gr.Tab("Evaluate"):
-            folders.append(evaluate.build(app, project))
+        ctx = Context(app, str(project) if project else None)
+        tabs = []
+        for title, module in TABS:
+            with gr.Tab(title):
+                tabs.append(module.build(ctx))
+        folders = [tab.folder for tab in tabs if tab.folder is not None]
 
         @guarded
         def on_open(path: str):
             summary = open_project(path)
             return [describe(summary), *[summary["path"]] * len(folders)]
 
-        curate_reopen(open_btn.click(on_open, [bar], [said, *folders]))
+        # The bar sets every tab's project box, then each tab re-reads what it shows.
+        opened = open_btn.click(on_open, [bar], [said, *folders])
+        for tab in tabs:
+            tab.on_open(opened)
     return app
 
 

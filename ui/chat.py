@@ -18,7 +18,7 @@ from kd_core.errors import KDError
 from kd_core.models.generation import GenerationConfig
 from kd_core.models.loading import DEMO_ADAPTER_DIR, ModelSpec, demo_spec
 from ui.errors import guarded
-from ui.train import project_dir
+from ui.tab import Context, Tab, project_dir
 
 SLOTS = 3
 # The demo's transfer, side by side: the fine-tuned teacher, and the target before training.
@@ -75,8 +75,9 @@ def vote(project: str | None, prompt: str, up: bool) -> str:
     return chat.send_to_pool(str(project_dir(project)), prompt, "up" if up else "down")
 
 
-def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
-    folder = gr.Textbox(label="Project folder (thumbs up / down go into its pool)", value=str(project) if project else "",
+def build(ctx: Context) -> Tab:
+    """The tab's widgets; it reads the project only when a vote sends a prompt to the pool."""
+    folder = gr.Textbox(label="Project folder (thumbs up / down go into its pool)", value=ctx.folder,
                         elem_id="chat-project")
     fields, outputs = [], []
     with gr.Row():
@@ -122,4 +123,4 @@ def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
     prompt.submit(on_send, [*fields, prompt, max_new], [*outputs, scores], concurrency_id="models", concurrency_limit=1)
     up.click(lambda p, q: on_vote(p, q, True), [folder, prompt], voted)
     down.click(lambda p, q: on_vote(p, q, False), [folder, prompt], voted)
-    return folder  # the app's project bar sets it
+    return Tab(folder)

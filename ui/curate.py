@@ -13,7 +13,6 @@ them against a real pool; `build` only connects them to widgets.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -22,14 +21,15 @@ import pandas as pd
 from kd_core.errors import KDError
 from kd_core.tuneshift.pool import STATES, Pool, PoolCounts, PoolFilter
 from kd_core.tuneshift.pool_export import export_dataset
+from kd_core.project import Project
 from ui.errors import guarded
+from ui.tab import Context, Tab, reread
 
 ALL = "all"
 TABLE_COLUMNS = ["id", "round", "source", "state", "gap", "prompt", "response"]
 MAX_ROWS = 500  # the browser table stays responsive; filters reach the rest
 PROMPT_CHARS = 300
 RESPONSE_CHARS = 160
-EXPORT_DIR = "export"
 DEFAULT_WHO = "ui"
 
 # Shortcuts act only while the Curate tab is visible and focus is outside a text field,
@@ -214,7 +214,7 @@ def undo(project: str | None, who: str) -> str:
 def export(project: str | None) -> str:
     """Accepted and edited prompts with responses into <project>/export/, as `kd-studio pool export`."""
     with open_pool(project) as pool:
-        result = export_dataset(pool, Path(str(project).strip()).expanduser() / EXPORT_DIR)
+        result = export_dataset(pool, Project.at(project).exports_dir)
     return "\n".join([f"**{result.summary()}**", "", *(f"- `{name}`: {path}" for name, path in result.files.items())])
 
 
@@ -222,10 +222,9 @@ def export(project: str | None) -> str:
 # Widgets
 
 
-def build(app: gr.Blocks, project: str | None):
-    """The tab's widgets; returns its folder box and a function that re-opens the pool
-    after another event (the app's project bar) has set the box."""
-    default = str(project) if project else ""
+def build(ctx: Context) -> Tab:
+    """The tab's widgets; the project bar re-opens the pool (as a page load does)."""
+    app, default = ctx.app, ctx.folder
     project_state = gr.State(None)  # the folder that is open; the textbox may hold an unopened one
     filter_state = gr.State(PoolFilter())  # the filter the table shows, which bulk decisions use
     selected_state = gr.State(None)  # id of the selected prompt
@@ -275,9 +274,9 @@ def build(app: gr.Blocks, project: str | None):
         return [project_, filt, None, *shown(project_, filt, None)]
 
     def on_load(folder_: str, st, rd, src, q, gap):
-        # A project the server was started on may hold no pool yet: say so, without an error.
-        root = Path(folder_.strip()).expanduser() if folder_.strip() else None
-        if root is not None and (root / "pool.sqlite").is_file():
+        # A project the server was started on, or the project bar opened, may hold no pool yet: say so, without an error.
+        root = Project.at(folder_) if folder_.strip() else None
+        if root is not None and root.pool.is_file():
             return on_open(folder_, st, rd, src, q, gap)
         s = read_selected(None, None)
         said = (f"No prompt pool in {root} yet: run rounds in the **Expand** tab or add documents, then **Open**."
@@ -340,8 +339,4 @@ def build(app: gr.Blocks, project: str | None):
     export_btn.click(on_export, [project_state], export_md)
     app.load(on_load, [folder, *filters], opened)
     app.load(None, None, None, js=SHORTCUTS_JS)
-
-    def reopen(event) -> None:  # after the app's project bar has set the folder
-        event.success(on_open, [folder, *filters], opened)
-
-    return folder, reopen
+    return Tab(folder, reread(on_load, [folder, *filters], opened))

@@ -14,22 +14,22 @@ The module-level functions are the tab without Gradio; `build` connects them to 
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
 import gradio as gr
 import pandas as pd
-import yaml
 
 from kd_core.distill import config as pd_config, pipeline as pd_core, stages as pd_stages
 from kd_core.data.documents import read_documents
+from kd_core.data.files import read_json
+from kd_core.runtime.runs import STATUS, status_markdown
 from kd_core.errors import KDError
 from kd_core.tuneshift.pool import Pool
 from ui.errors import guarded
 from ui.polling import changes_only, stamp
-from ui.train import project_dir
+from ui.tab import Context, Tab, has_project, project_at, project_dir, reread
 
 DOC_COLUMNS = ["id", "title", "characters", "chunks", "source"]
 CHUNK_COLUMNS = ["chunk", "tokens", "questions", "text"]
@@ -41,7 +41,7 @@ PREVIEW_CHARS = 160
 def project_config(project: str | None) -> pd_config.PDConfig:
     """The project's saved recipe (pd/config.yaml); a new project starts from the demo
     recipe (recipes/demo-prompt-distillation.yaml), its documents left out."""
-    path = project_dir(project) / pd_config.PD_DIR / "config.yaml" if project and str(project).strip() else None
+    path = pd_config.pd_config_path(project_dir(project)) if has_project(project) else None
     config = pd_config.load_pd_config(path if path is not None and path.exists() else pd_config.DEMO_RECIPE)
     if path is None or not path.exists():
         config.documents = []  # the tab's uploads are the documents
@@ -78,12 +78,6 @@ def shown_settings(config: pd_config.PDConfig) -> list[Any]:
             config.teacher.max_new_tokens]
 
 
-def _save(project: str | None, config: pd_config.PDConfig) -> None:
-    path = project_dir(project) / pd_config.PD_DIR / "config.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-
-
 def add_uploaded(project: str | None, files: Sequence[str] | None, model: str | None, chunk_tokens: Any,
                  per_call: Any = 5, calls: Any = 6, temperature: Any = 1.0, answer_tokens: Any = 64) -> str:
     """Read the uploaded files, chunk them into the project; a bad file changes nothing."""
@@ -96,7 +90,7 @@ def add_uploaded(project: str | None, files: Sequence[str] | None, model: str | 
     before = len(pd_stages.load_chunks(root))
     lines: list[str] = []
     chunks = pd_stages.add_documents(root, docs, config, log=lines.append)
-    _save(project, config)
+    pd_config.save_pd_config(root, config)
     return f"{len(docs)} document(s) read; {len(chunks) - before} new chunk(s). " + " ".join(lines)
 
 
@@ -104,7 +98,7 @@ def read_view(project: str | None) -> dict[str, Any]:
     """Documents, chunks with their live question counts, the run status and the results table."""
     empty = {"docs": pd.DataFrame(columns=DOC_COLUMNS), "chunks": pd.DataFrame(columns=CHUNK_COLUMNS),
              "status": "No project open.", "results": pd.DataFrame(columns=RESULT_COLUMNS), "running": False}
-    if not project or not str(project).strip():
+    if not has_project(project):
         return empty
     root = project_dir(project)
     chunks = pd_stages.load_chunks(root)
@@ -113,7 +107,7 @@ def read_view(project: str | None) -> dict[str, Any]:
     for c in chunks:
         per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
     counts: dict[str, int] = {}
-    if (root / "pool.sqlite").exists():
+    if project_at(project).pool.exists():
         with Pool(root, create=False) as pool:
             for row in pd_stages.live_questions(pool, chunks):
                 counts[row.source] = counts.get(row.source, 0) + 1
@@ -132,23 +126,14 @@ def read_view(project: str | None) -> dict[str, Any]:
 
 def status_text(status: dict[str, Any], questions: int, chunks: int) -> str:
     head = f"**{questions} questions** (not rejected) over {chunks} chunks. "
-    state = status.get("state", "none")
-    if state == "none":
-        return head + "No stage has run yet."
     stages = ", ".join(status.get("stages") or [])
-    line = f"Run ({stages}): **{state}**"
-    if state in pd_config.RUN_ACTIVE:
-        line += f", stage {status.get('stage') or 'starting'} (pid {status.get('pid')})"
-    if status.get("error"):
-        line += f"\n\n```\n{status['error']}\n```"
-    return head + line
+    return head + status_markdown(f"Run ({stages})", status, "No stage has run yet.")
 
 
 def results_table(root: Path) -> pd.DataFrame:
-    path = root / pd_config.PD_DIR / "results.json"
-    if not path.exists():
+    report = read_json(pd_config.pd_results_path(root))
+    if not report:
         return pd.DataFrame(columns=RESULT_COLUMNS)
-    report = json.loads(path.read_text())
     rows = [[s, f"{r['accuracy']:.1%}", r["correct"], r["n"], r["wall_s"]] for s, r in report["results"].items()]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
@@ -165,9 +150,8 @@ def start(project: str | None, stages: Sequence[str], model: str | None, chunk_t
 
 def command(project: str | None, stages: Sequence[str]) -> str:
     """What a start runs, for people who would rather use a shell."""
-    root = project_dir(project) if project and str(project).strip() else Path("PROJECT")
-    return (f"kd-studio pd --project {root} --config {root / pd_config.PD_DIR / 'config.yaml'} "
-            f"--stages {','.join(stages)}")
+    root = project_dir(project) if has_project(project) else Path("PROJECT")
+    return " ".join(["kd-studio", *pd_core.pd_args(root, stages)])
 
 
 # ---------------------------------------------------------------------------
@@ -180,16 +164,16 @@ REST = ["answers", "train", "evaluate"]
 
 def watched(project: str | None) -> tuple:
     """What the view is read from: documents, the pool, the run's files, and whether its process lives."""
-    root = project_dir(project)
-    pd_dir = root / pd_config.PD_DIR
-    return (stamp([root / "documents", *sorted((root / "documents").glob("*")), root / "pool.sqlite", root / "pool.sqlite-wal",
-                   pd_dir / "status.json", pd_dir / "results.json"]), pd_core.pd_status(root).get("state"))
+    place = project_at(project)
+    pool = place.pool
+    return (stamp([place.documents_dir, *sorted(place.documents_dir.glob("*")), pool, pool.with_name(pool.name + "-wal"),
+                   place.run_dir("pd") / STATUS, pd_config.pd_results_path(place)]), pd_core.pd_status(place.root).get("state"))
 
 
-def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
+def build(ctx: Context) -> Tab:
     """The tab's widgets; its timer re-reads the project folder when it changes."""
-    initial = shown_settings(project_config(None))
-    folder = gr.Textbox(label="Project folder (documents/, pool.sqlite, pd/)", value=str(project) if project else "",
+    app, initial = ctx.app, shown_settings(project_config(None))
+    folder = gr.Textbox(label="Project folder (documents/, pool.sqlite, pd/)", value=ctx.folder,
                         elem_id="docs-project")
     with gr.Row():
         model = gr.Textbox(label="Model (teacher and student)", value=initial[0], elem_id="docs-model",
@@ -265,4 +249,4 @@ def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
         return [*values, *refreshed(project_)]
 
     app.load(on_load, [folder], [*settings, *view_outputs])
-    return folder  # the app's project bar sets it
+    return Tab(folder, reread(on_load, [folder], [*settings, *view_outputs]))

@@ -18,13 +18,13 @@ import pandas as pd
 
 from kd_core.runtime import runs
 from kd_core.errors import KDError
-from kd_core.evaluation.qa import EVAL_DIR, EVAL_RUN, RESULT_COLUMNS, project_results, start_eval
+from kd_core.evaluation.qa import EVAL_RUN, RESULT_COLUMNS, project_results, start_eval
 from kd_core.figures import accuracy_bars
 from kd_core.models.loading import demo_spec
-from kd_core.tuneshift.recipe_config import RECIPE_DIR, REPORT_DIR
+from kd_core.tuneshift.recipe_config import RECIPE_DIR
 from ui.errors import guarded
-from ui.polling import changes_only, run_status_text, stamp
-from ui.train import project_dir
+from ui.polling import changes_only, stamp
+from ui.tab import Context, Tab, has_project, project_at, project_dir, reread
 
 POLL_S = 2.0
 
@@ -33,40 +33,45 @@ NO_REPORT = "No recipe report in this project yet (`kd-studio run RECIPE.yaml --
 
 
 def read_view(project: str | None) -> dict[str, Any]:
-    if not project or not str(project).strip():
+    if not has_project(project):
         return {"status": "No project open.", "table": pd.DataFrame(columns=RESULT_COLUMNS), "chart": accuracy_bars(None),
                 "recipe": "", "report": NO_REPORT, "report_file": None}
-    root = project_dir(project)
+    place = project_at(project)
+    root = place.root
     table = project_results(root)
     status = runs.status(root, EVAL_RUN)
-    said = run_status_text("Evaluation", status, "No evaluation has run in this project yet.")
-    recipe = run_status_text("Recipe run", runs.status(root, RECIPE_DIR), "")
-    md, html = root / REPORT_DIR / "report.md", root / REPORT_DIR / "report.html"
+    said = runs.status_markdown("Evaluation", status, "No evaluation has run in this project yet.")
+    recipe = runs.status_markdown("Recipe run", runs.status(root, RECIPE_DIR), "")
+    md, html = place.report_dir / "report.md", place.report_dir / "report.html"
     return {"status": said, "table": table, "chart": accuracy_bars(table), "recipe": recipe,
             "report": md.read_text() if md.exists() else NO_REPORT, "report_file": str(html) if html.exists() else None}
 
 
 def watched(project: str | None) -> tuple:
-    root = project_dir(project)
-    summaries = sorted((root / EVAL_DIR).glob("*/summary.json")) + sorted((root / "pd" / EVAL_DIR).glob("*/summary.json"))
-    files = [root / EVAL_RUN / "status.json", root / RECIPE_DIR / "status.json", root / REPORT_DIR / "report.md", *summaries]
+    place = project_at(project)
+    root = place.root
+    summaries = sorted(place.eval_dir.glob("*/summary.json")) + sorted(place.pd_eval_dir.glob("*/summary.json"))
+    files = [place.run_dir("evaluate") / runs.STATUS, place.run_dir("recipe") / runs.STATUS, place.report_dir / "report.md",
+             *summaries]
     return stamp(files), runs.status(root, EVAL_RUN).get("state"), runs.status(root, RECIPE_DIR).get("state")
 
 
 def download(project: str | None) -> str:
     """The results table as CSV in the project (eval/results.csv); its path."""
-    root = project_dir(project)
-    table = project_results(root)
+    place = project_at(project)
+    table = project_results(place.root)
     if table.empty:
-        raise KDError(f"{root} holds no evaluation yet")
-    path = root / EVAL_DIR / "results.csv"
+        raise KDError(f"{place.root} holds no evaluation yet")
+    path = place.eval_dir / "results.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(path, index=False)
     return str(path)
 
 
-def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
-    folder = gr.Textbox(label="Project folder (eval/ holds the results)", value=str(project) if project else "",
+def build(ctx: Context) -> Tab:
+    """The tab's widgets; its timer re-reads the project's evaluations when they change."""
+    app = ctx.app
+    folder = gr.Textbox(label="Project folder (eval/ holds the results)", value=ctx.folder,
                         elem_id="eval-project")
     with gr.Row():
         model = gr.Textbox(demo_spec("base").name, label="Model", info="demo:NAME, a hub id or a local folder",
@@ -124,4 +129,4 @@ def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
     timer.tick(changes_only(refreshed, watched, len(outputs)), [last, folder], [*outputs, last], trigger_mode="once",
                show_progress="hidden")
     app.load(refreshed, [folder], outputs)
-    return folder  # the app's project bar sets it
+    return Tab(folder, reread(refreshed, [folder], outputs))

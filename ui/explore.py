@@ -5,6 +5,8 @@ kd_core (gaps.relabel, figures.*), the same functions the CLI writes HTML with. 
 project's pool, a lasso or box selection on the scatter names its prompts (each point
 carries its pool id); "Generate more like these" runs one more expansion round whose
 generators work from them (kd_core.tuneshift.expansion.more_like; the Expand tab follows it).
+Until a project with a pool is open it shows the demo's scored table; the project bar
+loads the opened project's pool.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
+from kd_core.demo.world import DEMO_DIR
 from kd_core.errors import KDError
 from kd_core.figures import gap_histogram, gap_scatter, token_heatmap
+from kd_core.project import Project
 from kd_core.tuneshift.gaps import DEFAULT_THRESHOLDS, GAP_COLUMNS, METRICS, GapConfig, label_counts, load_scores, relabel
 from ui.errors import guarded
+from ui.tab import Context, Tab, has_project, reread
 
+DEMO_SCORES = DEMO_DIR / "demo_scores.parquet"  # what the tab shows until a project with a scored pool is open
 TABLE_COLUMNS = ["prompt", "response", "gap", "label"]
 
 # Plotly's selection event -> the ids textbox (Gradio has no selection event for gr.Plot).
@@ -77,11 +83,10 @@ def more_like(path: str | None, picked: str | None) -> str:
     """Start a round of more prompts like the picked ones in the open project."""
     from kd_core.tuneshift.expansion import more_like as start
 
-    folder = Path(str(path or "").strip()).expanduser()
-    if not (folder / "pool.sqlite").exists():
+    if not has_project(path) or not Project.at(path).pool.exists():
         raise KDError("open a project folder (its pool) to generate more prompts: a scored table has no pool to add to")
     ids = parse_ids(picked)
-    status = start(folder, ids)
+    status = start(Project.at(path).root, ids)
     return (f"Round started (pid {status.get('pid')}) from {len(ids)} prompt{'s' * (len(ids) != 1)}: follow it in the "
             "**Expand** tab; the new prompts land in the pool for Curate.")
 
@@ -114,21 +119,31 @@ def load_table(path: str):
         from kd_core.tuneshift.expansion import scored_frame
         from kd_core.tuneshift.pool import Pool
 
-        if not (folder / "pool.sqlite").exists():
-            raise KDError(f"{folder} is a folder without a pool.sqlite: give a scored .parquet table or a project folder")
+        pool_file = Project.at(folder).pool
+        if not pool_file.exists():
+            raise KDError(f"{folder} is a folder without a {pool_file.name}: give a scored .parquet table or a project folder")
         with Pool(folder, create=False) as pool:
             df = scored_frame(pool)
         if df.empty:
-            raise KDError(f"{folder / 'pool.sqlite'} holds no scored prompt yet (run rounds in the Expand tab)")
+            raise KDError(f"{pool_file} holds no scored prompt yet (run rounds in the Expand tab)")
         return df
     return load_scores(path)
 
 
-def build(app: gr.Blocks, default_path: Path | None) -> None:
+def first_path(project: str | None) -> str:
+    """What the tab shows first: the server's project when its pool exists, else the demo's scores."""
+    if has_project(project) and Project.at(project).pool.exists():
+        return str(project)
+    return str(DEMO_SCORES)
+
+
+def build(ctx: Context) -> Tab:
+    """The tab's widgets; its path box is the tab's project box (a project's pool is a scored table)."""
+    app, first = ctx.app, first_path(ctx.project)
     df_state = gr.State(None)
     with gr.Row():
         path = gr.Textbox(label="Scored table (.parquet, from `kd-studio score`) or a project folder (its pool)",
-                          value=str(default_path) if default_path else "", scale=4, elem_id="explore-path")
+                          value=first, scale=4, elem_id="explore-path")
         load = gr.Button("Load", scale=1, elem_id="explore-load")
     with gr.Row():
         metric = gr.Dropdown(list(METRICS), value="logratio", label="Gap metric")
@@ -148,14 +163,25 @@ def build(app: gr.Blocks, default_path: Path | None) -> None:
     tokens = gr.Plot(label="Where the knowledge sits: log p_ft - log p_base per answer token", elem_id="explore-tokens")
     outputs = [df_state, summary, scatter, hist, table]
 
-    def on_load(p: str, m: str):
-        try:
-            df = load_table(p)
-        except (KDError, OSError) as e:
-            raise gr.Error(str(e)) from None
+    def loaded(p: str, m: str):
+        df = load_table(p)
         lo, hi = slider_range(df, m)
         tau = DEFAULT_THRESHOLDS[m]
         return (*view(df, m, tau), gr.Slider(minimum=lo, maximum=hi, value=tau))
+
+    def on_load(p: str, m: str):
+        try:
+            return loaded(p, m)
+        except (KDError, OSError) as e:
+            raise gr.Error(str(e)) from None
+
+    def on_open(p: str, m: str):
+        """A folder opened (the project bar, a page load): its scores, or in the summary why
+        there are none yet; a new project is no error to pop up."""
+        try:
+            return loaded(p, m)
+        except (KDError, OSError) as e:
+            return (None, f"Nothing to explore yet: {e}", None, None, None, gr.Slider())
 
     def on_metric(df, m: str):
         if df is None:
@@ -189,5 +215,6 @@ def build(app: gr.Blocks, default_path: Path | None) -> None:
     point.change(on_point, [df_state, point], [point_said, tokens])
     more.click(guarded(more_like), [path, picked], more_message)
     app.load(None, None, None, js=SELECTION_JS)
-    if default_path is not None and Path(default_path).exists():
-        app.load(on_load, [path, metric], [*outputs, threshold])
+    if Path(first).exists():
+        app.load(on_open, [path, metric], [*outputs, threshold])
+    return Tab(path, reread(on_open, [path, metric], [*outputs, threshold]))

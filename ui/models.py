@@ -13,6 +13,7 @@ from kd_core.errors import KDError
 from kd_core.models.loading import DEMO_MODELS, ModelSpec, demo_spec
 from kd_core.models.preflight import preflight, report_markdown
 from ui.errors import guarded
+from ui.tab import Context, Tab
 
 
 def specs_from(base: str, finetuned: str, adapter: str, target: str, device: str, dtype: str, four_bit: bool) -> dict[str, ModelSpec]:
@@ -37,7 +38,8 @@ def command(base: str, finetuned: str, adapter: str, target: str, device: str, d
     return "kd-studio models preflight " + " ".join(flags)
 
 
-def build(app: gr.Blocks) -> None:
+def build(ctx: Context) -> Tab:
+    """The tab's widgets; models are the server's, not a project's, so it has no project box."""
     rows = [[role, demo_spec(role).label()] for role in ("base", "finetuned", "target")]
     gr.Dataframe(value=rows, headers=["role", "model"], label="Embedded demo models", interactive=False)
     gr.Markdown("\n".join(f"- `demo:{n}`: {d.description}" for n, d in DEMO_MODELS.items()))
@@ -85,6 +87,7 @@ def build(app: gr.Blocks) -> None:
     check_btn.click(on_check, inputs, [report, shell])
     load_btn.click(on_load, inputs, loaded)
     unload_btn.click(on_unload, None, loaded)
-    app.load(loaded_text, None, loaded)
+    ctx.app.load(loaded_text, None, loaded)
     for widget in inputs:
         widget.change(command, inputs, shell, show_progress="hidden")
+    return Tab()

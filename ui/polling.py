@@ -44,19 +44,3 @@ def changes_only(read: Callable[..., list], fingerprint: Callable[..., Any], n_o
         return [*read(*inputs), now]
 
     return tick
-
-
-def run_status_text(label: str, status: dict[str, Any], idle: str) -> str:
-    """A background run's status (kd_core.runtime.runs) for people: state, stage and pid while it
-    works, its error in full when it failed; `idle` when nothing has run."""
-    from kd_core.runtime import runs
-
-    state = status.get("state", "none")
-    if state == "none":
-        return idle
-    line = f"{label}: **{state}**"
-    if state in runs.ACTIVE:
-        line += f" · {status.get('stage') or 'starting'} (pid {status.get('pid')})"
-    if status.get("error"):
-        line += f"\n\n```\n{status['error']}\n```"
-    return line

@@ -30,9 +30,10 @@ from kd_core.figures import empty_figure, loss_curve
 from kd_core.models.loading import demo_spec
 from kd_core.training.config import LOSSES, TrainConfig
 from ui.errors import guarded
+from ui.tab import Context, Tab, has_project, project_at, project_dir, reread
 
 DEFAULT_STUDENT = demo_spec("target").name  # the demo's transfer target
-DATA_FILE = Path("export") / "dataset.jsonl"  # what Curate's export writes into the project
+DATA_FILE = "dataset.jsonl"  # what Curate's export writes into the project's export folder
 CONFIG_FILE = "train.yaml"  # the form as saved in the project at launch
 JOB_COLUMNS = ["id", "name", "state", "step", "loss", "tok/s", "ETA", "created"]
 POLL_S = 2.0
@@ -79,15 +80,8 @@ class TrainForm:
 # Form -> YAML -> JobConfig
 
 
-def project_dir(project: str | None) -> Path:
-    """The project folder as an absolute path (relative to the server's folder, like --project)."""
-    if not project or not str(project).strip():
-        raise KDError("Project folder: empty (type the folder that holds the project; jobs go into its jobs/)")
-    return Path(str(project).strip()).expanduser().resolve()
-
-
 def default_data(project: str | None) -> str:
-    return str(project_dir(project) / DATA_FILE) if project and str(project).strip() else ""
+    return str(project_at(project).exports_dir / DATA_FILE) if has_project(project) else ""
 
 
 def _model_name(text: str) -> str:
@@ -344,10 +338,10 @@ def resume(project: str | None, job_id: str | None) -> str:
 # Widgets
 
 
-def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
+def build(ctx: Context) -> Tab:
     """The tab's widgets; its timer re-reads the jobs' folders (ui.polling says why it
     runs from page load)."""
-    default_project = str(project) if project else ""
+    app, default_project = ctx.app, ctx.folder
     selected_state = gr.State(None)  # the job this session picked; None: the newest live one
     drawn_state = gr.State(None)  # what the plot shows now, so an unchanged curve is not redrawn
 
@@ -359,7 +353,7 @@ def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
                                      info="demo:NAME, a hub id or a local folder")
                 teacher = gr.Textbox(label="Teacher model (optional)", value="", elem_id="train-teacher",
                                      info="kd/mix only; empty: the student with its adapter off")
-            data = gr.Textbox(label="Data file (.jsonl)", value=default_data(project), elem_id="train-data",
+            data = gr.Textbox(label="Data file (.jsonl)", value=default_data(ctx.project), elem_id="train-data",
                               placeholder="empty: <project>/export/dataset.jsonl (Curate's export)")
             with gr.Row():
                 loss = gr.Radio(list(LOSSES), value=_DEFAULTS.loss, label="Loss", elem_id="train-loss-type",
@@ -448,4 +442,4 @@ def build(app: gr.Blocks, project: str | None) -> gr.Textbox:
     folder.submit(refreshed, state_inputs, job_outputs)
     app.load(on_form, form_inputs, [yaml_code, command, check])
     app.load(refreshed, state_inputs, job_outputs)
-    return folder  # the app's project bar sets it
+    return Tab(folder, reread(refreshed, state_inputs, job_outputs))
