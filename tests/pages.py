@@ -8,3 +8,14 @@ def fill(page, elem_id: str, value: str) -> None:
     box = page.locator(f"#{elem_id} input, #{elem_id} textarea").first
     box.fill(value)
     box.press("Tab")
+
+
+def open_project(page, url: str, project) -> None:
+    """Open `url` (a server shared by several tests) and switch every tab to `project`
+    through the project bar, as a user would; returns once the app says it opened it."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    fill(page, "project-folder", str(project))
+    page.locator("#project-open").click()
+    expect(page.locator("#project-message")).to_contain_text(f"Opened {project}", timeout=30_000)

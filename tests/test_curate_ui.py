@@ -240,10 +240,13 @@ def test_curating_in_the_browser_persists_across_reloads_and_undo_and_bulk_work(
 
 
 @pytest.mark.browser
-def test_four_browser_sessions_curating_one_project_at_once_lose_and_double_nothing(serve_app, browser, tmp_path):
+def test_four_browser_sessions_curating_one_project_at_once_lose_and_double_nothing(served_app, browser, tmp_path):
     """Four people, one project, one server: each works through its own prompts (its
-    search filter) while the others' clicks are in flight; every decision lands once."""
+    search filter) while the others' clicks are in flight; every decision lands once.
+    The server is the session's shared one: each page opens the project in the project bar."""
     from playwright.sync_api import expect
+
+    from tests.pages import open_project
 
     project = tmp_path / "project"
     project.mkdir()
@@ -252,13 +255,12 @@ def test_four_browser_sessions_curating_one_project_at_once_lose_and_double_noth
     with Pool(project) as pool:
         ids = pool.add_prompts([t for s in texts for t in texts[s]], source="seed").added
         pool.set_results_many(Results(i, f"answer {i}", gap=1.5, gap_metric="logratio", auto_label="above") for i in ids)
-    url = serve_app("--project", str(project))
     contexts = [browser.new_context() for _ in range(4)]  # four sessions: own cookies, own state
     pages = [c.new_page() for c in contexts]
     intended: dict[str, str] = {}
     try:
         for s, page in enumerate(pages):
-            page.goto(url)
+            open_project(page, served_app, project)
             page.get_by_role("tab", name="Curate").click()
             expect(page.locator("#curate-counts")).to_contain_text("20 prompts", timeout=60_000)
             search = page.locator("#curate-filter-search textarea, #curate-filter-search input").first
