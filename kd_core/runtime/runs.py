@@ -9,7 +9,9 @@ with `start`, and any server process, after a reload or a restart, re-attaches w
 `recorded`, so a run started from a shell shows in the UI too.
 
 Training jobs (kd_core.runtime.jobs) have more to them (queues, several processes, resume) and
-keep their own folders.
+keep their own folders; the rules both live by (a pid with its start time, a process gone
+without a final state recorded failed with its log's tail, SIGTERM then SIGKILL) are
+kd_core.runtime.lifecycle's, so a run and a job cannot drift apart on them.
 """
 
 from __future__ import annotations
