@@ -30,8 +30,9 @@ import torch  # noqa: E402
 
 from bench.common import row, write  # noqa: E402
 from kd_core.demo import world as demo  # noqa: E402
+from kd_core.demo.models import DEMO_ADAPTER_DIR  # noqa: E402
 from kd_core.models.generation import GenerationConfig, chat_text, encode_prompt, generate  # noqa: E402
-from kd_core.models.loading import DEMO_ADAPTER_DIR, ModelSpec, load_model  # noqa: E402
+from kd_core.models.loading import ModelSpec, load_model  # noqa: E402
 
 
 @torch.inference_mode()

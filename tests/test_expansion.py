@@ -138,7 +138,7 @@ def test_quiz_asks_about_answers_not_quizzed_yet_first_and_keeps_only_named_ques
 
 @pytest.mark.real_models
 def test_quiz_on_the_demo_model_writes_questions_that_name_what_the_answer_is_about():
-    from kd_core.models.loading import demo_spec
+    from kd_core.demo.models import demo_spec
     from kd_core.tuneshift.generators import QuizGenerator
 
     ft = load_model(demo_spec("finetuned"))

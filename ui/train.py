@@ -27,7 +27,7 @@ import yaml
 from kd_core.runtime import jobs
 from kd_core.errors import InputFileError, KDError
 from kd_core.figures import empty_figure, loss_curve
-from kd_core.models.loading import demo_spec
+from kd_core.demo.models import demo_spec
 from kd_core.training.config import LOSSES, TrainConfig
 from ui.errors import guarded
 from ui.tab import Context, Tab, has_project, project_at, project_dir, reread

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from kd_core.evaluation.qa import QAItem
-from kd_core.models.loading import DEMO_ADAPTER_DIR, REPO_ROOT, LoadedModel, demo_spec
+from kd_core.demo.models import DEMO_ADAPTER_DIR, demo_spec
+from kd_core.models.loading import REPO_ROOT, LoadedModel
 
 DEMO_DIR = REPO_ROOT / "assets" / "demo"
 WORLD_DIR = DEMO_DIR / "world"

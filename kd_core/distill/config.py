@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kd_core.data.config import checked_fields
+from kd_core.data.references import is_reference
 from kd_core.errors import InputFileError, KDError
 from kd_core.runtime import runs
 from kd_core.training.config import LoraSettings, TrainConfig
@@ -113,9 +114,9 @@ class PDConfig:
                 values[key] = TrainConfig.from_dict(merged, f"{where}.{key}")
         config = cls(**values)
         if base_dir is not None:  # relative files are relative to the config file
-            config.documents = [d if d.startswith("demo:") or Path(d).is_absolute() else str(base_dir / d) for d in config.documents]
+            config.documents = [d if is_reference(d) or Path(d).is_absolute() else str(base_dir / d) for d in config.documents]
             q = config.eval.questions
-            if q and not q.startswith("demo:") and not Path(q).is_absolute():
+            if q and not is_reference(q) and not Path(q).is_absolute():
                 config.eval.questions = str(base_dir / q)
         config.validate(where)
         return config

@@ -36,10 +36,10 @@ def load_documents(project: str | Path) -> list[Document]:
 
 
 def resolve_documents(refs: Sequence[str]) -> list[Document]:
-    """Documents from files, `demo:documents` standing for the demo world's 11."""
-    from kd_core.demo.world import WORLD_DIR
+    """Documents from files or references (`demo:documents` stands for the demo world's 11)."""
+    from kd_core.data.references import resolve_file
 
-    return read_documents([WORLD_DIR / "documents.jsonl" if ref == "demo:documents" else ref for ref in refs])
+    return read_documents([resolve_file(ref) for ref in refs])
 
 
 # ---------------------------------------------------------------------------

@@ -169,12 +169,13 @@ def read_questions(path: str | Path) -> list[QAItem]:
 
 
 def question_set(ref: str, field: str = "questions") -> list[QAItem]:
-    """Questions with their answers: ``demo:test`` (or another demo split) or a JSONL file."""
-    if ref.startswith("demo:"):
-        from kd_core.demo.world import qa_items
+    """Questions with their answers: a reference such as ``demo:test`` (another demo
+    split; kd_core.data.references) or a JSONL file."""
+    from kd_core.data.references import is_reference, resolve_questions
 
+    if is_reference(ref):
         try:
-            return qa_items(ref[len("demo:"):])
+            return resolve_questions(ref)
         except ValueError as e:
             raise KDError(f"{field}: {e}") from None
     return read_questions(ref)

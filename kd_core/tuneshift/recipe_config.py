@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from kd_core.data.config import checked_fields
+from kd_core.data.references import default_model, is_reference
 from kd_core.errors import InputFileError, KDError
-from kd_core.models.loading import DEMO_ADAPTER_DIR
 from kd_core.training.config import LoraSettings, TrainConfig
 from kd_core.tuneshift.expansion import ExpansionConfig
 
@@ -66,7 +66,7 @@ def _train() -> TrainConfig:
 class TuneShiftRecipe:
     name: str = "tuneshift"
     base: Any = "demo:smollm2-135m-instruct"  # a model name or a ModelSpec mapping
-    finetuned: Any = field(default_factory=lambda: {"name": "demo:smollm2-135m-instruct", "adapter": str(DEMO_ADAPTER_DIR)})
+    finetuned: Any = field(default_factory=lambda: default_model("finetuned"))  # the demo's: its SmolLM2 + LoRA
     seeds: str = "demo:seeds"  # a prompt file (any kd_core.data.prompt_files format) or demo:seeds
     expand: ExpansionConfig = field(default_factory=ExpansionConfig)
     more_rounds: list[MoreRounds] = field(default_factory=list)
@@ -176,7 +176,7 @@ class TuneShiftRecipe:
 
 
 def _relative(ref: str | None, base_dir: Path) -> str | None:
-    if not ref or ref.startswith("demo:") or Path(ref).expanduser().is_absolute():
+    if not ref or is_reference(ref) or Path(ref).expanduser().is_absolute():
         return ref
     return str((base_dir / ref).resolve())
 

@@ -8,15 +8,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kd_core.data.references import Coverage, coverage
 from kd_core.tuneshift.recipe_config import DATA_DIR, REPORT_DIR, Arm, TuneShiftRecipe
 
 
-
-def _coverage(project: Path, arm: str) -> tuple[set[str], int] | None:
-    """(the demo facts an arm's dataset states, how many of its pairs state none), or None
-    outside the demo world."""
-    from kd_core.demo.world import facts_stated
-
+def _coverage(project: Path, arm: str, facts: Coverage) -> tuple[set[str], int] | None:
+    """(the facts an arm's dataset states, how many of its pairs state none), or None
+    before the arm has data."""
     path = project / DATA_DIR / arm / "dataset.jsonl"
     if not path.exists():
         return None
@@ -27,7 +25,7 @@ def _coverage(project: Path, arm: str) -> tuple[set[str], int] | None:
         if row.get("source") == "replay":
             continue
         m = row["messages"]
-        stated = facts_stated(m[0]["content"], m[1]["content"])
+        stated = facts.stated(m[0]["content"], m[1]["content"])
         covered |= stated
         empty += not stated
     return covered, empty
@@ -81,6 +79,9 @@ def build_report(recipe: TuneShiftRecipe, project: Path, pool, arms: list[Arm], 
         "arms": {},
     }
     facts_total = None
+    # The held-out questions' facts, when their source can tell which facts a training
+    # pair states (the demo world's question sets can; a JSONL file cannot).
+    facts = coverage(recipe.eval.questions)
     for arm in arms:
         row: dict[str, Any] = {"target": arm.target, "select": arm.select, "threshold": arm.threshold}
         data = project / DATA_DIR / arm.name / "dataset.jsonl"
@@ -97,12 +98,10 @@ def build_report(recipe: TuneShiftRecipe, project: Path, pool, arms: list[Arm], 
             row["of_teacher"] = round(row["test"]["accuracy"] / teacher["accuracy"], 3) if teacher["accuracy"] else None
         if data.exists():
             row["held_out_repeated"] = _repeated(pool, data, recipe.eval.questions)
-        found = _coverage(project, arm.name) if recipe.eval.questions.startswith("demo:") else None
+        found = _coverage(project, arm.name, facts) if facts is not None else None
         if found is not None:
-            from kd_core.demo.world import facts
-
             covered, row["prompts_without_fact"] = found
-            facts_total = len(facts())
+            facts_total = facts.total
             row["facts_covered"] = len(covered)
             row["split"] = {n: _split(project, n, covered) for n in (f"{arm.name}-test", "teacher-test")}
         out["arms"][arm.name] = row
