@@ -21,8 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from kd_core.evaluation.qa import QAItem
 from kd_core.demo.models import DEMO_ADAPTER_DIR, demo_spec
+from kd_core.evaluation.qa import QAItem
 from kd_core.models.loading import REPO_ROOT, LoadedModel
 
 DEMO_DIR = REPO_ROOT / "assets" / "demo"

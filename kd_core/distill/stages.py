@@ -13,14 +13,23 @@ from typing import Any, Callable, Sequence
 from kd_core.data.documents import Chunk, Document, chunk_document, read_documents, token_counter
 from kd_core.data.files import append_jsonl, jsonl_text, read_jsonl, write_atomic
 from kd_core.distill.config import (
-    CHUNKING_FILE, CHUNKS_FILE, DOCS_FILE, LIVE, META_QUESTION_STATS, META_QUESTIONS, MODES, PD_DIR, Log, PDConfig,
-    QuestionSettings, TeacherSettings,
+    CHUNKING_FILE,
+    CHUNKS_FILE,
+    DOCS_FILE,
+    LIVE,
+    META_QUESTION_STATS,
+    META_QUESTIONS,
+    MODES,
+    PD_DIR,
+    Log,
+    PDConfig,
+    QuestionSettings,
+    TeacherSettings,
 )
 from kd_core.errors import KDError
 from kd_core.evaluation.qa import CONTEXT_TEMPLATE
 from kd_core.models.generation import GenerationConfig, complete, generate
 from kd_core.tuneshift.questions import parse_questions, writer_prompt
-
 
 # ---------------------------------------------------------------------------
 # Files in the project folder

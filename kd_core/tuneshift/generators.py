@@ -42,6 +42,7 @@ from kd_core.models.generation import GenerationConfig, chat_text, complete
 from kd_core.models.loading import LoadedModel
 from kd_core.tuneshift.questions import parse_prompt, parse_questions, writer_prompt
 
+
 @dataclass(frozen=True)
 class Candidate:
     text: str

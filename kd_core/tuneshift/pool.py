@@ -46,8 +46,28 @@ from kd_core.data.dedup import DedupConfig, DedupIndex, Match, normalize
 from kd_core.errors import KDError
 from kd_core.tuneshift.curation import Curation
 from kd_core.tuneshift.pool_records import (  # noqa: F401  (ACCEPTED re-exported: importers take the records with the pool)
-    _ORDERS, _PROMPT_COLUMNS, _SCHEMA, _SQLITE_MAGIC, ACCEPTED, APPLICATION_ID, LABELS, POOL_FILE, SCHEMA_VERSION, STATES,
-    AddResult, Duplicate, PoolCounts, PoolFilter, PromptRow, Results, ResultsWritten, _as_tuple, _clean, _json, _locked, _now,
+    _ORDERS,
+    _PROMPT_COLUMNS,
+    _SCHEMA,
+    _SQLITE_MAGIC,
+    ACCEPTED,
+    APPLICATION_ID,
+    LABELS,
+    POOL_FILE,
+    SCHEMA_VERSION,
+    STATES,
+    AddResult,
+    Duplicate,
+    PoolCounts,
+    PoolFilter,
+    PromptRow,
+    Results,
+    ResultsWritten,
+    _as_tuple,
+    _clean,
+    _json,
+    _locked,
+    _now,
 )
 
 
@@ -141,7 +161,8 @@ class Pool(Curation):
                     conn.execute("ROLLBACK")
                     raise
             elif not {"prompts", "decisions", "meta"} <= tables:
-                raise KDError(f"{self.path} is a damaged KD Studio pool (tables missing: {', '.join(sorted({'prompts', 'decisions', 'meta'} - tables))})")
+                missing = ", ".join(sorted({"prompts", "decisions", "meta"} - tables))
+                raise KDError(f"{self.path} is a damaged KD Studio pool (tables missing: {missing})")
 
     def close(self) -> None:
         with self._lock:

@@ -190,8 +190,8 @@ def _relative_model(value: Any, base_dir: Path) -> Any:
 def load_recipe(path: str | Path):
     """A TuneShiftRecipe (settings at the top or under ``tuneshift:``), or a PDConfig for a
     file with a ``pd:`` mapping; every problem names the file and the setting."""
-    from kd_core.distill.config import PDConfig
     from kd_core.data.config import read_yaml
+    from kd_core.distill.config import PDConfig
 
     data, path = read_yaml(path)
     try:

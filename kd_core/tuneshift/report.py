@@ -62,8 +62,8 @@ def _repeated(pool, data: Path, questions: str) -> int:
 def build_report(recipe: TuneShiftRecipe, project: Path, pool, arms: list[Arm], adapters: dict[str, str]) -> dict[str, Any]:
     """Everything the report shows, as data: rounds, per-arm data, training, evaluations,
     and accuracy split by whether the arm's prompts carry the question's fact."""
-    from kd_core.runtime import jobs
     from kd_core.evaluation.qa import EVAL_DIR
+    from kd_core.runtime import jobs
 
     def summary(name: str) -> dict | None:
         path = project / EVAL_DIR / name / "summary.json"
@@ -132,7 +132,8 @@ def report_markdown(report: dict[str, Any]) -> str:
     lines += ["", "Facts carried: how many of the world's facts the arm's prompts and answers state; covered / not covered: "
               "accuracy on the held-out questions whose fact the arm's data carries, and on the others; repeated: held-out "
               "questions that a training prompt repeats, exactly or nearly.", "",
-              "| arm | target | data | prompts | facts carried | test | of teacher | control | covered: arm / teacher | not covered: arm | repeated | train wall |",
+              "| arm | target | data | prompts | facts carried | test | of teacher | control | covered: arm / teacher "
+              "| not covered: arm | repeated | train wall |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, a in report["arms"].items():
         data = a["select"] + (f" >= {a['threshold']}" if a["select"] == "threshold" else "")
@@ -160,8 +161,8 @@ def write_report(project: Path, report: dict[str, Any], pool, recipe: TuneShiftR
     from markdown_it import MarkdownIt  # gradio's dependency
 
     from kd_core import figures
-    from kd_core.runtime import jobs
     from kd_core.evaluation.qa import project_results
+    from kd_core.runtime import jobs
     from kd_core.tuneshift.expansion import scored_frame
 
     out = project / REPORT_DIR

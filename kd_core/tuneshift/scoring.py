@@ -64,11 +64,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from kd_core.models import devices
+from kd_core.data.prompt_files import PromptFile
 from kd_core.errors import KDError
+from kd_core.models import devices
 from kd_core.models.generation import GenerationConfig, chat_text, encode_prompt, generate, length_batches
 from kd_core.models.loading import LoadedModel, causal_lm_parts, max_positions
-from kd_core.data.prompt_files import PromptFile
 from kd_core.tuneshift.gaps import GapConfig, add_gaps
 
 Progress = Callable[[int, int, str], None]
