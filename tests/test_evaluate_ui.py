@@ -14,7 +14,7 @@ import pytest
 from kd_core.errors import KDError
 from kd_core.evaluation.qa import EVAL_RUN, evaluation_name, project_results, start_eval
 from kd_core.runtime import runs
-from tests.pages import fill
+from tests.pages import fill, open_project
 from tests.waiting import wait_until
 from ui import evaluate
 
@@ -74,13 +74,13 @@ def test_an_evaluation_name_never_leaves_the_eval_folder():
 
 
 @pytest.mark.browser
-def test_a_browser_user_evaluates_a_model_and_sees_the_table_and_the_chart(serve_app, browser, tmp_path, tiny_llama_dir):
+def test_a_browser_user_evaluates_a_model_and_sees_the_table_and_the_chart(served_app, browser, tmp_path, tiny_llama_dir):
     from playwright.sync_api import expect
 
     project = tmp_path / "project"
     page = browser.new_page()
     try:
-        page.goto(serve_app("--project", str(project)))
+        open_project(page, served_app, project)  # the session's shared server
         page.get_by_role("tab", name="Evaluate").click()
         fill(page, "eval-model", str(tiny_llama_dir))
         fill(page, "eval-questions", str(_questions(tmp_path)))

@@ -17,7 +17,7 @@ from kd_core.models.generation import GenerationConfig
 from kd_core.tuneshift import expansion
 from kd_core.tuneshift.pool import Pool, PoolFilter
 from kd_core.tuneshift.gaps import GapConfig
-from tests.pages import fill
+from tests.pages import fill, open_project
 from tests.waiting import wait_until
 from ui import expand
 
@@ -252,7 +252,7 @@ def test_a_browser_user_uploads_the_demo_seeds_runs_a_round_and_sees_the_pool(se
 
 
 @pytest.mark.browser
-def test_a_browser_user_box_selects_points_of_a_pool_and_asks_for_more_like_them(serve_app, browser, tmp_path, tiny_llama_dir):
+def test_a_browser_user_box_selects_points_of_a_pool_and_asks_for_more_like_them(served_app, browser, tmp_path, tiny_llama_dir):
     import re
 
     from playwright.sync_api import expect
@@ -265,7 +265,7 @@ def test_a_browser_user_box_selects_points_of_a_pool_and_asks_for_more_like_them
         known = set(pool.ids())
     page = browser.new_page()
     try:
-        page.goto(serve_app("--project", str(project)))
+        open_project(page, served_app, project)  # the session's shared server
         page.get_by_role("tab", name="Explore").click()
         fill(page, "explore-path", str(project))
         page.locator("#explore-load").click()

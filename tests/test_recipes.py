@@ -260,8 +260,10 @@ def test_kd_studio_run_names_a_bad_recipe_and_writes_nothing(tmp_path):
 
 @pytest.mark.browser
 def test_a_browser_user_opens_a_recipe_project_and_sees_its_pool_evaluations_and_report(
-        serve_app, browser, tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
+        served_app, browser, tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
     from playwright.sync_api import expect
+
+    from tests.pages import open_project
 
     _recipe(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, arms=[{"name": "gpt2", "target": "gpt2"}])
     project = tmp_path / "proj"
@@ -271,7 +273,7 @@ def test_a_browser_user_opens_a_recipe_project_and_sees_its_pool_evaluations_and
     assert "| gpt2 | gpt2 | accepted |" in proc.stdout  # the CLI prints the report's table
     page = browser.new_page()
     try:
-        page.goto(serve_app("--project", str(project)))
+        open_project(page, served_app, project)  # the session's shared server
         page.get_by_role("tab", name="Evaluate").click()
         expect(page.locator("#eval-recipe-status")).to_contain_text("Recipe run: completed", timeout=60_000)
         expect(page.locator("#eval-report")).to_contain_text("TuneShift-KD run: tiny")
