@@ -41,9 +41,9 @@ import torch  # noqa: E402
 
 import kd_core  # noqa: E402,F401
 from bench import common  # noqa: E402
+from kd_core.demo.models import DEMO_ADAPTER_DIR  # noqa: E402
 from kd_core.models import devices  # noqa: E402
 from kd_core.models.generation import length_batches  # noqa: E402
-from kd_core.demo.models import DEMO_ADAPTER_DIR  # noqa: E402
 from kd_core.models.loading import ModelSpec, causal_lm_parts, load_model  # noqa: E402
 from kd_core.tuneshift.scoring import encode_pair, end_of_turn_ids, score_pairs  # noqa: E402
 

@@ -9,9 +9,9 @@ import time
 from kd_core.models.generation import GenerationConfig
 from kd_core.models.loading import ModelSpec, load_model
 from kd_core.tuneshift.expansion import ExpansionConfig, add_seeds, run_expansion
+from kd_core.tuneshift.gaps import GapConfig
 from kd_core.tuneshift.generators import Candidate, GenContext, Generator, Proposal
 from kd_core.tuneshift.pool import Pool
-from kd_core.tuneshift.gaps import GapConfig
 
 SEEDS = ["Who founded the harbor city?", "Where was the inventor born?", "What is the salt market known for?"]
 TOPICS = ["bridge", "tower", "lamp", "ship", "guild", "festival", "river", "stone", "song", "boat", "glass", "wind"]

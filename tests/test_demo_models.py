@@ -7,9 +7,9 @@ import sys
 import pytest
 
 from kd_core.demo import world as demo
+from kd_core.demo.models import demo_spec
 from kd_core.evaluation.qa import evaluate_qa
 from kd_core.models.generation import GenerationConfig
-from kd_core.demo.models import demo_spec
 from kd_core.models.loading import ModelSpec, load_model
 
 pytestmark = pytest.mark.real_models

@@ -15,8 +15,8 @@ from kd_core.cli import build_parser, expansion_config
 from kd_core.errors import KDError
 from kd_core.models.generation import GenerationConfig
 from kd_core.tuneshift import expansion
-from kd_core.tuneshift.pool import Pool, PoolFilter
 from kd_core.tuneshift.gaps import GapConfig
+from kd_core.tuneshift.pool import Pool, PoolFilter
 from tests.pages import fill, open_project
 from tests.waiting import wait_until
 from ui import expand
