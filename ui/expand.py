@@ -127,7 +127,7 @@ def start(project: str | None, upload: str | None, pasted: str | None, demo: boo
     seeds, said = stage_seeds(project, upload, pasted, demo)
     if seeds is None and not project_at(project).pool.exists():
         raise KDError(f"{root} holds no prompts yet: upload seeds, paste some, or tick 'demo seeds'")
-    return expansion.start_expand(root, config, seeds, model_flags(base, finetuned, adapter)), said
+    return expansion.start_expand(root, config, seeds, *expansion.named_models(base, finetuned, adapter)), said
 
 
 def save_recipe(project: str | None, upload: str | None, pasted: str | None, demo: bool, base: str | None, finetuned: str | None,

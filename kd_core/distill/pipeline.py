@@ -158,35 +158,31 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
 
 
 # ---------------------------------------------------------------------------
-# A run in its own process (the UI's buttons; `kd-studio pd` in the background)
+# A run in its own process (the UI's buttons; the run protocol of kd_core.runtime.background)
 
 
 def pd_args(project: str | Path, stages: Sequence[str]) -> list[str]:
     """The `kd-studio` arguments that run these stages of the project's saved config
-    (pd/config.yaml): what the background run executes, and what the UI shows people."""
+    (pd/config.yaml), for people who would rather use a shell (the background run reads
+    its run file instead: start_pd)."""
     from kd_core.distill.config import pd_config_path
 
     return ["pd", "--project", str(project), "--config", str(pd_config_path(project)), "--stages", ",".join(stages)]
 
 
-def pd_command(project: str | Path, stages: Sequence[str]) -> list[str]:
-    """The command that runs these stages of the project's saved config (pd/config.yaml)."""
-    import sys
-
-    return [sys.executable, "-m", "kd_core.cli", *pd_args(Path(project).resolve(), stages)]
-
-
 def start_pd(project: str | Path, config: PDConfig, stages: Sequence[str]) -> dict[str, Any]:
-    """Save `config` into the project and run `stages` in a process of its own (it outlives
-    the caller; its output goes to ``pd/process.log``); returns the run's status."""
-    import yaml
+    """Save `config` into the project (pd/config.yaml) and run `stages` in a process of
+    its own (kd_core.runtime.background: pd/run.yaml; its output goes to ``pd/process.log``);
+    returns the run's status."""
+    from kd_core.distill.config import save_pd_config
+    from kd_core.runtime.background import start_run
 
     config.validate()
     project = Path(project).expanduser().resolve()
     runs.check_idle(project, PD_DIR, WHAT)  # before the config a run works from is overwritten
-    (project / PD_DIR).mkdir(parents=True, exist_ok=True)
-    write_atomic(project / PD_DIR / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
-    return runs.start(project, PD_DIR, pd_command(project, stages), WHAT, stages=list(stages), stage=None)
+    save_pd_config(project, config)
+    settings = {"config": config.to_dict(), "stages": list(stages)}
+    return start_run(project, "pd", WHAT, settings, stages=list(stages), stage=None)
 
 
 def pd_status(project: str | Path) -> dict[str, Any]:

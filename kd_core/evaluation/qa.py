@@ -211,31 +211,51 @@ def project_results(project: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
-def eval_command(project: str | Path, model: str, adapter: str | None, questions: str, max_new_tokens: int,
-                 name: str | None = None) -> list[str]:
-    """The `kd-studio eval` command that evaluates one model into the project."""
-    import sys
+def evaluate_model(spec: Any, questions: str, generation: GenerationConfig, project: str | Path | None = None,
+                   name: str | None = None, out: str | Path | None = None) -> EvalResult:
+    """Load the model of `spec`, answer the question set `questions` (a file or demo:SPLIT)
+    and grade it; saved into `out`. With `project`: recorded as a run of ``<project>/evaluate/``
+    (the Evaluate tab follows its stage) and saved by default in ``<project>/eval/<name>/``
+    (name: the model's label). `kd-studio eval` and the background evaluation run."""
+    from contextlib import nullcontext
 
-    cmd = [sys.executable, "-m", "kd_core.cli", "eval", "--project", str(Path(project).expanduser().resolve()),
-           "--role", "finetuned" if adapter else "base", "--base", model, "--questions", questions,
-           "--max-new-tokens", str(max_new_tokens)]
-    if adapter:
-        cmd += ["--adapter", adapter]
-    if name:
-        cmd += ["--name", name]
-    return cmd
+    from kd_core.models.loading import load_model
+    from kd_core.runtime import runs
+    from kd_core.runtime.background import throttled
+
+    items = question_set(questions)  # a bad file fails before the model loads
+    if project is not None:
+        from kd_core.project import Project
+
+        name = evaluation_name(name or spec.label())
+        out = out or Project.at(project).evaluation(name)
+    with runs.recorded(project, EVAL_RUN, WHAT, stage=None) if project is not None else nullcontext() as folder:
+        def stage(text: str) -> None:
+            if folder is not None:
+                runs.update(folder, stage=f"{name}: {text}")
+
+        stage("loading the model")
+        lm = load_model(spec)
+        result = evaluate_qa(lm, items, generation, progress=throttled(lambda done, total, _: stage(f"answered {done}/{total}")))
+        result.summary["questions"] = questions
+        if out:
+            result.save(out)
+    return result
 
 
 def start_eval(project: str | Path, model: str, adapter: str | None, questions: str, max_new_tokens: int = 48,
-               name: str | None = None) -> dict:
-    """Evaluate in the background; the questions are read now, so a bad file fails here."""
-    from kd_core.runtime import runs
+               name: str | None = None, batch_size: int = 16) -> dict:
+    """Evaluate in the background (kd_core.runtime.background); the questions are read
+    now, so a bad file fails here."""
+    from kd_core.models.loading import ModelSpec
+    from kd_core.runtime.background import start_run
 
     if not model or not model.strip():
         raise KDError("Model: empty (demo:NAME, a hub id or a local folder)")
     if max_new_tokens < 1:
         raise KDError(f"Answer tokens: must be at least 1 (got {max_new_tokens})")
     question_set(questions)
-    Path(project).expanduser().mkdir(parents=True, exist_ok=True)
-    return runs.start(project, EVAL_RUN, eval_command(project, model.strip(), (adapter or "").strip() or None, questions,
-                                                      max_new_tokens, name), WHAT, stage=None)
+    spec = ModelSpec(model.strip(), adapter=(adapter or "").strip() or None)
+    settings = {"model": spec.to_dict(), "questions": questions, "name": name,
+                "generation": {"max_new_tokens": max_new_tokens, "batch_size": batch_size}}
+    return start_run(project, EVAL_RUN, WHAT, settings, stage=None)

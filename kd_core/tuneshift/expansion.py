@@ -26,7 +26,9 @@ from kd_core.runtime import runs
 from kd_core.errors import InputFileError, KDError
 from kd_core.models.generation import GenerationConfig, chat_text, encode_prompt
 from kd_core.tuneshift.generators import Exemplar, GenContext, Generator, make_generators
-from kd_core.models.loading import LoadedModel, max_positions
+from kd_core.models.loading import LoadedModel, ModelSpec, max_positions
+from kd_core.data.prompt_files import PromptFile
+from kd_core.project import Project
 from kd_core.tuneshift.pool import Pool, PoolFilter, Results
 from kd_core.tuneshift.gaps import GapConfig
 from kd_core.tuneshift.scoring import ScoreConfig, check_same_tokenizer, score_prompts
@@ -302,13 +304,14 @@ def _run_round(pool, base, finetuned, writer, generators: list[Generator], curre
 # ---------------------------------------------------------------------------
 # Rounds in a process of their own (the UI's Expand tab; `kd-studio expand` from a shell)
 
-EXPAND_DIR = "expand"  # <project>/expand/: status.json, process.log, run.lock (kd_core.runtime.runs)
+EXPAND_DIR = "expand"  # <project>/expand/: run.yaml (kd_core.runtime.background), status.json, process.log, run.lock
 WHAT = "expansion run"
 
 
 def cli_args(config: ExpansionConfig) -> list[str]:
-    """The `kd-studio expand` flags that give this config (the CLI reads them back in
-    kd_core.cli.expansion_config); the batch size of scoring stands for all three."""
+    """The `kd-studio expand` flags closest to this config, for people to copy into a shell
+    (the UI shows them). Background runs do not use them: they read the whole config from
+    the run file (start_expand). The flags have one batch size and no `chunk`."""
     args = ["--rounds", str(config.rounds), "--per-round", str(config.per_round), "--generators", ",".join(config.generators),
             "--temperature", repr(config.sampling.temperature), "--top-p", repr(config.sampling.top_p),
             "--prompt-tokens", str(config.sampling.max_new_tokens), "--max-new-tokens", str(config.answer.max_new_tokens),
@@ -326,21 +329,122 @@ def cli_args(config: ExpansionConfig) -> list[str]:
     return args
 
 
-def expand_command(project: str | Path, config: ExpansionConfig, seeds: str | None = None,
-                   models: Sequence[str] = ()) -> list[str]:
-    """The command that runs (or resumes) the rounds; `models` are model flags
-    (``--base X --adapter Y``; none: the demo models)."""
-    import sys
+def read_seeds(ref: str) -> PromptFile:
+    """A seed prompt file, or a reference to one (demo:seeds), read and checked."""
+    from kd_core.data.prompt_files import read_prompts
+    from kd_core.data.references import resolve_file
 
-    return [sys.executable, "-m", "kd_core.cli", "expand", "--project", str(Path(project).expanduser().resolve()),
-            *(["--seeds", seeds] if seeds else []), *models, *cli_args(config)]
+    return read_prompts(resolve_file(ref))
 
 
-def start_expand(project: str | Path, config: ExpansionConfig, seeds: str | None = None,
-                 models: Sequence[str] = ()) -> dict[str, Any]:
-    """Run the rounds in the background; returns the run's status (kd_core.runtime.runs)."""
-    Path(project).expanduser().mkdir(parents=True, exist_ok=True)
-    return runs.start(project, EXPAND_DIR, expand_command(project, config, seeds, models), WHAT, stage=None)
+def named_models(base: str | None = None, finetuned: str | None = None,
+                 adapter: str | None = None) -> tuple[ModelSpec | None, ModelSpec | None]:
+    """The base and fine-tuned ModelSpecs that model names give, as `kd-studio expand`'s
+    --base, --finetuned and --adapter do (an adapter alone goes on the base, or the demo's
+    base); none given: (None, None), the project's own models (project_models)."""
+    from kd_core.data.references import default_model
+
+    base, finetuned, adapter = ((str(x).strip() or None) if x else None for x in (base, finetuned, adapter))
+    if not (base or finetuned or adapter):
+        return None, None
+    ft = ModelSpec(finetuned or base or default_model("base")["name"], adapter=adapter) if finetuned or adapter else None
+    return (ModelSpec(base) if base else None), ft
+
+
+def project_models(pool: Pool | None, base: ModelSpec | None = None, finetuned: ModelSpec | None = None, device: str = "auto",
+                   dtype: str = "auto", load_in_4bit: bool = False,
+                   log: Callable[[str], None] = lambda s: None) -> tuple[ModelSpec, ModelSpec]:
+    """The base and fine-tuned models a run uses: the given ones; neither given, the ones
+    the project's rounds ran with (kept in the pool), else the demo's, placed by `device`,
+    `dtype` and `load_in_4bit` where those are not "auto" (where they run is this run's choice)."""
+    from kd_core.data.references import default_model
+    from kd_core.runtime.jobs import model_spec_from
+
+    if base is None and finetuned is None:
+        recorded = pool.get_meta(META_SPECS) if pool is not None else None
+        if recorded:
+            base, finetuned = (model_spec_from(recorded[role], role) for role in ("base", "finetuned"))
+            log(f"models of {pool.path.parent}: base {base.label()}, fine-tuned {finetuned.label()}")
+        else:
+            base, finetuned = ModelSpec(**default_model("base")), ModelSpec(**default_model("finetuned"))
+        for spec in (base, finetuned):
+            spec.device = device if device != "auto" else spec.device
+            spec.dtype = dtype if dtype != "auto" else spec.dtype
+            spec.load_in_4bit = load_in_4bit or spec.load_in_4bit
+    if base is None or finetuned is None:
+        raise KDError("expand needs the base and the fine-tuned model (--base with --adapter or --finetuned)")
+    return base, finetuned
+
+
+def expand_pool(pool: Pool, plan: ExpansionConfig | Sequence[ExpansionConfig], base: ModelSpec, finetuned: ModelSpec,
+                seeds: PromptFile | None = None, writer: ModelSpec | None = None, progress: Progress | None = None,
+                log: Callable[[str], None] = lambda s: None, stage: Callable[[str], None] = lambda s: None) -> list[dict[str, Any]]:
+    """Load the models, add `seeds` as round 0, then run (or resume) the rounds; returns
+    the log of every finished round. The one expansion step of `kd-studio expand`, its
+    background run and a recipe's expand stage. Of a `plan` of several configs, each runs
+    its own rounds: an interrupted round resumes under the config (and generators) that
+    started it; a single config always runs (it also answers what was left unanswered)."""
+    from kd_core.models.loading import load_model
+
+    plan = [plan] if isinstance(plan, ExpansionConfig) else list(plan)
+    stage("loading models")
+    base_lm, ft = load_model(base), load_model(finetuned)
+    if seeds is not None:
+        stage("seeds: answering and scoring")
+        log(f"seeds: {add_seeds(pool, seeds.prompts, ft, plan[0], name=seeds.path).summary()}")
+    writer_lm = load_model(writer) if writer is not None else None  # any model may write prompts
+    current = pool.get_meta(META_CURRENT)
+    history = round_history(pool)
+    next_round = current["round"] if current else len(history) + 1
+    for config in plan:
+        if len(plan) == 1 or config.rounds >= next_round:
+            history = run_expansion(pool, base_lm, ft, config, writer=writer_lm, progress=progress, log=log)
+    return history
+
+
+def expand_project(project: str | Path, config: ExpansionConfig, seeds: PromptFile | None = None,
+                   base: ModelSpec | None = None, finetuned: ModelSpec | None = None, writer: ModelSpec | None = None,
+                   placement: dict[str, Any] | None = None, progress: Progress | None = None,
+                   log: Callable[[str], None] = lambda s: None) -> tuple[list[dict[str, Any]], Any]:
+    """Expansion rounds into a project's pool, recorded in ``<project>/expand/`` (the Expand
+    tab shows it; one run per project): `kd-studio expand` and the background run. Models
+    not given: the project's own (project_models, with `placement`). `progress` hears every
+    step that the run's status records. Returns the rounds' log and the pool's counts."""
+    from kd_core.runtime.background import throttled
+
+    root = Project.at(project).root
+    root.mkdir(parents=True, exist_ok=True)  # a new project starts from its seeds
+    # The pool first: it names a read-only or foreign project before anything is written.
+    with Pool(root) as pool, runs.recorded(root, EXPAND_DIR, WHAT, stage=None) as folder:
+        if seeds is None and pool.count() == 0:
+            raise KDError(f"{pool.path} holds no prompts: give --seeds FILE (or --seeds demo:seeds)")
+        base, finetuned = project_models(pool, base, finetuned, log=log, **(placement or {}))
+
+        def report(done: int, total: int, what: str) -> None:
+            if progress:
+                progress(done, total, what)
+            runs.update(folder, stage=f"{what}: {done}/{total}")
+
+        history = expand_pool(pool, config, base, finetuned, seeds, writer, throttled(report, 10.0), log,
+                              stage=lambda text: runs.update(folder, stage=text))
+        return history, pool.counts()
+
+
+def start_expand(project: str | Path, config: ExpansionConfig, seeds: str | None = None, base: ModelSpec | None = None,
+                 finetuned: ModelSpec | None = None, writer: ModelSpec | None = None) -> dict[str, Any]:
+    """Run the rounds in the background (kd_core.runtime.background); returns the run's
+    status. `seeds`: a prompt file or demo:seeds; models not given: the project's own."""
+    from kd_core.runtime.background import spec_dict, start_run
+
+    root = Project.at(project).root
+    if base is None and finetuned is None and Project(root).pool.exists():
+        with Pool(root, create=False) as pool:  # resolved now: the run file says what runs
+            base, finetuned = project_models(pool)
+    else:
+        base, finetuned = project_models(None, base, finetuned)
+    settings = {"config": config.to_dict(), "seeds": seeds, "base": spec_dict(base), "finetuned": spec_dict(finetuned),
+                "writer": spec_dict(writer)}
+    return start_run(root, EXPAND_DIR, WHAT, settings, stage=None)
 
 
 def expand_status(project: str | Path) -> dict[str, Any]:
@@ -361,8 +465,8 @@ def more_like(project: str | Path, ids: Sequence[int], per_round: int | None = N
     ids = sorted({int(i) for i in ids})
     if not ids:
         raise KDError("no prompts chosen: select some points on the scatter (lasso or box), or type their ids")
-    root = Path(project).expanduser()
-    if not (root / "pool.sqlite").exists():
+    root = Project.at(project).root
+    if not Project(root).pool.exists():
         raise KDError(f"{root} holds no pool: 'more like these' works on a project folder's prompts")
     with Pool(root, create=False) as pool:
         known = set(pool.ids(PoolFilter(ids=ids, states=LIVE, has_response=True)))

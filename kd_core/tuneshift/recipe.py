@@ -184,10 +184,9 @@ def _check_inputs(recipe: TuneShiftRecipe, stages: Sequence[str]) -> None:
 
 
 def _read_seeds(ref: str):
-    from kd_core.data.prompt_files import read_prompts
-    from kd_core.data.references import resolve_file
+    from kd_core.tuneshift.expansion import read_seeds
 
-    return read_prompts(resolve_file(ref))
+    return read_seeds(ref)
 
 
 def _run(recipe: TuneShiftRecipe, project: Path, pool, folder: Path, stages: Sequence[str], arms: list[Arm], log: Log) -> dict[str, Any]:
@@ -257,36 +256,21 @@ def trained_adapters(recipe: TuneShiftRecipe, project: Path, train: TrainConfig)
 
 
 def expand_stage(recipe: TuneShiftRecipe, pool, folder: Path, log: Log) -> list[dict]:
-    """Seeds into an empty pool, then the rounds not done yet (kd_core.tuneshift.expansion)."""
-    from kd_core.tuneshift.expansion import META_CURRENT, add_seeds, run_expansion
-    from kd_core.models.loading import load_model
+    """Seeds into an empty pool, then the rounds not done yet (kd_core.tuneshift.expansion.expand_pool)."""
+    from kd_core.runtime.background import throttled
+    from kd_core.tuneshift.expansion import META_CURRENT, expand_pool, round_history
 
     plan = recipe.expansion_plan()
-    done = len(pool.get_meta("expansion.rounds", []))
-    current = pool.get_meta(META_CURRENT)
-    if done >= plan[-1].rounds and current is None and pool.count():
+    done = len(round_history(pool))
+    if done >= plan[-1].rounds and pool.get_meta(META_CURRENT) is None and pool.count():
         log(f"expand: {done} rounds done before")
-        return pool.get_meta("expansion.rounds", [])
+        return round_history(pool)
     with runs.DeviceHold(folder, recipe.model_spec("finetuned").device, log):
-        base, ft = load_model(recipe.model_spec("base")), load_model(recipe.model_spec("finetuned"))
-        if pool.count() == 0:
-            seeds = _read_seeds(recipe.seeds)
-            log(f"seeds: {add_seeds(pool, seeds.prompts, ft, plan[0], name=seeds.path).summary()}")
-        last = {"t": 0.0}
-
-        def progress(done: int, total: int, stage: str) -> None:  # the UI's status line follows the round
-            if done == total or time.perf_counter() - last["t"] > 5:
-                runs.update(folder, stage=f"expand · {stage}: {done}/{total}")
-                last["t"] = time.perf_counter()
-
-        # Each config runs its own rounds: an interrupted round resumes under the config
-        # (and generators) that started it, not under the first one in the plan.
-        next_round = current["round"] if current else done + 1
-        history: list[dict] = pool.get_meta("expansion.rounds", [])
-        for config in plan:
-            if config.rounds >= next_round:
-                history = run_expansion(pool, base, ft, config, progress=progress, log=log)
-        return history
+        seeds = _read_seeds(recipe.seeds) if pool.count() == 0 else None
+        # the UI's status line follows the round
+        progress = throttled(lambda d, t, stage: runs.update(folder, stage=f"expand · {stage}: {d}/{t}"))
+        return expand_pool(pool, plan, recipe.model_spec("base"), recipe.model_spec("finetuned"), seeds, progress=progress,
+                           log=log)
 
 
 def _eval_plan(recipe: TuneShiftRecipe, arms: list[Arm], adapters: dict[str, str]) -> list[tuple[str, Any, str, str]]:
@@ -331,11 +315,18 @@ def evaluate_stage(recipe: TuneShiftRecipe, project: Path, arms: list[Arm], adap
 # In the background (the UI)
 
 
-def run_command(recipe_path: str | Path, project: str | Path, stages: Sequence[str] | None = None) -> list[str]:
-    import sys
+def start_recipe(project: str | Path, recipe: TuneShiftRecipe, stages: Sequence[str] | None = None,
+                 arms: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run the recipe's stages (all by default) in the background (kd_core.runtime.background:
+    recipe/run.yaml holds the recipe, checked now); returns the run's status."""
+    from kd_core.runtime.background import start_run
 
-    return [sys.executable, "-m", "kd_core.cli", "run", str(Path(recipe_path).expanduser().resolve()),
-            "--project", str(Path(project).expanduser().resolve()), *(["--stages", ",".join(stages)] if stages else [])]
+    recipe.validate()
+    unknown = [s for s in stages or () if s not in STAGES]
+    if unknown:
+        raise KDError(f"unknown stage '{unknown[0]}' (stages: {', '.join(STAGES)})")
+    settings = {"recipe": recipe.to_dict(), "stages": list(stages) if stages else None, "arms": list(arms) if arms else None}
+    return start_run(project, RECIPE_DIR, WHAT, settings, stages=list(stages or STAGES), stage=None)
 
 
 def recipe_status(project: str | Path) -> dict[str, Any]:

@@ -1,0 +1,76 @@
+"""`kd-studio worker RUN_FOLDER`: the process of a background run (kd_core.runtime.background).
+
+It reads only ``RUN_FOLDER/run.yaml``, which its starter wrote with every setting
+resolved, and calls the function the matching command calls (`expand`, `pd`, `eval
+--project`, `run`), so a run started from the UI does what the command would, setting
+for setting, and prints what the command prints into the run's process.log."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, Callable
+
+from kd_core.cli.common import command, echo, echo_progress
+from kd_core.runtime.background import model_spec, read_run
+
+
+def expand(run: dict[str, Any]) -> int:
+    import time
+
+    from kd_core.cli.tuneshift import print_expansion
+    from kd_core.tuneshift.expansion import ExpansionConfig, expand_project, read_seeds
+
+    config = ExpansionConfig.from_dict(run.get("config") or {}, "config")
+    seeds = None
+    if run.get("seeds"):
+        seeds = read_seeds(run["seeds"])
+        print(seeds.summary())
+    specs = {role: model_spec(run.get(role), role) for role in ("base", "finetuned", "writer")}
+    t0 = time.perf_counter()
+    history, counts = expand_project(run["project"], config, seeds, specs["base"], specs["finetuned"], specs["writer"],
+                                     progress=echo_progress, log=echo)
+    print_expansion(history, counts, time.perf_counter() - t0)
+    return 0
+
+
+def pd(run: dict[str, Any]) -> int:
+    from kd_core.cli.distill import run_pd_printed
+    from kd_core.distill.config import STAGES, PDConfig
+
+    return run_pd_printed(PDConfig.from_dict(run.get("config") or {}, "config"), run["project"], run.get("stages") or list(STAGES))
+
+
+def evaluate(run: dict[str, Any]) -> int:
+    from kd_core.data.config import checked_fields
+    from kd_core.evaluation.qa import evaluate_model
+    from kd_core.models.generation import GenerationConfig
+
+    generation = GenerationConfig(**checked_fields(GenerationConfig, run.get("generation") or {}, "generation"))
+    result = evaluate_model(model_spec(run["model"], "model"), run["questions"], generation, project=run["project"],
+                            name=run.get("name"))
+    print(json.dumps(result.summary))
+    return 0
+
+
+def recipe(run: dict[str, Any]) -> int:
+    from kd_core.cli.recipes import run_recipe_printed
+    from kd_core.tuneshift.recipe_config import TuneShiftRecipe
+
+    return run_recipe_printed(TuneShiftRecipe.from_dict(run.get("recipe"), "recipe"), run["project"], run.get("stages"),
+                              run.get("arms"))
+
+
+WORKERS: dict[str, Callable[[dict[str, Any]], int]] = {"expand": expand, "pd": pd, "evaluate": evaluate, "recipe": recipe}
+
+
+@command("worker")
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run the background run described by RUN_FOLDER/run.yaml."""
+    run = read_run(args.folder)
+    return WORKERS[run["kind"]](run)
+
+
+def add_parsers(sub) -> None:
+    worker = sub.add_parser("worker", help="run a background run from its run.yaml (what the UI starts)")
+    worker.add_argument("folder", help="the run's folder: PROJECT/expand, PROJECT/pd, PROJECT/evaluate or PROJECT/recipe")
