@@ -92,6 +92,7 @@ def test_a_run_without_models_resolves_the_projects_own_then_the_demos(tmp_path,
     expansion.start_expand(tmp_path / "old", expansion.ExpansionConfig())
     run = yaml.safe_load((tmp_path / "old" / "expand" / background.RUN_FILE).read_text())
     assert run["finetuned"] == recorded.to_dict() and run["base"]["name"] == "org/base" and run["seeds"] is None
+    assert run["notes"] == [f"models of {tmp_path / 'old'}: base org/base, fine-tuned org/base + /abs/adapter"]
 
     expansion.start_expand(tmp_path / "new", expansion.ExpansionConfig(), "demo:seeds")
     run = yaml.safe_load((tmp_path / "new" / "expand" / background.RUN_FILE).read_text())

@@ -22,6 +22,8 @@ def expand(run: dict[str, Any]) -> int:
     from kd_core.tuneshift.expansion import ExpansionConfig, expand_project, read_seeds
 
     config = ExpansionConfig.from_dict(run.get("config") or {}, "config")
+    for note in run.get("notes") or ():  # what the starter resolved for it (the project's own models)
+        echo(note)
     seeds = None
     if run.get("seeds"):
         seeds = read_seeds(run["seeds"])

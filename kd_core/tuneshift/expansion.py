@@ -437,13 +437,14 @@ def start_expand(project: str | Path, config: ExpansionConfig, seeds: str | None
     from kd_core.runtime.background import spec_dict, start_run
 
     root = Project.at(project).root
+    said: list[str] = []  # how the models were resolved: the run's log says it first
     if base is None and finetuned is None and Project(root).pool.exists():
         with Pool(root, create=False) as pool:  # resolved now: the run file says what runs
-            base, finetuned = project_models(pool)
+            base, finetuned = project_models(pool, log=said.append)
     else:
         base, finetuned = project_models(None, base, finetuned)
     settings = {"config": config.to_dict(), "seeds": seeds, "base": spec_dict(base), "finetuned": spec_dict(finetuned),
-                "writer": spec_dict(writer)}
+                "writer": spec_dict(writer), "notes": said}
     return start_run(root, EXPAND_DIR, WHAT, settings, stage=None)
 
 
