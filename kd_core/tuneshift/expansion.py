@@ -22,15 +22,15 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from kd_core.runtime import runs
+from kd_core.data.prompt_files import PromptFile
 from kd_core.errors import InputFileError, KDError
 from kd_core.models.generation import GenerationConfig, chat_text, encode_prompt
-from kd_core.tuneshift.generators import Exemplar, GenContext, Generator, make_generators
 from kd_core.models.loading import LoadedModel, ModelSpec, max_positions
-from kd_core.data.prompt_files import PromptFile
 from kd_core.project import Project
-from kd_core.tuneshift.pool import Pool, PoolFilter, Results
+from kd_core.runtime import runs
 from kd_core.tuneshift.gaps import GapConfig
+from kd_core.tuneshift.generators import Exemplar, GenContext, Generator, make_generators
+from kd_core.tuneshift.pool import Pool, PoolFilter, Results
 from kd_core.tuneshift.scoring import ScoreConfig, check_same_tokenizer, score_prompts
 
 Progress = Callable[[int, int, str], None]
