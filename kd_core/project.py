@@ -9,7 +9,7 @@ project, has one place to look).
     <project>/
       pool.sqlite          the prompt pool (TuneShift-KD): prompts, answers, scores, decisions
       seeds/               seed files staged by the UI
-      expand/              the expansion run (the run protocol: config.yaml, status.json, process.log)
+      expand/              the expansion run (kd_core.runtime.background: run.yaml, status.json, process.log)
       documents/           prompt distillation's documents and chunks.jsonl
       pd/                  prompt distillation's run, questions, answers, jobs' data, pd/eval/
       jobs/<id>/           training jobs (config.yaml, status.json, log, adapter/)
