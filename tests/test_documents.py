@@ -7,9 +7,9 @@ import pytest
 
 from kd_core.data.documents import Document, chunk_document, read_documents
 from kd_core.data.retrieval import BM25
-from kd_core.distill.config import CHUNKS_FILE, DOCS_FILE
 from kd_core.distill.stages import ingest, load_chunks
 from kd_core.errors import InputFileError, KDError
+from kd_core.project import Project
 
 
 def words(text: str) -> int:
@@ -90,7 +90,7 @@ def test_ingest_refuses_chunks_that_do_not_fit_the_context_and_writes_nothing(tm
     tok = AutoTokenizer.from_pretrained(tiny_llama_dir)
     with pytest.raises(KDError, match="chunk_tokens: 480 tokens of document plus 96 .* exceed the model's context of 512"):
         ingest(tmp_path, [Document("d", "Some text.")], tok, chunk_tokens=480, context_limit=512, reserve_tokens=96)
-    assert not (tmp_path / CHUNKS_FILE).exists() and not (tmp_path / DOCS_FILE).exists()
+    assert not Project(tmp_path).chunks.exists() and not Project(tmp_path).documents_file.exists()
 
 
 def test_ingest_again_keeps_the_project_and_refuses_a_changed_document(tmp_path, tiny_llama_dir):
@@ -98,13 +98,13 @@ def test_ingest_again_keeps_the_project_and_refuses_a_changed_document(tmp_path,
 
     tok = AutoTokenizer.from_pretrained(tiny_llama_dir)
     first = ingest(tmp_path, [Document("d", "The harbor was built.\n\nThe lamp burns.")], tok, 64, 512, 96, log=lambda m: None)
-    before = (tmp_path / CHUNKS_FILE).read_bytes()
+    before = Project(tmp_path).chunks.read_bytes()
     assert ingest(tmp_path, [Document("d", "The harbor was built.\n\nThe lamp burns.")], tok, 64, 512, 96, log=lambda m: None) == first
     with pytest.raises(KDError, match="document 'd' differs from the one already in"):
         ingest(tmp_path, [Document("d", "Another text.")], tok, 64, 512, 96)
     with pytest.raises(KDError, match="was chunked with 64 tokens, not 32"):
         ingest(tmp_path, [Document("e", "New.")], tok, 32, 512, 96)
-    assert (tmp_path / CHUNKS_FILE).read_bytes() == before
+    assert Project(tmp_path).chunks.read_bytes() == before
     both = ingest(tmp_path, [Document("e", "A second document.")], tok, 64, 512, 96, log=lambda m: None)
     assert [c.id for c in both] == [c.id for c in first] + ["e#1"] == [c.id for c in load_chunks(tmp_path)]
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kd_core.project import Project, open_project
+from kd_core.project import Project
+from kd_core.project.summary import open_project
 
 FIXTURE = Path(__file__).parent / "fixtures" / "project-v0"
 
@@ -57,3 +58,28 @@ def test_old_jobs_evaluations_and_runs_read_back(old_project):
     results = project_results(old_project)
     assert len(results) == 4
     assert runs.status(old_project, "expand")["state"] == "completed"
+
+
+@pytest.mark.browser
+def test_an_old_project_opens_in_curate_train_and_evaluate(served_app, browser, old_project):
+    """The project bar opens the folder written before the move, and the three tabs that
+    read it show what it holds: the curated pool, the recorded jobs, the evaluations."""
+    from playwright.sync_api import expect
+
+    from tests.pages import open_project
+
+    page = browser.new_page()
+    try:
+        open_project(page, served_app, old_project)  # the session's shared server
+        expect(page.locator("#project-message")).to_contain_text("19 prompts in the pool")
+        page.get_by_role("tab", name="Curate").click()
+        expect(page.locator("#curate-counts")).to_contain_text("19 prompts", timeout=30_000)
+        expect(page.locator("#curate-counts")).to_contain_text("accepted 4")
+        page.get_by_role("tab", name="Train").click()
+        expect(page.locator("#train-jobs")).to_contain_text("gemma3-270m-b1498280", timeout=30_000)
+        expect(page.locator("#train-jobs")).to_contain_text("smollm2-135m-382e0b55")
+        page.get_by_role("tab", name="Evaluate").click()
+        expect(page.locator("#eval-table")).to_contain_text("teacher-test", timeout=30_000)
+        expect(page.locator("#eval-table")).to_contain_text("gemma3-270m-control")
+    finally:
+        page.close()

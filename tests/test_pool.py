@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from kd_core.errors import KDError
-from kd_core.tuneshift.pool import APPLICATION_ID, POOL_FILE, SCHEMA_VERSION, Pool, PoolFilter, Results
+from kd_core.project import POOL_FILE
+from kd_core.tuneshift.pool import APPLICATION_ID, SCHEMA_VERSION, Pool, PoolFilter, Results
 from kd_core.tuneshift.pool_export import export_dataset
 
 REPO = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ and a path that is no folder is named."""
 import pytest
 
 from kd_core.errors import KDError
-from kd_core.project import describe, open_project
+from kd_core.project.summary import describe, open_project
 from kd_core.tuneshift.pool import Pool
 
 

@@ -7,7 +7,7 @@ import gradio as gr
 
 from kd_core.access import LOCAL_HOSTS, read_accounts
 from kd_core.errors import KDError
-from kd_core.project import describe, open_project
+from kd_core.project.summary import describe, open_project
 from ui import chat, curate, documents, evaluate, expand, explore, models, train
 from ui.errors import guarded
 from ui.explore import DEMO_SCORES  # noqa: F401  (where the app's demo table has been looked up)

@@ -13,10 +13,10 @@ from typing import Any, Iterator
 import gradio as gr
 import pandas as pd
 
-from kd_core.models import chat
-from kd_core.errors import KDError
-from kd_core.models.generation import GenerationConfig
 from kd_core.demo.models import DEMO_ADAPTER_DIR, demo_spec
+from kd_core.errors import KDError
+from kd_core.models import chat
+from kd_core.models.generation import GenerationConfig
 from kd_core.models.loading import ModelSpec
 from ui.errors import guarded
 from ui.tab import Context, Tab, project_dir

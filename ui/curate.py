@@ -19,9 +19,9 @@ import gradio as gr
 import pandas as pd
 
 from kd_core.errors import KDError
+from kd_core.project import Project
 from kd_core.tuneshift.pool import STATES, Pool, PoolCounts, PoolFilter
 from kd_core.tuneshift.pool_export import export_dataset
-from kd_core.project import Project
 from ui.errors import guarded
 from ui.tab import Context, Tab, reread
 

@@ -21,11 +21,11 @@ from typing import Any, Sequence
 import gradio as gr
 import pandas as pd
 
-from kd_core.distill import config as pd_config, pipeline as pd_core, stages as pd_stages
 from kd_core.data.documents import read_documents
 from kd_core.data.files import read_json
-from kd_core.runtime.runs import STATUS, status_markdown
+from kd_core.distill import config as pd_config, pipeline as pd_core, stages as pd_stages
 from kd_core.errors import KDError
+from kd_core.runtime.runs import STATUS, status_markdown
 from kd_core.tuneshift.pool import Pool
 from ui.errors import guarded
 from ui.polling import changes_only, stamp

@@ -16,11 +16,11 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from kd_core.runtime import runs
+from kd_core.demo.models import demo_spec
 from kd_core.errors import KDError
 from kd_core.evaluation.qa import EVAL_RUN, RESULT_COLUMNS, project_results, start_eval
 from kd_core.figures import accuracy_bars
-from kd_core.demo.models import demo_spec
+from kd_core.runtime import runs
 from kd_core.tuneshift.recipe_config import RECIPE_DIR
 from ui.errors import guarded
 from ui.polling import changes_only, stamp

@@ -20,16 +20,15 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from kd_core.tuneshift import expansion
+from kd_core.data.prompt_files import read_prompts
 from kd_core.errors import KDError
 from kd_core.figures import gap_scatter
 from kd_core.models.generation import GenerationConfig
+from kd_core.runtime.runs import LOG, STATUS, status_markdown
+from kd_core.tuneshift import expansion, seeds as seed_files
+from kd_core.tuneshift.gaps import DEFAULT_THRESHOLDS, METRICS, GapConfig
 from kd_core.tuneshift.generators import GENERATORS
 from kd_core.tuneshift.pool import Pool
-from kd_core.data.prompt_files import read_prompts
-from kd_core.runtime.runs import LOG, STATUS, status_markdown
-from kd_core.tuneshift import seeds as seed_files
-from kd_core.tuneshift.gaps import DEFAULT_THRESHOLDS, METRICS, GapConfig
 from ui.errors import guarded
 from ui.polling import changes_only, stamp
 from ui.tab import Context, Tab, has_project, project_at, project_dir, reread

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from kd_core.models.chat import MODELS
-from kd_core.errors import KDError
 from kd_core.demo.models import DEMO_MODELS, demo_spec
+from kd_core.errors import KDError
+from kd_core.models.chat import MODELS
 from kd_core.models.loading import ModelSpec
 from kd_core.models.preflight import preflight, report_markdown
 from ui.errors import guarded

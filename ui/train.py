@@ -24,17 +24,17 @@ import gradio as gr
 import pandas as pd
 import yaml
 
-from kd_core.runtime import jobs
+from kd_core.demo.models import demo_spec
 from kd_core.errors import InputFileError, KDError
 from kd_core.figures import empty_figure, loss_curve
-from kd_core.demo.models import demo_spec
+from kd_core.project import Project
+from kd_core.runtime import jobs
 from kd_core.training.config import LOSSES, TrainConfig
 from ui.errors import guarded
 from ui.tab import Context, Tab, has_project, project_at, project_dir, reread
 
 DEFAULT_STUDENT = demo_spec("target").name  # the demo's transfer target
 DATA_FILE = "dataset.jsonl"  # what Curate's export writes into the project's export folder
-CONFIG_FILE = "train.yaml"  # the form as saved in the project at launch
 JOB_COLUMNS = ["id", "name", "state", "step", "loss", "tok/s", "ETA", "created"]
 POLL_S = 2.0
 _DEFAULTS = TrainConfig()  # the form starts from the core's defaults, so the two never drift apart
@@ -149,7 +149,7 @@ def config_yaml(mapping: dict[str, Any]) -> str:
 
 
 def config_path(project: str | None) -> Path:
-    return project_dir(project) / CONFIG_FILE
+    return project_at(project).train_form
 
 
 def cli_command(project: str | None) -> str:
@@ -157,7 +157,7 @@ def cli_command(project: str | None) -> str:
     try:
         path, folder = str(config_path(project)), str(project_dir(project))
     except KDError:
-        path, folder = f"PROJECT/{CONFIG_FILE}", "PROJECT"
+        path, folder = str(Project(Path("PROJECT")).train_form), "PROJECT"
     return f"kd-studio train {shlex.quote(path)} --project {shlex.quote(folder)} --background"
 
 

@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from kd_core.errors import InputFileError, KDError
 from kd_core.data.prompt_files import decode_text
+from kd_core.errors import InputFileError, KDError
 
 DOC_SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
 _ID_OK = re.compile(r"[^A-Za-z0-9._-]+")

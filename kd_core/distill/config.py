@@ -10,14 +10,12 @@ from typing import Any, Callable
 from kd_core.data.config import checked_fields
 from kd_core.data.references import is_reference
 from kd_core.errors import InputFileError, KDError
+from kd_core.project import Project
 from kd_core.runtime import runs
 from kd_core.training.config import LoraSettings, TrainConfig
 
 DEMO_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "demo-prompt-distillation.yaml"
-DOCS_FILE = Path("documents") / "documents.jsonl"
-CHUNKS_FILE = Path("documents") / "chunks.jsonl"
-CHUNKING_FILE = Path("documents") / "chunking.json"
-PD_DIR = Path("pd")
+PD_DIR = "pd"  # the run's name (kd_core.runtime.runs); every path inside a project comes from kd_core.project.Project
 STAGES = ("ingest", "questions", "answers", "train", "evaluate")
 SYSTEMS = ("closed-book", "sft", "pd", "rag", "pd+rag")
 MODES = ("kd", "sft")  # which answers: sampled for the KD student, low temperature for SFT
@@ -168,14 +166,12 @@ def load_pd_config(path: str | Path) -> PDConfig:
 
 def pd_config_path(project: str | Path) -> Path:
     """Where a project keeps the settings its prompt-distillation runs read (pd/config.yaml)."""
-    from kd_core.project import Project
 
     return Project.at(project).pd_dir / "config.yaml"
 
 
 def pd_results_path(project: str | Path) -> Path:
     """The last evaluate stage's results (pd/results.json: accuracy, correct, n, wall_s per system)."""
-    from kd_core.project import Project
 
     return Project.at(project).pd_dir / "results.json"
 

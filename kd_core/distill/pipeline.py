@@ -40,11 +40,16 @@ from kd_core.data.files import write_atomic
 from kd_core.distill.config import MODES, PD_DIR, STAGES, WHAT, Log, PDConfig
 from kd_core.distill.report import evaluate_stage, load_question_set, pd_report, results_markdown
 from kd_core.distill.stages import (
-    add_documents, answer_questions, generate_questions, load_chunks, resolve_documents, training_data,
+    add_documents,
+    answer_questions,
+    generate_questions,
+    load_chunks,
+    resolve_documents,
+    training_data,
 )
 from kd_core.errors import KDError
+from kd_core.project import Project
 from kd_core.runtime import runs
-
 
 # ---------------------------------------------------------------------------
 # The whole recipe
@@ -69,12 +74,12 @@ def run_pd(config: PDConfig, project: str | Path, stages: Sequence[str] = STAGES
 
 
 def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, stages: Sequence[str], log: Log) -> dict[str, Any]:
-    from kd_core.runtime import jobs
     from kd_core.models.loading import load_model
+    from kd_core.runtime import jobs
     from kd_core.tuneshift.pool import Pool
 
     spec = config.model_spec()
-    pd_dir = project / PD_DIR
+    pd_dir = Project.at(project).pd_dir
     write_atomic(pd_dir / "config.yaml", __import__("yaml").safe_dump(config.to_dict(), sort_keys=False))
     lm = None
 
@@ -95,7 +100,7 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
         else:
             t0 = time.perf_counter()
             add_documents(project, docs, config, log)
-            runs.add_time(project / PD_DIR, "ingest", time.perf_counter() - t0)
+            runs.add_time(Project.at(project).pd_dir, "ingest", time.perf_counter() - t0)
     chunks = load_chunks(project)
     if not chunks and any(s in stages for s in ("questions", "answers", "train", "evaluate")):
         raise KDError(f"{project} holds no documents yet: run the ingest stage with --docs FILE ...")
@@ -110,14 +115,14 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
 
                     writer = load_model(ModelSpec(config.questions.writer, device=spec.device, dtype=spec.dtype))
                 generate_questions(pool, writer, chunks, config.questions, config.system, config.seed, log)
-                runs.add_time(project / PD_DIR, "questions", time.perf_counter() - t0)
+                runs.add_time(Project.at(project).pd_dir, "questions", time.perf_counter() - t0)
         if "answers" in stages:
             stage("answers")
             with runs.DeviceHold(pd_dir, spec.device, log):
                 for mode in MODES:
                     t0 = time.perf_counter()
                     answer_questions(project, pool, model(), chunks, config.teacher, mode, config.system, config.seed, log)
-                    runs.add_time(project / PD_DIR, f"answers-{mode}", time.perf_counter() - t0)
+                    runs.add_time(Project.at(project).pd_dir, f"answers-{mode}", time.perf_counter() - t0)
         adapters: dict[str, str] = {}
         job_ids: dict[str, str] = {}
         if "train" in stages:
@@ -128,7 +133,7 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
             if "train" in stages:
                 data, _ = training_data(project, pool, chunks, mode)
             else:
-                data = Path(project) / PD_DIR / f"train-{mode}.jsonl"
+                data = Project.at(project).pd_train_data(mode)
                 if not data.exists():
                     continue
             job_id = jobs.job_id_for(f"pd-{mode}", data, spec, train)
@@ -136,7 +141,7 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
             if "train" in stages:
                 t0 = time.perf_counter()
                 jobs.train_to_completion(project, spec, data, train, job_id, f"prompt distillation: {job_id}", log)
-                runs.add_time(project / PD_DIR, f"train-{mode}", time.perf_counter() - t0)
+                runs.add_time(Project.at(project).pd_dir, f"train-{mode}", time.perf_counter() - t0)
             adapter = jobs.jobs_dir(project) / job_id / "adapter"
             if (adapter / "adapter_config.json").exists():
                 adapters[key], job_ids[key] = str(adapter), job_id
@@ -147,13 +152,13 @@ def _run_stages(config: PDConfig, project: Path, docs: list[Document] | None, st
             with runs.DeviceHold(pd_dir, spec.device, log):
                 t0 = time.perf_counter()
                 results = evaluate_stage(project, spec, chunks, config.eval, adapters, log)
-                runs.add_time(project / PD_DIR, "evaluate", time.perf_counter() - t0)
+                runs.add_time(Project.at(project).pd_dir, "evaluate", time.perf_counter() - t0)
             items = load_question_set(config.eval.questions)
             report = pd_report(project, pool, chunks, items, results, config, job_ids)
-            write_atomic(project / PD_DIR / "results.json", json.dumps(report, indent=2))
-            write_atomic(project / PD_DIR / "results.md", results_markdown(report))
+            write_atomic(Project.at(project).pd_dir / "results.json", json.dumps(report, indent=2))
+            write_atomic(Project.at(project).pd_dir / "results.md", results_markdown(report))
             return report
-    return {"stages": runs.stage_times(project / PD_DIR), "results": results}
+    return {"stages": runs.stage_times(Project.at(project).pd_dir), "results": results}
 
 
 

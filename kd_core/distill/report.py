@@ -10,11 +10,12 @@ from typing import Any, Sequence
 
 from kd_core.data.documents import Chunk
 from kd_core.data.files import read_jsonl
-from kd_core.distill.config import META_QUESTION_STATS, MODES, PD_DIR, EvalSettings, Log, PDConfig
+from kd_core.distill.config import META_QUESTION_STATS, MODES, EvalSettings, Log, PDConfig
 from kd_core.distill.stages import answers_path, live_questions, load_documents
 from kd_core.errors import KDError
 from kd_core.evaluation.qa import QAItem
 from kd_core.models.generation import GenerationConfig
+from kd_core.project import Project
 from kd_core.runtime import runs
 
 
@@ -63,7 +64,7 @@ def evaluate_stage(project: str | Path, model_spec, chunks: Sequence[Chunk], set
     results: dict[str, dict] = {}
     loaded: dict[str | None, Any] = {}
     for system in settings.systems:
-        out = Path(project) / PD_DIR / "eval" / system.replace("+", "-")
+        out = Project.at(project).pd_evaluation(system)
         adapter = adapters.get("pd") if system.startswith("pd") else adapters.get("sft") if system == "sft" else None
         if system in ("sft", "pd", "pd+rag") and not adapter:
             raise KDError(f"evaluate {system}: no trained adapter (run the train stage first)")
@@ -109,7 +110,7 @@ def pd_report(project: Path, pool, chunks: Sequence[Chunk], items: Sequence[QAIt
         "results": results,
         "pd_over_rag": round(results["pd"]["accuracy"] / rag, 3) if rag and "pd" in results else None,
         "train": train,
-        "stage_wall_s": runs.stage_times(project / PD_DIR),
+        "stage_wall_s": runs.stage_times(Project.at(project).pd_dir),
         "config": config.to_dict(),
     }
 

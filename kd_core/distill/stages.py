@@ -13,14 +13,10 @@ from typing import Any, Callable, Sequence
 from kd_core.data.documents import Chunk, Document, chunk_document, read_documents, token_counter
 from kd_core.data.files import append_jsonl, jsonl_text, read_jsonl, write_atomic
 from kd_core.distill.config import (
-    CHUNKING_FILE,
-    CHUNKS_FILE,
-    DOCS_FILE,
     LIVE,
     META_QUESTION_STATS,
     META_QUESTIONS,
     MODES,
-    PD_DIR,
     Log,
     PDConfig,
     QuestionSettings,
@@ -29,6 +25,7 @@ from kd_core.distill.config import (
 from kd_core.errors import KDError
 from kd_core.evaluation.qa import CONTEXT_TEMPLATE
 from kd_core.models.generation import GenerationConfig, complete, generate
+from kd_core.project import Project
 from kd_core.tuneshift.questions import parse_questions, writer_prompt
 
 # ---------------------------------------------------------------------------
@@ -36,12 +33,12 @@ from kd_core.tuneshift.questions import parse_questions, writer_prompt
 
 
 def load_chunks(project: str | Path) -> list[Chunk]:
-    rows = read_jsonl(Path(project) / CHUNKS_FILE)
+    rows = read_jsonl(Project.at(project).chunks)
     return [Chunk(**r) for r in rows]
 
 
 def load_documents(project: str | Path) -> list[Document]:
-    return [Document(**r) for r in read_jsonl(Path(project) / DOCS_FILE)]
+    return [Document(**r) for r in read_jsonl(Project.at(project).documents_file)]
 
 
 def resolve_documents(refs: Sequence[str]) -> list[Document]:
@@ -70,7 +67,7 @@ def ingest(project: str | Path, docs: Sequence[Document], tokenizer, chunk_token
         )
     name = getattr(tokenizer, "name_or_path", "") or ""
     settings = {"chunk_tokens": chunk_tokens, "tokenizer": Path(name).name}
-    old_settings = json.loads((project / CHUNKING_FILE).read_text()) if (project / CHUNKING_FILE).exists() else None
+    old_settings = json.loads(Project.at(project).chunking_file.read_text()) if Project.at(project).chunking_file.exists() else None
     if old_settings is not None and old_settings["chunk_tokens"] != chunk_tokens:
         raise KDError(f"chunk_tokens: {project} was chunked with {old_settings['chunk_tokens']} tokens, not {chunk_tokens}; "
                       "use a new project folder for another chunk size")
@@ -93,9 +90,9 @@ def ingest(project: str | Path, docs: Sequence[Document], tokenizer, chunk_token
     # which the next run adds again (their chunks dedup by id).
     known = {c.id for c in chunks}
     chunks = chunks + [c for c in added if c.id not in known]
-    write_atomic(project / CHUNKS_FILE, jsonl_text([c.to_dict() for c in chunks]))
-    write_atomic(project / DOCS_FILE, jsonl_text([asdict(d) for d in [*old_docs.values(), *new]]))
-    write_atomic(project / CHUNKING_FILE, json.dumps(settings, indent=2))
+    write_atomic(Project.at(project).chunks, jsonl_text([c.to_dict() for c in chunks]))
+    write_atomic(Project.at(project).documents_file, jsonl_text([asdict(d) for d in [*old_docs.values(), *new]]))
+    write_atomic(Project.at(project).chunking_file, json.dumps(settings, indent=2))
     longest = max(c.tokens for c in added)
     log(f"ingest: {len(new)} documents -> {len(added)} chunks (at most {chunk_tokens} tokens; longest {longest})")
     return chunks
@@ -171,7 +168,7 @@ def generate_questions(pool, writer, chunks: Sequence[Chunk], settings: Question
 
 
 def answers_path(project: str | Path, mode: str) -> Path:
-    return Path(project) / PD_DIR / f"answers-{mode}.jsonl"
+    return Project.at(project).pd_answers(mode)
 
 
 def teacher_prompt(chunk: str, question: str) -> str:
@@ -251,7 +248,7 @@ def training_data(project: str | Path, pool, chunks: Sequence[Chunk], mode: str)
         rows.append(row)
     if not rows:
         raise KDError(f"no answered questions for '{mode}' training in {project}: run the answers stage first")
-    path = Path(project) / PD_DIR / f"train-{mode}.jsonl"
+    path = Project.at(project).pd_train_data(mode)
     write_atomic(path, jsonl_text(rows))
     return path, len(rows)
 

@@ -1,1 +1,3 @@
-"""Question-answer evaluation: question sets, grading, and evaluation runs of a model (and adapter) over them."""
+"""Question-answer evaluation: question sets, grading, and evaluation runs of a model (and
+adapter) over them.
+"""

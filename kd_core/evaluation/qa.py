@@ -20,10 +20,11 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from kd_core.data.files import read_json, write_atomic, write_json
-from kd_core.models import devices
 from kd_core.errors import InputFileError, KDError
+from kd_core.models import devices
 from kd_core.models.generation import GenerationConfig, generate
 from kd_core.models.loading import LoadedModel
+from kd_core.project import Project
 
 _UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
@@ -199,9 +200,9 @@ def evaluation_name(text: str) -> str:
 def project_results(project: str | Path) -> pd.DataFrame:
     """One row per evaluation recorded in the project (``eval/*/summary.json``, and
     prompt distillation's ``pd/eval/*``), oldest first."""
-    root = Path(project).expanduser()
+    where = Project.at(project)
     rows = []
-    for prefix, folder in (("", root / EVAL_DIR), ("pd:", root / "pd" / EVAL_DIR)):
+    for prefix, folder in (("", where.eval_dir), ("pd:", where.pd_eval_dir)):
         for summary_path in sorted(folder.glob("*/summary.json"), key=lambda p: p.stat().st_mtime):
             s = read_json(summary_path)
             if not s:
@@ -225,7 +226,6 @@ def evaluate_model(spec: Any, questions: str, generation: GenerationConfig, proj
 
     items = question_set(questions)  # a bad file fails before the model loads
     if project is not None:
-        from kd_core.project import Project
 
         name = evaluation_name(name or spec.label())
         out = out or Project.at(project).evaluation(name)

@@ -31,8 +31,8 @@ import torch
 
 from kd_core.data.files import write_json
 from kd_core.data.references import is_reference, resolve_model
-from kd_core.models import devices
 from kd_core.errors import KDError, ModelLoadError
+from kd_core.models import devices
 
 # Used when a model ships without a chat template (base models such as Gemma 3 270M
 # pretrained).  Plain-text markers a base model already continues sensibly (measured on

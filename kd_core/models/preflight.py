@@ -13,8 +13,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from kd_core.models import devices
 from kd_core.errors import KDError
+from kd_core.models import devices
 from kd_core.models.loading import DEFAULT_CHAT_TEMPLATE, ModelSpec, load_tokenizer, resolve_source
 
 MARGIN = 1.2  # activations and KV cache over the weights, for inference at demo sizes

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from kd_core.data.config import read_yaml
+from kd_core.data.references import is_reference
 from kd_core.errors import InputFileError, KDError
 from kd_core.project import Project
 
@@ -112,7 +113,7 @@ def absolute_paths(spec: Any, base_dir: Path | None = None) -> Any:
     """The spec with a local model or adapter path made absolute (found next to the
     config file first, then in the current folder): the job process runs elsewhere."""
     def fix(name: str | None) -> str | None:
-        if not name or name.startswith("demo:") or Path(name).expanduser().is_absolute():
+        if not name or is_reference(name) or Path(name).expanduser().is_absolute():
             return name
         for root in ([base_dir] if base_dir is not None else []) + [Path.cwd()]:
             if (root / name).exists():

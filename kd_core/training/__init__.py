@@ -1,1 +1,3 @@
-"""LoRA training on transformers.Trainer (SFT, KD, mix losses) and merging an adapter into a 16-bit copy of its base."""
+"""LoRA training on transformers.Trainer (SFT, KD, mix losses) and merging an adapter into
+a 16-bit copy of its base.
+"""

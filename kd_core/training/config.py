@@ -10,7 +10,6 @@ from typing import Any
 from kd_core.data.config import checked_fields
 from kd_core.errors import KDError
 
-
 LOSSES = ("sft", "kd", "mix")
 
 

@@ -28,8 +28,8 @@ from peft import PeftModelForCausalLM
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from kd_core.data.files import append_jsonl, jsonl_text, read_json, read_jsonl, write_atomic, write_json
-from kd_core.models import devices
 from kd_core.errors import KDError
+from kd_core.models import devices
 from kd_core.models.loading import LoadedModel, ModelSpec, guard_4bit_cpu, load_model
 from kd_core.training.config import LoraSettings, TrainConfig
 from kd_core.training.data import Example, PairDataset, collate

@@ -44,6 +44,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from kd_core.data.dedup import DedupConfig, DedupIndex, Match, normalize
 from kd_core.errors import KDError
+from kd_core.project import POOL_FILE, Project
 from kd_core.tuneshift.curation import Curation
 from kd_core.tuneshift.pool_records import (  # noqa: F401  (ACCEPTED re-exported: importers take the records with the pool)
     _ORDERS,
@@ -53,7 +54,6 @@ from kd_core.tuneshift.pool_records import (  # noqa: F401  (ACCEPTED re-exporte
     ACCEPTED,
     APPLICATION_ID,
     LABELS,
-    POOL_FILE,
     SCHEMA_VERSION,
     STATES,
     AddResult,
@@ -77,7 +77,7 @@ class Pool(Curation):
 
     def __init__(self, project: str | Path, dedup: DedupConfig | None = None, create: bool = True, timeout: float = 30.0):
         self.project = Path(project).expanduser()
-        self.path = self.project / POOL_FILE
+        self.path = Project.at(self.project).pool
         self.timeout = timeout
         self._lock = threading.RLock()
         self._index: DedupIndex | None = None

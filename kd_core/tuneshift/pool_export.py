@@ -188,7 +188,8 @@ def card_markdown(card: dict[str, Any]) -> str:
         "",
         "## Models",
         "",
-        *([f"- {role}: `{name}`" for role, name in card["models"].items()] if isinstance(card["models"], dict) else [f"- {card['models']}" if card["models"] else "- not recorded"]),
+        *([f"- {role}: `{name}`" for role, name in card["models"].items()] if isinstance(card["models"], dict)
+          else [f"- {card['models']}" if card["models"] else "- not recorded"]),
         "",
         "## Gap and thresholds",
         "",

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
-POOL_FILE = "pool.sqlite"
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x4B445350  # "KDSP"
 STATES = ("pending", "accepted", "rejected", "edited")

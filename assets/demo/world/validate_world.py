@@ -141,7 +141,6 @@ def main() -> int:
                 err(f"{fid}: test question equals a train question up to punctuation: {q!r}")
             elif tuple(sorted(normalize(q).split())) in bag_train:
                 err(f"{fid}: test question is only a reordering of a train question: {q!r}")
-        subj_ref_ok = True
         for q in f["train"] + f["test"]:
             if not q.strip().endswith(("?", ".")):
                 err(f"{fid}: question lacks final punctuation: {q!r}")
@@ -149,7 +148,6 @@ def main() -> int:
                 if contains(q, g):
                     err(f"{fid}: gold {g!r} appears in question {q!r}")
             if f["subject"] not in q and not any(a in q for a in subject_variants(f["subject"], entities)):
-                subj_ref_ok = False
                 err(f"{fid}: question does not name the subject: {q!r}")
         for q in f["train"]:
             all_questions.append((q, f"{fid}/train"))

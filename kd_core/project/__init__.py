@@ -9,6 +9,7 @@ project, has one place to look).
     <project>/
       pool.sqlite          the prompt pool (TuneShift-KD): prompts, answers, scores, decisions
       seeds/               seed files staged by the UI
+      train.yaml           the Train tab's form as saved at launch
       expand/              the expansion run (kd_core.runtime.background: run.yaml, status.json, process.log)
       documents/           prompt distillation's documents and chunks.jsonl
       pd/                  prompt distillation's run, questions, answers, jobs' data, pd/eval/
@@ -25,12 +26,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from kd_core.errors import KDError
 
 POOL_FILE = "pool.sqlite"
 CHUNKS_FILE = "chunks.jsonl"
+DOCUMENTS_DIR = "documents"
 
 
 @dataclass(frozen=True)
@@ -65,19 +66,40 @@ class Project:
     # -- prompt distillation
     @property
     def documents_dir(self) -> Path:
-        return self.root / "documents"
+        return self.root / DOCUMENTS_DIR
 
     @property
     def chunks(self) -> Path:
         return self.documents_dir / CHUNKS_FILE
 
     @property
+    def documents_file(self) -> Path:
+        """The documents read so far, one JSON object a line."""
+        return self.documents_dir / "documents.jsonl"
+
+    @property
+    def chunking_file(self) -> Path:
+        """The chunking settings the chunks were made with (a change re-chunks)."""
+        return self.documents_dir / "chunking.json"
+
+    @property
     def pd_dir(self) -> Path:
         return self.root / "pd"
+
+    def pd_answers(self, mode: str) -> Path:
+        """The teacher's answers for `mode` (kd: sampled, sft: low temperature)."""
+        return self.pd_dir / f"answers-{mode}.jsonl"
+
+    def pd_train_data(self, mode: str) -> Path:
+        return self.pd_dir / f"train-{mode}.jsonl"
 
     @property
     def pd_eval_dir(self) -> Path:
         return self.pd_dir / "eval"
+
+    def pd_evaluation(self, system: str) -> Path:
+        """One evaluated system's folder (``pd+rag`` is kept as ``pd-rag``)."""
+        return self.pd_eval_dir / system.replace("+", "-")
 
     # -- training, evaluation, recipes
     @property
@@ -86,6 +108,11 @@ class Project:
 
     def job(self, job_id: str) -> Path:
         return self.jobs_dir / job_id
+
+    @property
+    def train_form(self) -> Path:
+        """The Train tab's form as saved at launch (kd-studio train reads it too)."""
+        return self.root / "train.yaml"
 
     @property
     def eval_dir(self) -> Path:
@@ -128,44 +155,3 @@ class Project:
 
     def __fspath__(self) -> str:
         return str(self.root)
-
-
-def open_project(path: str | Path, create: bool = True) -> dict[str, Any]:
-    """The folder (created when new and `create`), and counts of what it holds."""
-    project = Project.at(path)
-    root = project.root.resolve()
-    project = Project(root)
-    if root.exists() and not root.is_dir():
-        raise KDError(f"Project folder: {root} is a file, not a folder")
-    created = not root.exists()
-    if created:
-        if not create:
-            raise KDError(f"Project folder: {root} does not exist")
-        try:
-            root.mkdir(parents=True)
-        except OSError as e:
-            raise KDError(f"Project folder: cannot create {root}: {e.strerror or e}") from None
-    holds: dict[str, Any] = {"prompts": 0, "jobs": 0, "evaluations": 0, "documents": 0, "report": None}
-    if project.pool.exists():
-        from kd_core.tuneshift.pool import Pool
-
-        with Pool(root, create=False) as pool:
-            holds["prompts"] = pool.count()
-    holds["jobs"] = sum(1 for p in project.jobs_dir.glob("*/config.yaml"))
-    holds["evaluations"] = (sum(1 for p in project.eval_dir.glob("*/summary.json"))
-                            + sum(1 for p in project.pd_eval_dir.glob("*/summary.json")))
-    holds["documents"] = sum(1 for _ in project.chunks.open()) if project.chunks.exists() else 0
-    if (project.report_dir / "report.html").exists():
-        holds["report"] = str(project.report_dir / "report.html")
-    return {"path": str(root), "created": created, **holds}
-
-
-def describe(summary: dict[str, Any]) -> str:
-    """One line for people: what the folder holds."""
-    if summary["created"]:
-        return f"Created the project {summary['path']} (empty): start with seeds in Expand or documents in Documents."
-    parts = [f"{summary['prompts']} prompts in the pool", f"{summary['jobs']} training jobs",
-             f"{summary['evaluations']} evaluations", f"{summary['documents']} document chunks"]
-    if summary["report"]:
-        parts.append("a recipe report")
-    return f"Opened {summary['path']}: " + ", ".join(parts) + "."
