@@ -4,11 +4,15 @@ line (folders under /tmp/transfer/eval written by a run's run_evals.sh):
 
     .venv/bin/python assets/demo/runs/analyze.py gemma-sft-test teacher-test
 """
-import json, sys
-import pandas as pd
+import json
+import sys
 from pathlib import Path
+
+import pandas as pd
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root
 from kd_core.demo.world import facts_stated, seed_fact_ids
+
 ds = [json.loads(l) for l in open("/tmp/demo-expand/export/dataset.jsonl")]
 covered = set()
 for d in ds:
