@@ -16,12 +16,12 @@ corpus behind.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from kd_core.data.files import jsonl_rows
 from kd_core.data.prompt_files import decode_text
 from kd_core.errors import InputFileError, KDError
 
@@ -74,13 +74,7 @@ def read_document_file(path: str | Path) -> list[Document]:
     if suffix != ".jsonl":
         return [Document(_doc_id(p.stem), text.strip(), title=p.stem, source=name)]
     docs = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputFileError(f"{name}, line {n}: not valid JSON ({e.msg})") from None
+    for n, row in jsonl_rows(name, text):
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             raise InputFileError(f"{name}, line {n}: expected an object with a 'text' field (a string)")
         if not row["text"].strip():

@@ -15,7 +15,7 @@ import os
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from kd_core.errors import InputFileError
 
@@ -118,6 +118,20 @@ def read_jsonl(path: str | Path) -> list[dict]:
                 break
             raise InputFileError(f"{path}, line {n}: not valid JSON (the project file is damaged)") from None
     return rows
+
+
+def jsonl_rows(name: str | Path, text: str) -> Iterator[tuple[int, Any]]:
+    """(line number, value) for each non-blank line of a JSONL file people brought
+    (documents, question sets, training data); a line that is not JSON is an
+    InputFileError naming the file and the line.  Unlike `read_jsonl` (state files this
+    program appends to), no line is forgiven: a person's file is read whole or refused."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputFileError(f"{name}, line {n}: not valid JSON ({e.msg})") from None
 
 
 def append_jsonl(path: str | Path, rows: Sequence[dict]) -> None:

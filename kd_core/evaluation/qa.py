@@ -9,7 +9,6 @@ A substring match rather than exact match because chat models answer in sentence
 
 from __future__ import annotations
 
-import json
 import re
 import string
 import time
@@ -19,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from kd_core.data.files import read_json, write_atomic, write_json
+from kd_core.data.files import jsonl_rows, read_json, write_atomic, write_json
 from kd_core.errors import InputFileError, KDError
 from kd_core.models import devices
 from kd_core.models.generation import GenerationConfig, generate
@@ -153,14 +152,8 @@ def read_questions(path: str | Path) -> list[QAItem]:
     if not path.is_file():
         raise InputFileError(f"question file not found: {path}")
     items = []
-    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputFileError(f"{path}, line {n}: not valid JSON ({e.msg})") from None
-        golds = row.get("answers") or ([row["answer"]] if row.get("answer") else [])
+    for n, row in jsonl_rows(path, path.read_text(encoding="utf-8-sig")):
+        golds = (row.get("answers") or ([row["answer"]] if row.get("answer") else [])) if isinstance(row, dict) else []
         if not isinstance(row, dict) or not row.get("question") or not golds:
             raise InputFileError(f"{path}, line {n}: needs a 'question' and an 'answer' (or 'answers')")
         items.append(QAItem(str(row.get("id", n)), row["question"], [str(g) for g in golds], row.get("context")))

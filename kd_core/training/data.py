@@ -5,13 +5,13 @@ before the same response ids) and padded into batches (`collate`)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 
+from kd_core.data.files import jsonl_rows
 from kd_core.errors import KDError
 from kd_core.models.generation import chat_text, encode_prompt
 
@@ -112,16 +112,10 @@ def read_examples(path: str | Path) -> list[Example]:
         raise InputFileError(f"{path}: training data must be a .jsonl file (one JSON object per line)")
     examples = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InputFileError(f"{path}: not UTF-8 text") from None
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputFileError(f"{path}, line {n}: not valid JSON ({e.msg})") from None
+    for n, row in jsonl_rows(path, text):
         try:
             examples.append(_example_from_row(row))
         except ValueError as e:
