@@ -65,15 +65,6 @@ def settings(rounds: Any, per_round: Any, generators: list[str] | None, metric: 
         answer=GenerationConfig(max_new_tokens=whole("Answer tokens", answer_tokens), batch_size=base.answer.batch_size))
 
 
-def model_flags(base: str | None, finetuned: str | None, adapter: str | None) -> list[str]:
-    """`kd-studio expand` model flags; all empty: the demo models."""
-    flags: list[str] = []
-    for flag, value in (("--base", base), ("--finetuned", finetuned), ("--adapter", adapter)):
-        if value and str(value).strip():
-            flags += [flag, str(value).strip()]
-    return flags
-
-
 def stage_seeds(project: str | None, upload: str | None, pasted: str | None, demo: bool) -> tuple[str | None, str]:
     """The seed file a run reads, checked now, and a line saying what it holds; an
     upload or pasted prompts are kept in the project's seeds folder
