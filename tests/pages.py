@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 
 def fill(page, elem_id: str, value: str) -> None:
     """Type into the field of the widget `elem_id`, then leave it: numbers commit on change."""
@@ -20,3 +23,15 @@ def open_project(page, url: str, project) -> None:
     fill(page, "project-folder", str(project))
     page.locator("#project-open").click()
     expect(page.locator("#project-message")).to_contain_text(str(project), timeout=30_000)
+
+
+@contextmanager
+def project_page(browser, url: str, project) -> Iterator:
+    """A new page on the server at `url` with `project` opened through the project bar
+    (see open_project); closed when the block ends, whatever happens in it."""
+    page = browser.new_page()
+    try:
+        open_project(page, url, project)
+        yield page
+    finally:
+        page.close()

@@ -14,7 +14,7 @@ import pytest
 from kd_core.errors import KDError
 from kd_core.evaluation.qa import EVAL_RUN, evaluation_name, project_results, start_eval
 from kd_core.runtime import runs
-from tests.pages import fill, open_project
+from tests.pages import fill, project_page
 from tests.waiting import wait_until
 from ui import evaluate
 
@@ -78,9 +78,7 @@ def test_a_browser_user_evaluates_a_model_and_sees_the_table_and_the_chart(serve
     from playwright.sync_api import expect
 
     project = tmp_path / "project"
-    page = browser.new_page()
-    try:
-        open_project(page, served_app, project)  # the session's shared server
+    with project_page(browser, served_app, project) as page:  # the session's shared server
         page.get_by_role("tab", name="Evaluate").click()
         fill(page, "eval-model", str(tiny_llama_dir))
         fill(page, "eval-questions", str(_questions(tmp_path)))
@@ -95,5 +93,3 @@ def test_a_browser_user_evaluates_a_model_and_sees_the_table_and_the_chart(serve
         expect(page.locator("#eval-csv-file")).to_contain_text(re.compile(r"results\s*\.csv"), timeout=30_000)
         csv = project / "eval" / "results.csv"
         assert csv.exists() and csv.read_text().splitlines()[1].startswith("tiny,")
-    finally:
-        page.close()

@@ -17,7 +17,7 @@ from kd_core.models.generation import GenerationConfig
 from kd_core.tuneshift import expansion
 from kd_core.tuneshift.gaps import GapConfig
 from kd_core.tuneshift.pool import Pool, PoolFilter
-from tests.pages import fill, open_project
+from tests.pages import fill, project_page
 from tests.waiting import wait_until
 from ui import expand
 
@@ -263,12 +263,11 @@ def test_a_browser_user_box_selects_points_of_a_pool_and_asks_for_more_like_them
     assert _finish(project)["state"] == "completed"
     with Pool(project) as pool:
         known = set(pool.ids())
-    page = browser.new_page()
-    try:
-        open_project(page, served_app, project)  # the session's shared server
+    with project_page(browser, served_app, project) as page:  # the session's shared server
+        # The project bar opened the pool in Explore too (a second Load here would redraw
+        # the plot under the clicks below).
         page.get_by_role("tab", name="Explore").click()
-        fill(page, "explore-path", str(project))
-        page.locator("#explore-load").click()
+        expect(page.locator("#explore-path input, #explore-path textarea").first).to_have_value(str(project), timeout=30_000)
         expect(page.locator("#explore-summary")).to_contain_text(f"{len(known)} prompts", timeout=30_000)
         plot = page.locator("#explore-scatter .js-plotly-plot")
         # A click on a point shows its prompt, answer and token gaps (plotly's own hit test).
@@ -293,8 +292,6 @@ def test_a_browser_user_box_selects_points_of_a_pool_and_asks_for_more_like_them
         assert picked == known  # the whole plot area: every point, by its pool id
         page.locator("#explore-more").click()
         expect(page.locator("#explore-more-message")).to_contain_text("Round started", timeout=30_000)
-    finally:
-        page.close()
     assert _finish(project)["state"] == "completed"
     with Pool(project) as pool:
         assert [h["round"] for h in expansion.round_history(pool)] == [1, 2]

@@ -66,11 +66,9 @@ def test_an_old_project_opens_in_curate_train_and_evaluate(served_app, browser, 
     read it show what it holds: the curated pool, the recorded jobs, the evaluations."""
     from playwright.sync_api import expect
 
-    from tests.pages import open_project
+    from tests.pages import project_page
 
-    page = browser.new_page()
-    try:
-        open_project(page, served_app, old_project)  # the session's shared server
+    with project_page(browser, served_app, old_project) as page:  # the session's shared server
         expect(page.locator("#project-message")).to_contain_text("19 prompts in the pool")
         page.get_by_role("tab", name="Curate").click()
         expect(page.locator("#curate-counts")).to_contain_text("19 prompts", timeout=30_000)
@@ -81,5 +79,3 @@ def test_an_old_project_opens_in_curate_train_and_evaluate(served_app, browser, 
         page.get_by_role("tab", name="Evaluate").click()
         expect(page.locator("#eval-table")).to_contain_text("teacher-test", timeout=30_000)
         expect(page.locator("#eval-table")).to_contain_text("gemma3-270m-control")
-    finally:
-        page.close()

@@ -263,7 +263,7 @@ def test_a_browser_user_opens_a_recipe_project_and_sees_its_pool_evaluations_and
         served_app, browser, tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
     from playwright.sync_api import expect
 
-    from tests.pages import open_project
+    from tests.pages import project_page
 
     _recipe(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, arms=[{"name": "gpt2", "target": "gpt2"}])
     project = tmp_path / "proj"
@@ -271,9 +271,7 @@ def test_a_browser_user_opens_a_recipe_project_and_sees_its_pool_evaluations_and
                           capture_output=True, text=True, timeout=600, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| gpt2 | gpt2 | accepted |" in proc.stdout  # the CLI prints the report's table
-    page = browser.new_page()
-    try:
-        open_project(page, served_app, project)  # the session's shared server
+    with project_page(browser, served_app, project) as page:  # the session's shared server
         page.get_by_role("tab", name="Evaluate").click()
         expect(page.locator("#eval-recipe-status")).to_contain_text("Recipe run: completed", timeout=60_000)
         expect(page.locator("#eval-report")).to_contain_text("TuneShift-KD run: tiny")
@@ -282,5 +280,3 @@ def test_a_browser_user_opens_a_recipe_project_and_sees_its_pool_evaluations_and
         page.get_by_role("tab", name="Expand").click()
         expect(page.locator("#expand-rounds-table")).to_contain_text("1", timeout=30_000)
         expect(page.locator("#expand-counts")).to_contain_text("accepted")
-    finally:
-        page.close()
