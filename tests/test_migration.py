@@ -60,6 +60,28 @@ def test_old_jobs_evaluations_and_runs_read_back(old_project):
     assert runs.status(old_project, "expand")["state"] == "completed"
 
 
+
+RECORDED = Path(__file__).resolve().parents[1] / "assets" / "demo" / "runs"
+
+
+@pytest.mark.parametrize("run", ["tuneshift", "tuneshift-quiz", "tuneshift-quiz/replay"])
+def test_each_recorded_demo_run_reads_back_its_jobs_evaluations_and_recipe(run, tmp_path):
+    """The runs recorded under assets/demo/runs (written by the code before the move),
+    opened as a project folder: every job, evaluation and the recipe read back."""
+    from kd_core.evaluation.qa import project_results
+    from kd_core.runtime import jobs
+    from kd_core.tuneshift.recipe_config import load_recipe
+
+    folder = tmp_path / "run"
+    shutil.copytree(RECORDED / run, folder)
+    listed = jobs.list_jobs(folder)
+    assert listed and all(j["state"] == "completed" for j in listed)
+    assert all(jobs.read_log(Project.at(folder).job(j["id"])) for j in listed)
+    assert len(project_results(folder)) == len(list((folder / "eval").glob("*/summary.json"))) > 0
+    recipe = load_recipe(folder / "recipe-as-run.yaml")
+    assert recipe.arms
+
+
 @pytest.mark.browser
 def test_an_old_project_opens_in_curate_train_and_evaluate(served_app, browser, old_project):
     """The project bar opens the folder written before the move, and the three tabs that
