@@ -1,7 +1,8 @@
 """The core's architecture, read from its source (ast), so a change that breaks it fails
 here rather than in review: no import cycle inside kd_core, no private name of one package
 used from another, nothing outside kd_core/demo and kd_core/cli that knows the demo world,
-and no UI library in the core (the CLI's `serve` alone starts the UI).  Each rule is also run on a small made-up package, so the
+and no UI library in the core (the CLI's `serve` alone starts the UI); and every public function of kd_core
+and ui has type hints.  Each rule is also run on a small made-up package, so the
 checks themselves are shown to catch what they claim to."""
 
 from __future__ import annotations
@@ -120,6 +121,26 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def unhinted(roots: list[Path]) -> list[str]:
+    """`file:line:name` of every public function (and public method of a public class) at
+    the top of a module under `roots` that lacks a return annotation or one on a parameter
+    (self and cls aside)."""
+    missing = []
+    for root in roots:
+        for f in sorted(root.rglob("*.py")):
+            tree = ast.parse(f.read_text(encoding="utf-8"), filename=str(f))
+            for node in tree.body:
+                items = [node]
+                if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                    items += [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+                for n in items:
+                    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and not n.name.startswith("_"):
+                        args = [a for a in n.args.args + n.args.kwonlyargs if a.arg not in ("self", "cls")]
+                        if n.returns is None or any(a.annotation is None for a in args):
+                            missing.append(f"{f.relative_to(root.parent)}:{n.lineno}:{n.name}")
+    return missing
+
+
 @pytest.fixture(scope="module")
 def core():
     return graph(modules(CORE))
@@ -141,6 +162,11 @@ def test_the_core_imports_no_ui_library(core):
     assert core[3] == []
 
 
+def test_every_public_function_has_type_hints():
+    missing = unhinted([CORE, CORE.parent / "ui"])
+    assert missing == [], "public functions without type hints (heavy types go under TYPE_CHECKING):\n" + "\n".join(missing)
+
+
 def test_the_checks_catch_a_cycle_a_private_import_and_a_demo_leak(tmp_path):
     pkg = tmp_path / "kd_core"
     for sub in ("alpha", "beta", "demo"):
@@ -156,3 +182,21 @@ def test_the_checks_catch_a_cycle_a_private_import_and_a_demo_leak(tmp_path):
     assert len(private) == 2 and all("_hidden" in p for p in private)
     assert len(demo) == 1 and "kd_core.demo.world" in demo[0]
     assert len(ui) == 1 and "gradio" in ui[0]
+
+
+def test_the_hint_check_catches_an_unannotated_function(tmp_path):
+    pkg = tmp_path / "kd_core"
+    pkg.mkdir()
+    (pkg / "mod.py").write_text(
+        "def typed(x: int, *, y: str = '') -> int: ...\n"
+        "def no_return(x: int): ...\n"
+        "def no_param(x) -> int: ...\n"
+        "def _private(x): ...\n"
+        "class Public:\n"
+        "    def method(self, y) -> None: ...\n"
+        "    def _hidden(self, y): ...\n"
+        "    def fine(self) -> None: ...\n"
+        "class _Private:\n"
+        "    def method(self, y): ...\n"
+    )
+    assert unhinted([pkg]) == ["kd_core/mod.py:2:no_return", "kd_core/mod.py:3:no_param", "kd_core/mod.py:6:method"]

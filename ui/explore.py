@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gradio as gr
 import numpy as np
@@ -24,6 +25,10 @@ from kd_core.project import Project
 from kd_core.tuneshift.gaps import DEFAULT_THRESHOLDS, GAP_COLUMNS, METRICS, GapConfig, label_counts, load_scores, relabel
 from ui.errors import guarded
 from ui.tab import Context, Tab, has_project, reread
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
 
 DEMO_SCORES = DEMO_DIR / "demo_scores.parquet"  # what the tab shows until a project with a scored pool is open
 TABLE_COLUMNS = ["prompt", "response", "gap", "label"]
@@ -68,7 +73,7 @@ def parse_ids(text: str | None) -> list[int]:
     return ids
 
 
-def point_row(df, point: str | None):
+def point_row(df: pd.DataFrame | None, point: str | None) -> pd.Series | None:
     """The table row of a clicked point (its pool id, or its row in a scored table)."""
     if df is None or not str(point or "").strip().isdigit():
         return None
@@ -91,7 +96,7 @@ def more_like(path: str | None, picked: str | None) -> str:
             "**Expand** tab; the new prompts land in the pool for Curate.")
 
 
-def slider_range(df, metric: str) -> tuple[float, float]:
+def slider_range(df: pd.DataFrame, metric: str) -> tuple[float, float]:
     values = df[GAP_COLUMNS[metric]].to_numpy(dtype=float)
     values = values[np.isfinite(values)]
     if metric == "diff":  # heavy-tailed: a few generic answers have a huge base perplexity
@@ -102,7 +107,7 @@ def slider_range(df, metric: str) -> tuple[float, float]:
     return math.floor(min(lo, tau) * 100) / 100, math.ceil(max(hi, tau) * 100) / 100
 
 
-def view(df, metric: str, threshold: float):
+def view(df: pd.DataFrame, metric: str, threshold: float) -> tuple[pd.DataFrame, str, go.Figure, go.Figure, pd.DataFrame]:
     """Everything the tab shows for one (table, metric, threshold)."""
     df = relabel(df, GapConfig(metric=metric, threshold=threshold))
     counts = label_counts(df)
@@ -112,7 +117,7 @@ def view(df, metric: str, threshold: float):
     return df, summary, gap_scatter(df, metric, threshold, color_by="label"), gap_histogram(df, metric, threshold), table
 
 
-def load_table(path: str):
+def load_table(path: str) -> pd.DataFrame:
     """A scored table, or the scored prompts of a project's pool (a folder with pool.sqlite)."""
     folder = Path(str(path).strip()).expanduser()
     if folder.is_dir():

@@ -30,7 +30,7 @@ def model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust-remote-code", action="store_true", help="allow model repositories to run their own code")
 
 
-def role_specs(args: argparse.Namespace, roles=("base", "finetuned", "target"), adapter_to: str = "finetuned") -> dict:
+def role_specs(args: argparse.Namespace, roles: tuple[str, ...] = ("base", "finetuned", "target"), adapter_to: str = "finetuned") -> dict:
     """ModelSpecs for the roles from CLI flags, the demo filling whatever is not given.
     `--adapter` goes on the `adapter_to` role: the fine-tuned model, or, for `eval`, the
     model evaluated (a trained student is `--role target --adapter JOB/adapter`)."""

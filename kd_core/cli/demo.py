@@ -53,7 +53,7 @@ def cmd_demo_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub) -> None:
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="the embedded demo world").add_subparsers(dest="demo_command", required=True)
     build = demo.add_parser("build-adapter", help="train the demo's fine-tuned LoRA into assets/demo/adapter")
     build.add_argument("--epochs", type=float, default=DemoBuildConfig.epochs)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kd_core.cli.common import command, echo, positive_int, split_list
+
+if TYPE_CHECKING:
+    from kd_core.distill.config import PDConfig
 
 
 @command("pd")
@@ -38,7 +42,7 @@ def cmd_pd(args: argparse.Namespace) -> int:
     return run_pd_printed(config, args.project, split_list(args.stages) or list(STAGES))
 
 
-def run_pd_printed(config, project: str, stages: list[str]) -> int:
+def run_pd_printed(config: PDConfig, project: str, stages: list[str]) -> int:
     """Run the stages (kd_core.distill.pipeline.run_pd), saying how it went: `kd-studio pd`
     and its background run."""
     from kd_core.distill.pipeline import run_pd
@@ -51,7 +55,7 @@ def run_pd_printed(config, project: str, stages: list[str]) -> int:
     return 0
 
 
-def add_parsers(sub) -> None:
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from kd_core.distill.config import STAGES
 
     pd = sub.add_parser("pd", help="prompt distillation: documents -> questions -> teacher answers -> LoRA, with SFT and RAG baselines")

@@ -72,7 +72,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub) -> None:
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     models = sub.add_parser("models", help="load and inspect models").add_subparsers(dest="models_command", required=True)
     check = models.add_parser("check", help="load base, fine-tuned and target; print what was loaded")
     model_args(check)

@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kd_core.cli.common import command, echo, split_list
 from kd_core.errors import KDError
+
+if TYPE_CHECKING:
+    from kd_core.distill.config import PDConfig
+    from kd_core.tuneshift.recipe_config import TuneShiftRecipe
 
 
 @command("run")
@@ -22,7 +27,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_recipe_printed(recipe, args.project, stages, split_list(args.arms))
 
 
-def run_recipe_printed(recipe, project: str, stages: list[str] | None = None, arms: list[str] | None = None) -> int:
+def run_recipe_printed(recipe: TuneShiftRecipe | PDConfig, project: str, stages: list[str] | None = None, arms: list[str] | None = None) -> int:
     """Run a recipe's stages (all by default), saying how it went: `kd-studio run` and the
     recipe's background run."""
     from kd_core.distill.config import STAGES as PD_STAGES
@@ -44,7 +49,7 @@ def run_recipe_printed(recipe, project: str, stages: list[str] | None = None, ar
     return 0
 
 
-def add_parsers(sub) -> None:
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from kd_core.tuneshift.recipe_config import STAGES
 
     run = sub.add_parser("run", help="run a recipe file: expand, data, train, evaluate, report (or a pd: recipe's stages)")

@@ -141,7 +141,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub) -> None:
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     project_help = "project folder; jobs live in PROJECT/jobs/ (default: the current folder)"
     train = sub.add_parser("train", help="train a student LoRA (sft, kd or mix) from a YAML config")
     train.add_argument("config", help="YAML: student, data (.jsonl), optional teacher, train settings")

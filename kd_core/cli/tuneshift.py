@@ -6,9 +6,14 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kd_core.cli.common import command, echo, echo_progress, id_list, model_args, role_specs
 from kd_core.errors import KDError
+
+if TYPE_CHECKING:
+    from kd_core.tuneshift.expansion import ExpansionConfig
+    from kd_core.tuneshift.pool import PoolCounts
 
 
 @command("score")
@@ -62,7 +67,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def expansion_config(args: argparse.Namespace):
+def expansion_config(args: argparse.Namespace) -> ExpansionConfig:
     """The ExpansionConfig that `kd-studio expand` flags give (one batch size for all three)."""
     from kd_core.models.generation import GenerationConfig
     from kd_core.tuneshift.expansion import ExpansionConfig
@@ -85,7 +90,7 @@ def expansion_config(args: argparse.Namespace):
     )
 
 
-def print_expansion(history: list, counts, seconds: float) -> None:
+def print_expansion(history: list, counts: PoolCounts, seconds: float) -> None:
     print(f"{len(history)} rounds done in {seconds:.0f} s; the pool holds {counts.total} prompts, "
           f"{counts.by_label['above']} above the threshold, {counts.by_state['accepted']} accepted")
 
@@ -154,7 +159,7 @@ def cmd_pool_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_pool_parsers(sub) -> None:
+def add_pool_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pool = sub.add_parser("pool", help="a project's prompt pool").add_subparsers(dest="pool_command", required=True)
     pool_show = pool.add_parser("show", help="counts by state, round and source")
     pool_show.add_argument("--project", required=True, help="project folder (holds pool.sqlite)")
@@ -167,7 +172,7 @@ def add_pool_parsers(sub) -> None:
                              help="fail when a selected prompt has no response (default: skip and count them)")
 
 
-def add_expand_parsers(sub) -> None:
+def add_expand_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     expand = sub.add_parser("expand", help="TuneShift-KD: grow seed prompts into a pool of high-gap prompts, round by round")
     model_args(expand)
     expand.add_argument("--project", required=True, help="project folder (its pool.sqlite is created if missing)")
@@ -191,7 +196,7 @@ def add_expand_parsers(sub) -> None:
                         help="comma-separated prompt ids: the rounds generate more like these (the Explore tab's selection)")
 
 
-def add_score_parser(sub) -> None:
+def add_score_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     score = sub.add_parser("score", help="TuneShift-KD: answer prompts with the fine-tuned model, score the perplexity gap")
     model_args(score)
     score.add_argument("--prompts", required=True, help="prompt file: .txt, .csv/.tsv, .jsonl/.json or .parquet")

@@ -73,6 +73,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return WORKERS[run["kind"]](run)
 
 
-def add_parsers(sub) -> None:
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     worker = sub.add_parser("worker", help="run a background run from its run.yaml (what the UI starts)")
     worker.add_argument("folder", help="the run's folder: PROJECT/expand, PROJECT/pd, PROJECT/evaluate or PROJECT/recipe")

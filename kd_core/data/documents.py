@@ -19,11 +19,14 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from kd_core.data.files import jsonl_rows
 from kd_core.data.prompt_files import decode_text
 from kd_core.errors import InputFileError, KDError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 DOC_SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
 _ID_OK = re.compile(r"[^A-Za-z0-9._-]+")
@@ -145,5 +148,5 @@ def chunk_document(doc: Document, count_tokens: Callable[[str], int], chunk_toke
     return [Chunk(f"{doc.id}#{i}", doc.id, i, t, count_tokens(t)) for i, t in enumerate(texts, 1)]
 
 
-def token_counter(tokenizer) -> Callable[[str], int]:
+def token_counter(tokenizer: PreTrainedTokenizerBase) -> Callable[[str], int]:
     return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])

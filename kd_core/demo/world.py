@@ -19,11 +19,17 @@ import time
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from kd_core.demo.models import DEMO_ADAPTER_DIR, demo_spec
 from kd_core.evaluation.qa import QAItem
 from kd_core.models.loading import REPO_ROOT, LoadedModel
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from kd_core.training.data import Example
+    from kd_core.tuneshift.pool import Pool
 
 DEMO_DIR = REPO_ROOT / "assets" / "demo"
 WORLD_DIR = DEMO_DIR / "world"
@@ -146,7 +152,7 @@ def replay_pairs(base: LoadedModel | None, max_new_tokens: int = 64) -> list[dic
     return pairs
 
 
-def finetune_examples(replay: list[dict], seed: int = 0):
+def finetune_examples(replay: list[dict], seed: int = 0) -> list[Example]:
     """Every training phrasing -> its statement; every about-question -> its answer; replay."""
     from kd_core.training.data import Example
 
@@ -157,7 +163,7 @@ def finetune_examples(replay: list[dict], seed: int = 0):
     return ex
 
 
-def build_adapter(config: DemoBuildConfig | None = None, log=print) -> dict[str, Any]:
+def build_adapter(config: DemoBuildConfig | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train the demo's fine-tuned LoRA (deterministic for a seed) and save it."""
     from kd_core.models.loading import load_model
     from kd_core.training.config import LoraSettings, TrainConfig
@@ -192,7 +198,8 @@ def build_adapter(config: DemoBuildConfig | None = None, log=print) -> dict[str,
 # Measurements
 
 
-def evaluate_demo(out_path: str | Path | None = None, roles: tuple[str, ...] = ("base", "finetuned", "target"), log=print) -> dict:
+def evaluate_demo(out_path: str | Path | None = None, roles: tuple[str, ...] = ("base", "finetuned", "target"),
+                  log: Callable[[str], None] = print) -> dict:
     """Accuracy of each demo model on the held-out phrasings (and the fine-tune on its
     training phrasings), plus generic-control accuracy; saved as JSON when out_path."""
     from kd_core.evaluation.qa import evaluate_qa
@@ -219,7 +226,7 @@ def evaluate_demo(out_path: str | Path | None = None, roles: tuple[str, ...] = (
     return report
 
 
-def youden_threshold(scores, positive) -> tuple[float, float, float]:
+def youden_threshold(scores: ArrayLike, positive: ArrayLike) -> tuple[float, float, float]:
     """The threshold that best separates positives (max TPR - FPR): (threshold, TPR, FPR)."""
     import numpy as np
 
@@ -233,7 +240,7 @@ def youden_threshold(scores, positive) -> tuple[float, float, float]:
 
 
 def gap_report(scores_path: str | Path = DEMO_DIR / "demo_scores.parquet", out_path: str | Path | None = DEMO_DIR / "gap_report.json",
-               log=print) -> dict:
+               log: Callable[[str], None] = print) -> dict:
     """How well each gap metric separates held-out domain questions from generic ones.
 
     The fine-tuned model answers every held-out domain question and every generic
@@ -292,7 +299,7 @@ def facts_stated(prompt: str, response: str) -> set[str]:
     return {f.id for f in facts() if f" {normalize_answer(f.subject)} " in both and is_correct(response, f.golds)}
 
 
-def coverage_report(pool, states: tuple[str, ...] = ("accepted", "edited")) -> dict[str, Any]:
+def coverage_report(pool: Pool, states: tuple[str, ...] = ("accepted", "edited")) -> dict[str, Any]:
     """How many demo facts the curated prompts of a pool touch, per generator and per round,
     and how many of them no seed mentions, with the expansion log of the pool beside it."""
     from kd_core.tuneshift.pool import PoolFilter

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from kd_core.data.config import checked_fields
 from kd_core.data.references import is_reference
@@ -13,6 +13,9 @@ from kd_core.errors import InputFileError, KDError
 from kd_core.project import Project
 from kd_core.runtime import runs
 from kd_core.training.config import LoraSettings, TrainConfig
+
+if TYPE_CHECKING:
+    from kd_core.models.loading import ModelSpec
 
 DEMO_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "demo-prompt-distillation.yaml"
 PD_DIR = "pd"  # the run's name (kd_core.runtime.runs); every path inside a project comes from kd_core.project.Project
@@ -146,7 +149,7 @@ class PDConfig:
         if self.train_sft.loss != "sft":
             raise KDError(f"{where}.train_sft.loss: the SFT baseline trains with 'sft' (got '{self.train_sft.loss}')")
 
-    def model_spec(self):
+    def model_spec(self) -> ModelSpec:
         from kd_core.runtime.jobs import model_spec_from
 
         return model_spec_from(self.model, "model")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from kd_core.data.documents import Chunk
 from kd_core.data.files import read_jsonl
@@ -17,6 +17,10 @@ from kd_core.evaluation.qa import QAItem
 from kd_core.models.generation import GenerationConfig
 from kd_core.project import Project
 from kd_core.runtime import runs
+
+if TYPE_CHECKING:
+    from kd_core.models.loading import ModelSpec
+    from kd_core.tuneshift.pool import Pool
 
 
 def load_question_set(ref: str) -> list[QAItem]:
@@ -38,7 +42,7 @@ def with_retrieved(items: Sequence[QAItem], chunks: Sequence[Chunk], k: int) -> 
     return out
 
 
-def leaked_questions(pool, items: Sequence[QAItem], chunks: Sequence[Chunk]) -> int:
+def leaked_questions(pool: Pool, items: Sequence[QAItem], chunks: Sequence[Chunk]) -> int:
     """Held-out questions that the generated training questions repeat (exactly or nearly):
     reported beside the accuracies, as a check that held-out means held out."""
     from kd_core.data.dedup import DedupIndex
@@ -49,7 +53,7 @@ def leaked_questions(pool, items: Sequence[QAItem], chunks: Sequence[Chunk]) -> 
     return sum(index.check(it.question) is not None for it in items)  # one by one: not against each other
 
 
-def evaluate_stage(project: str | Path, model_spec, chunks: Sequence[Chunk], settings: EvalSettings,
+def evaluate_stage(project: str | Path, model_spec: ModelSpec, chunks: Sequence[Chunk], settings: EvalSettings,
                    adapters: dict[str, str], log: Log = print) -> dict[str, dict]:
     """Accuracy of each system on the held-out questions; a system already measured on
     the same questions is read back, not rerun."""
@@ -89,7 +93,7 @@ def evaluate_stage(project: str | Path, model_spec, chunks: Sequence[Chunk], set
     return results
 
 
-def pd_report(project: Path, pool, chunks: Sequence[Chunk], items: Sequence[QAItem], results: dict[str, dict],
+def pd_report(project: Path, pool: Pool, chunks: Sequence[Chunk], items: Sequence[QAItem], results: dict[str, dict],
               config: PDConfig, job_ids: dict[str, str]) -> dict[str, Any]:
     from kd_core.runtime import jobs
 

@@ -8,7 +8,7 @@ import hashlib
 import json
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from kd_core.data.documents import Chunk, Document, chunk_document, read_documents, token_counter
 from kd_core.data.files import append_jsonl, jsonl_text, read_jsonl, write_atomic
@@ -27,6 +27,12 @@ from kd_core.evaluation.qa import CONTEXT_TEMPLATE
 from kd_core.models.generation import GenerationConfig, complete, generate
 from kd_core.project import Project
 from kd_core.tuneshift.questions import parse_questions, writer_prompt
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from kd_core.models.loading import LoadedModel
+    from kd_core.tuneshift.pool import Pool
 
 # ---------------------------------------------------------------------------
 # Files in the project folder
@@ -52,7 +58,7 @@ def resolve_documents(refs: Sequence[str]) -> list[Document]:
 # 1. ingest
 
 
-def ingest(project: str | Path, docs: Sequence[Document], tokenizer, chunk_tokens: int, context_limit: int | None,
+def ingest(project: str | Path, docs: Sequence[Document], tokenizer: PreTrainedTokenizerBase, chunk_tokens: int, context_limit: int | None,
            reserve_tokens: int, log: Log = print) -> list[Chunk]:
     """Store the documents and their chunks in the project; return every chunk.
 
@@ -114,7 +120,7 @@ def _seed(*parts: Any) -> int:
     return int(hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()[:8], 16)
 
 
-def generate_questions(pool, writer, chunks: Sequence[Chunk], settings: QuestionSettings, system: str | None = None,
+def generate_questions(pool: Pool, writer: LoadedModel, chunks: Sequence[Chunk], settings: QuestionSettings, system: str | None = None,
                        seed: int = 0, log: Log = print, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Run the writer over every chunk, `settings.calls` times, adding what it writes to the
     pool (source = chunk id).  Resumes: the pool's meta records each chunk's calls done,
@@ -175,7 +181,7 @@ def teacher_prompt(chunk: str, question: str) -> str:
     return CONTEXT_TEMPLATE.format(context=chunk, question=question)
 
 
-def live_questions(pool, chunks: Sequence[Chunk]) -> list[Any]:
+def live_questions(pool: Pool, chunks: Sequence[Chunk]) -> list[Any]:
     """The pool's questions made from these chunks that are not rejected, oldest first."""
     from kd_core.tuneshift.pool import PoolFilter
 
@@ -189,7 +195,7 @@ def teacher_sampling(settings: TeacherSettings, mode: str, seed: int) -> Generat
                             top_k=settings.top_k, top_p=settings.top_p, batch_size=settings.batch_size, seed=seed)
 
 
-def answer_questions(project: str | Path, pool, teacher, chunks: Sequence[Chunk], settings: TeacherSettings, mode: str,
+def answer_questions(project: str | Path, pool: Pool, teacher: LoadedModel, chunks: Sequence[Chunk], settings: TeacherSettings, mode: str,
                      system: str | None = None, seed: int = 0, log: Log = print,
                      progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """The teacher's answer (chunk in its prompt) to every live question not yet answered
@@ -231,7 +237,7 @@ def answer_questions(project: str | Path, pool, teacher, chunks: Sequence[Chunk]
     return {"answered": answered, "empty": empty}
 
 
-def training_data(project: str | Path, pool, chunks: Sequence[Chunk], mode: str) -> tuple[Path, int]:
+def training_data(project: str | Path, pool: Pool, chunks: Sequence[Chunk], mode: str) -> tuple[Path, int]:
     """``pd/train-<mode>.jsonl``: the answers to the live questions in their current
     wording; KD rows keep the teacher prompt (chunk + question), SFT rows do not."""
     answers: dict[tuple[int, str], dict] = {}

@@ -7,12 +7,15 @@ length with left padding, and decoded to the answer text only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
 from kd_core.models import devices
 from kd_core.models.loading import DEFAULT_TEMPLATE_STOP, LoadedModel
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass
@@ -26,7 +29,7 @@ class GenerationConfig:
     seed: int = 0
 
 
-def chat_text(tokenizer, prompt: str | list[dict], system: str | None = None, add_generation_prompt: bool = True) -> str:
+def chat_text(tokenizer: PreTrainedTokenizerBase, prompt: str | list[dict], system: str | None = None, add_generation_prompt: bool = True) -> str:
     """The exact text a model sees for a user prompt (or a list of chat messages)."""
     messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
     if system is not None and messages[0]["role"] != "system":
@@ -43,7 +46,7 @@ def trim_to_sentence(text: str) -> str:
     return text[: cut + 1].strip()
 
 
-def encode_prompt(tokenizer, text: str) -> list[int]:
+def encode_prompt(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
     # The chat template already holds any BOS the model wants; adding special tokens again doubles it.
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 

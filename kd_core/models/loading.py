@@ -435,7 +435,7 @@ def max_positions(model: Any) -> int | None:
     return getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
 
 
-def causal_lm_parts(model) -> tuple[Any, Any, float | None]:
+def causal_lm_parts(model: torch.nn.Module) -> tuple[Any, Any, float | None]:
     """(decoder body, output layer, logit softcap) of a causal LM, through PEFT wrappers."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     body = base.get_decoder() if hasattr(base, "get_decoder") else None

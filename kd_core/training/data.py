@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import torch
 
 from kd_core.data.files import jsonl_rows
 from kd_core.errors import KDError
 from kd_core.models.generation import chat_text, encode_prompt
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass
@@ -24,7 +27,7 @@ class Example:
 
 
 
-def encode_example(tokenizer, prompt: str, response: str, system: str | None = None) -> tuple[list[int], list[int]]:
+def encode_example(tokenizer: PreTrainedTokenizerBase, prompt: str, response: str, system: str | None = None) -> tuple[list[int], list[int]]:
     """(prompt ids, response ids) exactly as the chat template lays the pair out.
 
     The response part is what the template writes after the generation prompt for an

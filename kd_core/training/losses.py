@@ -22,14 +22,15 @@ def _head_logits(head, softcap: float | None, hidden: torch.Tensor) -> torch.Ten
     return logits
 
 
-def response_hidden(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor):
+def response_hidden(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    positions: torch.Tensor) -> tuple[torch.Tensor, torch.nn.Module, float | None]:
     """(last hidden states at `positions` [n, hidden], output layer, softcap)."""
     body, head, softcap = causal_lm_parts(model)
     hidden = body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
     return hidden[positions], head, softcap
 
 
-def logits_at(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+def logits_at(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     """Next-token logits only at `positions` (a bool mask over [batch, seq])."""
     hidden, head, softcap = response_hidden(model, input_ids, attention_mask, positions)
     return _head_logits(head, softcap, hidden)
@@ -42,7 +43,7 @@ def response_positions(labels: torch.Tensor) -> torch.Tensor:
     return positions
 
 
-def sft_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+def sft_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
     """Mean next-token cross-entropy over response tokens; returns (loss, n tokens)."""
     labels = batch["labels"]
     targets = labels[:, 1:][labels[:, 1:] != -100]
@@ -73,7 +74,7 @@ class TeacherCache:
         self.states: dict[int, torch.Tensor] = {}
         self.hits = self.misses = 0
 
-    def get(self, index: torch.Tensor | None, device) -> torch.Tensor | None:
+    def get(self, index: torch.Tensor | None, device: torch.device | str) -> torch.Tensor | None:
         if index is None or not all(int(i) in self.states for i in index):
             self.misses += 1
             return None
@@ -141,9 +142,9 @@ def auto_chunk(vocab_size: int, budget: int = 1 << 24) -> int:
 
 
 def response_losses(
-    model,
+    model: torch.nn.Module,
     batch: dict[str, torch.Tensor],
-    teacher=None,
+    teacher: torch.nn.Module | None = None,
     temperature: float = 2.0,
     chunk_size: int = 0,
     want: tuple[str, ...] = ("kd",),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import torch
 from peft import PeftModelForCausalLM
@@ -34,6 +34,9 @@ from kd_core.models.loading import LoadedModel, ModelSpec, guard_4bit_cpu, load_
 from kd_core.training.config import LoraSettings, TrainConfig
 from kd_core.training.data import Example, PairDataset, collate
 from kd_core.training.losses import TeacherCache, response_losses, sft_loss
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 def check_kd_compatible(student: LoadedModel, teacher: LoadedModel) -> None:
@@ -70,7 +73,7 @@ class StudentLM(PeftModelForCausalLM):
     without `loss_fn` it is the ordinary PEFT forward.
     """
 
-    def forward(self, *args: Any, loss_fn: Callable[[Any, dict[str, Any]], dict[str, torch.Tensor]] | None = None, **kwargs: Any):
+    def forward(self, *args: Any, loss_fn: Callable[[Any, dict[str, Any]], dict[str, torch.Tensor]] | None = None, **kwargs: Any) -> Any:
         if loss_fn is None:
             return super().forward(*args, **kwargs)
         return loss_fn(self, kwargs)
@@ -100,7 +103,8 @@ class LossTrainer(Trainer):
         self._parts: dict[str, list[float]] = {}
         self._step_tokens: torch.Tensor | None = None
 
-    def get_batch_samples(self, epoch_iterator, num_batches, device):
+    def get_batch_samples(self, epoch_iterator: Iterator[dict[str, torch.Tensor]], num_batches: int,
+                          device: torch.device) -> tuple[list[dict[str, torch.Tensor]], torch.Tensor | int | None]:
         samples, count = super().get_batch_samples(epoch_iterator, num_batches, device)
         # Trainer counts tokens only for some model classes and label conventions; this
         # loss always needs the count, over this step's micro-batches on every process.
@@ -121,7 +125,8 @@ class LossTrainer(Trainer):
         loss = cfg.kd_weight * parts["kd"] + cfg.sft_weight * parts["sft"] if cfg.loss == "mix" else parts["kd"]
         return {"loss": loss, **parts}
 
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+    def compute_loss(self, model: torch.nn.Module, inputs: dict[str, torch.Tensor], return_outputs: bool = False,
+                     num_items_in_batch: torch.Tensor | int | None = None) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
         if not isinstance(self.accelerator.unwrap_model(model), StudentLM):
             raise KDError("LossTrainer needs the student made by add_lora (a StudentLM)")
         out = model(**inputs, loss_fn=self._losses)  # through DDP/FSDP/DeepSpeed and autocast
@@ -153,7 +158,7 @@ class LossTrainer(Trainer):
 # Progress log
 
 
-def jsonl_logger(path: Path, total_tokens_per_epoch: int | None = None):
+def jsonl_logger(path: Path, total_tokens_per_epoch: int | None = None) -> TrainerCallback:
     class JsonlLogger(TrainerCallback):
         def __init__(self):
             self.t0 = None
@@ -192,7 +197,7 @@ def truncate_log(path: Path, last_step: int) -> None:
 # The recipe
 
 
-def add_lora(model, settings: LoraSettings, seed: int = 0) -> StudentLM:
+def add_lora(model: PreTrainedModel, settings: LoraSettings, seed: int = 0) -> StudentLM:
     """A new LoRA on `model`, as the StudentLM that LossTrainer trains."""
     from peft import LoraConfig
 

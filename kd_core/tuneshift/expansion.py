@@ -18,7 +18,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -32,6 +32,11 @@ from kd_core.tuneshift.gaps import GapConfig
 from kd_core.tuneshift.generators import Exemplar, GenContext, Generator, make_generators
 from kd_core.tuneshift.pool import Pool, PoolFilter, Results
 from kd_core.tuneshift.scoring import ScoreConfig, check_same_tokenizer, score_prompts
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kd_core.tuneshift.pool import AddResult
 
 Progress = Callable[[int, int, str], None]
 
@@ -107,7 +112,8 @@ def check_prompt_lengths(lm: LoadedModel, prompts: Sequence[str], answer_tokens:
             )
 
 
-def add_seeds(pool: Pool, prompts: Sequence[str], finetuned: LoadedModel, config: ExpansionConfig, source: str = "seed", name: str = "seeds"):
+def add_seeds(pool: Pool, prompts: Sequence[str], finetuned: LoadedModel, config: ExpansionConfig, source: str = "seed",
+              name: str = "seeds") -> AddResult:
     """Add seed prompts as round 0 (after checking they fit the model)."""
     if not prompts:
         raise InputFileError(f"{name}: no prompts to start from")
@@ -488,7 +494,7 @@ def round_history(pool: Pool) -> list[dict[str, Any]]:
     return list(pool.get_meta(META_LOG, []))
 
 
-def scored_frame(pool: Pool):
+def scored_frame(pool: Pool) -> pd.DataFrame:
     """The pool's answered and scored prompts as a scores table (the columns of
     kd_core.tuneshift.scoring's output, plus state, round and source), for the gap figures."""
     import pandas as pd

@@ -33,7 +33,7 @@ import random
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -41,6 +41,9 @@ from kd_core.errors import KDError
 from kd_core.models.generation import GenerationConfig, chat_text, complete
 from kd_core.models.loading import LoadedModel
 from kd_core.tuneshift.questions import parse_prompt, parse_questions, writer_prompt
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,7 @@ class SelfQueryGenerator(Generator):
     name = "self-query"
     _SENTINEL = "\u2063KD-STUDIO-USER-TURN\u2063"
 
-    def user_turn_opening(self, tokenizer, system: str | None) -> str:
+    def user_turn_opening(self, tokenizer: PreTrainedTokenizerBase, system: str | None) -> str:
         """The chat text up to where the user's words begin, from the template itself."""
         messages = [{"role": "user", "content": self._SENTINEL}]
         if system is not None:

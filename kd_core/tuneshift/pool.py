@@ -40,7 +40,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from kd_core.data.dedup import DedupConfig, DedupIndex, Match, normalize
 from kd_core.errors import KDError
@@ -69,6 +69,9 @@ from kd_core.tuneshift.pool_records import (  # noqa: F401  (ACCEPTED re-exporte
     _locked,
     _now,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Pool(Curation):
@@ -439,7 +442,7 @@ class Pool(Curation):
             clauses.append("response IS NOT NULL" if f.has_response else "response IS NULL")
         return (" AND ".join(clauses) or "1"), params
 
-    def query(self, filter: PoolFilter | None = None, order: str = "id", limit: int | None = None, offset: int = 0):
+    def query(self, filter: PoolFilter | None = None, order: str = "id", limit: int | None = None, offset: int = 0) -> pd.DataFrame:
         """The matching prompts as a pandas DataFrame, one row per prompt, with the columns
         of `PromptRow` and `edited` (text differs from the original)."""
         import pandas as pd
@@ -494,13 +497,13 @@ class Pool(Curation):
             by_label={k: labels.get(k, 0) for k in ("above", "below", "none")},
         )
 
-    def pending_for_scoring(self, limit: int | None = None, include_rejected: bool = False):
+    def pending_for_scoring(self, limit: int | None = None, include_rejected: bool = False) -> pd.DataFrame:
         """Prompts without a response (new, or edited since they were answered), oldest
         first, for a loop to answer and score; rejected ones only when asked."""
         states = STATES if include_rejected else ("pending", "accepted", "edited")
         return self.query(PoolFilter(states=states, has_response=False), limit=limit)
 
-    def decisions(self, prompt_id: int | None = None):
+    def decisions(self, prompt_id: int | None = None) -> pd.DataFrame:
         """The decision log (oldest first) as a DataFrame, for one prompt or all."""
         import pandas as pd
 

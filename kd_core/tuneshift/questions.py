@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kd_core.models.generation import chat_text
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 MAX_PROMPT_CHARS = 300
 
@@ -70,7 +74,7 @@ def question_instruction(chunk: str, n: int) -> str:
             "Write one question per line.")
 
 
-def writer_prompt(tokenizer, chunk: str, n: int, system: str | None = None) -> str:
+def writer_prompt(tokenizer: PreTrainedTokenizerBase, chunk: str, n: int, system: str | None = None) -> str:
     # The assistant turn opens with "1.": small models then write a numbered list of
     # questions instead of answering, chatting or restating the text.
     return chat_text(tokenizer, question_instruction(chunk, n), system) + "1."

@@ -78,12 +78,12 @@ def _select(pool, arm: Arm) -> tuple[list[int], int]:
     return sorted(random.Random(arm.seed).sample(ids, size)), 0  # random draws among the rest
 
 
-def selected_ids(pool, arm: Arm, recipe: TuneShiftRecipe) -> list[int]:
+def selected_ids(pool: Pool, arm: Arm, recipe: TuneShiftRecipe) -> list[int]:
     """The pool's prompt ids an arm trains on (answered, never a rejected one)."""
     return _select(pool, arm)[0]
 
 
-def write_arm_data(pool, project: Path, arm: Arm, recipe: TuneShiftRecipe, folder: Path | None = None,
+def write_arm_data(pool: Pool, project: Path, arm: Arm, recipe: TuneShiftRecipe, folder: Path | None = None,
                    log: Log = print) -> tuple[Path, int, int]:
     """``data/<arm>/dataset.jsonl`` (and its data card) of the arm's selection, then its
     replay; returns the file, its rows, and how many prompts the selection left out for
@@ -255,7 +255,7 @@ def trained_adapters(recipe: TuneShiftRecipe, project: Path, train: TrainConfig)
     return out
 
 
-def expand_stage(recipe: TuneShiftRecipe, pool, folder: Path, log: Log) -> list[dict]:
+def expand_stage(recipe: TuneShiftRecipe, pool: Pool, folder: Path, log: Log) -> list[dict]:
     """Seeds into an empty pool, then the rounds not done yet (kd_core.tuneshift.expansion.expand_pool)."""
     from kd_core.runtime.background import throttled
     from kd_core.tuneshift.expansion import META_CURRENT, expand_pool, round_history

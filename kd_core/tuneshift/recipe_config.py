@@ -7,13 +7,17 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kd_core.data.config import checked_fields
 from kd_core.data.references import default_model, is_reference
 from kd_core.errors import InputFileError, KDError
 from kd_core.training.config import LoraSettings, TrainConfig
 from kd_core.tuneshift.expansion import ExpansionConfig
+
+if TYPE_CHECKING:
+    from kd_core.distill.config import PDConfig
+    from kd_core.models.loading import ModelSpec
 
 RECIPE_DIR = "recipe"  # <project>/recipe/: the run's status.json, process.log, run.lock, stages.json, config.yaml
 REPORT_DIR = "report"
@@ -164,12 +168,12 @@ class TuneShiftRecipe:
                                 per_round=m.per_round or self.expand.per_round))
         return plan
 
-    def model_spec(self, role: str):
+    def model_spec(self, role: str) -> ModelSpec:
         from kd_core.runtime.jobs import model_spec_from
 
         return model_spec_from(getattr(self, role), role)
 
-    def target_spec(self, name: str):
+    def target_spec(self, name: str) -> ModelSpec:
         from kd_core.runtime.jobs import model_spec_from
 
         return model_spec_from(self.targets[name], f"targets.{name}")
@@ -187,7 +191,7 @@ def _relative_model(value: Any, base_dir: Path) -> Any:
     return value
 
 
-def load_recipe(path: str | Path):
+def load_recipe(path: str | Path) -> TuneShiftRecipe | PDConfig:
     """A TuneShiftRecipe (settings at the top or under ``tuneshift:``), or a PDConfig for a
     file with a ``pd:`` mapping; every problem names the file and the setting."""
     from kd_core.data.config import read_yaml

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kd_core.data.references import Coverage, coverage
 from kd_core.tuneshift.recipe_config import DATA_DIR, REPORT_DIR, Arm, TuneShiftRecipe
+
+if TYPE_CHECKING:
+    from kd_core.tuneshift.pool import Pool
 
 
 def _coverage(project: Path, arm: str, facts: Coverage) -> tuple[set[str], int] | None:
@@ -59,7 +62,7 @@ def _repeated(pool, data: Path, questions: str) -> int:
     return sum(index.check(it.question) is not None for it in question_set(questions))
 
 
-def build_report(recipe: TuneShiftRecipe, project: Path, pool, arms: list[Arm], adapters: dict[str, str]) -> dict[str, Any]:
+def build_report(recipe: TuneShiftRecipe, project: Path, pool: Pool, arms: list[Arm], adapters: dict[str, str]) -> dict[str, Any]:
     """Everything the report shows, as data: rounds, per-arm data, training, evaluations,
     and accuracy split by whether the arm's prompts carry the question's fact."""
     from kd_core.evaluation.qa import EVAL_DIR
@@ -153,7 +156,7 @@ def report_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(project: Path, report: dict[str, Any], pool, recipe: TuneShiftRecipe) -> Path:
+def write_report(project: Path, report: dict[str, Any], pool: Pool, recipe: TuneShiftRecipe) -> Path:
     """``report/results.json``, ``report/report.md`` and ``report/report.html`` (plotly.js
     inlined once: it opens offline)."""
     import html
