@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from kd_core.cli.common import command
+from kd_core.data.files import write_atomic
 from kd_core.demo.models import DEMO_ADAPTER_DIR
 from kd_core.demo.world import DemoBuildConfig
 
@@ -44,7 +44,7 @@ def cmd_demo_coverage(args: argparse.Namespace) -> int:
     with Pool(args.project, create=False) as pool:
         report = coverage_report(pool)
     if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+        write_atomic(args.out, json.dumps(report, indent=2) + "\n")
     print(f"accepted {report['accepted']} prompts touch {report['facts']}/{report['facts_total']} facts "
           f"({report['coverage']:.0%}); {report['beyond_seeds']} of them no seed mentions (seeds: {report['seed_facts']})")
     for title, table in (("generator", report["by_generator"]), ("round", report["by_round"])):

@@ -6,18 +6,25 @@ is renamed over the target (atomic on POSIX): two writers never share a temp fil
 a reader sees the old file or the new one.  JSONL files that grow by appends (answers,
 questions) may end in a line torn by a kill; readers drop that one line (the work is
 redone) and name the file and line of any other damage.
+
+Folders written as a whole (a trained adapter, a merged export) go the same way:
+written into a temporary folder beside their place and swapped in (`replace_dir`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from kd_core.errors import InputFileError
+
+log = logging.getLogger(__name__)
 
 
 def now() -> str:
@@ -25,12 +32,31 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+def fsync_dir(folder: str | Path) -> None:
+    """Make a rename in `folder` durable (a crash right after it cannot undo it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # not every platform opens folders
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on a folder; the rename itself stays atomic
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> None:
-    """Write aside (unique temp name), fsync, rename: a reader or a kill never leaves
-    half a file under its name, and concurrent writers never collide on the temp file."""
+    """Write aside (unique temp name), fsync, rename, fsync the folder: a reader or a
+    kill never leaves half a file under its name, and concurrent writers never collide
+    on the temp file (the last rename wins, whole).  `data` is text (UTF-8) or bytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = _temp_name(path)
     try:
         with open(tmp, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
@@ -40,6 +66,10 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
+
+
+write_atomic_bytes = write_atomic  # the same writer; the name says bytes at call sites that write them
 
 
 def write_atomic_many(files: "dict[Path, str | bytes]") -> None:
@@ -52,7 +82,7 @@ def write_atomic_many(files: "dict[Path, str | bytes]") -> None:
         for path, data in files.items():
             path = Path(path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+            tmp = _temp_name(path)
             temps.append((tmp, path))
             with open(tmp, "wb") as f:
                 f.write(data.encode("utf-8") if isinstance(data, str) else data)
@@ -64,14 +94,69 @@ def write_atomic_many(files: "dict[Path, str | bytes]") -> None:
         for tmp, _ in temps:
             tmp.unlink(missing_ok=True)
     for folder in {path.parent for _, path in temps}:
-        try:
-            fd = os.open(folder, os.O_RDONLY)
-        except OSError:
-            continue  # not every platform opens folders
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(folder)
+
+
+def temp_dir_beside(target: str | Path) -> Path:
+    """A new, empty, hidden folder beside `target` (same filesystem: it can be renamed
+    into place), for `replace_dir`."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp.mkdir()
+    return tmp
+
+
+def _aside_name(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.old")
+
+
+def recover_dir(target: str | Path) -> None:
+    """Undo what a kill between `replace_dir`'s two renames left: when `target` is
+    missing and an earlier version waits aside (``.NAME.*.old``), it goes back; aside
+    copies no longer needed are removed."""
+    target = Path(target)
+    if not target.parent.is_dir():
+        return
+    aside = sorted(target.parent.glob(f".{target.name}.*.old"), key=lambda p: p.stat().st_mtime)
+    if aside and not target.exists():
+        os.replace(aside.pop(), target)
+        fsync_dir(target.parent)
+    for old in aside:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def replace_dir(new: str | Path, target: str | Path) -> None:
+    """Put the folder `new` (written whole and beside `target`, see `temp_dir_beside`)
+    in the place of `target`, which may exist (one writer per folder: a job's process).
+
+    A folder cannot be renamed over a non-empty one, so an old `target` is renamed aside
+    first, then `new` is renamed in, then the old one is removed: a reader sees the old
+    folder whole or the new one whole, and at worst, for the instant between the two
+    renames, no folder (never a half-written or half-deleted one).  A kill inside that
+    instant leaves the old folder aside under ``.NAME.*.old``; `recover_dir` (which runs
+    here first, and which readers may call) puts it back.  Removing the old folder
+    before renaming would instead leave a half-deleted folder to a kill."""
+    new, target = Path(new), Path(target)
+    for f in new.rglob("*"):
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+    fsync_dir(new)
+    recover_dir(target)
+    aside = None
+    if target.exists():
+        aside = _aside_name(target)
+        os.replace(target, aside)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        if aside is not None and not target.exists():
+            os.replace(aside, target)
+        raise
+    fsync_dir(target.parent)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def write_json(path: str | Path, data: Any) -> None:
@@ -81,11 +166,42 @@ def write_json(path: str | Path, data: Any) -> None:
 def read_json(path: str | Path) -> dict[str, Any]:
     """A state file's object; {} when it is missing or unreadable (a state file is
     rewritten whole, so a damaged one means no state, not an error to stop on)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, UnicodeDecodeError):
-        return {}
+    data = load_json(path)
     return data if isinstance(data, dict) else {}
+
+
+_warned: set[tuple[str, int, int]] = set()
+
+
+def damaged(path: str | Path, why: str) -> None:
+    """Say (once per version of the file: readers poll) that a state file is damaged and
+    is treated as missing; the message names the file."""
+    path = Path(path)
+    try:
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = (str(path), 0, 0)
+    if key not in _warned:
+        _warned.add(key)
+        log.warning("%s is damaged (%s); it is treated as missing", path, why)
+
+
+def load_json(path: str | Path, default: Any = None) -> Any:
+    """The JSON value of a state file; `default` when it is missing, and when it is
+    damaged (truncated by a crash, not JSON), which is said naming the file (`damaged`)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return default
+    except UnicodeDecodeError:
+        damaged(path, "not UTF-8 text")
+        return default
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        damaged(path, f"not valid JSON: {e.msg} at line {e.lineno}")
+        return default
 
 
 def update_json(path: str | Path, **fields: Any) -> dict[str, Any]:

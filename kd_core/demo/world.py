@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from kd_core.data.files import write_atomic
 from kd_core.demo.models import DEMO_ADAPTER_DIR, demo_spec
 from kd_core.evaluation.qa import QAItem
 from kd_core.models.loading import REPO_ROOT, LoadedModel
@@ -148,7 +149,7 @@ def replay_pairs(base: LoadedModel | None, max_new_tokens: int = 64) -> list[dic
 
     answers = generate(base, questions, GenerationConfig(max_new_tokens=max_new_tokens, batch_size=16))
     pairs = [{"prompt": q, "response": trim_to_sentence(a)} for q, a in zip(questions, answers)]
-    REPLAY_FILE.write_text("".join(json.dumps(p) + "\n" for p in pairs))
+    write_atomic(REPLAY_FILE, "".join(json.dumps(p) + "\n" for p in pairs))
     return pairs
 
 
@@ -190,7 +191,7 @@ def build_adapter(config: DemoBuildConfig | None = None, log: Callable[[str], No
     rel = lambda p: str(Path(p).resolve()).replace(str(REPO_ROOT) + "/", "")  # noqa: E731  (no machine paths in the repo)
     summary.update(adapter=rel(out), total_wall_s=round(time.perf_counter() - t0, 1),
                    examples_domain=n_domain, examples_replay=len(replay), config={**asdict(config), "out_dir": rel(config.out_dir)})
-    (out / "build.json").write_text(json.dumps(summary, indent=2))
+    write_atomic(out / "build.json", json.dumps(summary, indent=2))
     return summary
 
 
@@ -222,7 +223,7 @@ def evaluate_demo(out_path: str | Path | None = None, roles: tuple[str, ...] = (
         report["models"][role] = entry
         del lm
     if out_path:
-        Path(out_path).write_text(json.dumps(report, indent=2) + "\n")
+        write_atomic(out_path, json.dumps(report, indent=2) + "\n")
     return report
 
 
@@ -282,7 +283,7 @@ def gap_report(scores_path: str | Path = DEMO_DIR / "demo_scores.parquet", out_p
     report["mean_logratio"] = {"domain": round(float(np.mean(lr[positive])), 4), "control": round(float(np.mean(lr[~positive])), 4)}
     report["wall_s"] = round(time.perf_counter() - t0, 1)
     if out_path:
-        Path(out_path).write_text(json.dumps(report, indent=2) + "\n")
+        write_atomic(out_path, json.dumps(report, indent=2) + "\n")
     return report
 
 

@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from kd_core.data.files import now, read_json, write_json
+from kd_core.data.files import now, read_json, write_atomic, write_json
 from kd_core.errors import KDError
 from kd_core.runtime import lifecycle
 from kd_core.runtime.job_folder import (
@@ -107,7 +107,7 @@ def create_job(project: str | Path, config: JobConfig, job_id: str | None = None
     except FileExistsError:
         raise KDError(f"a job named '{job_id}' already exists in {job_dir.parent}") from None
     config.train.output_dir = str(job_dir)
-    (job_dir / CONFIG).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
+    write_atomic(job_dir / CONFIG, yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
     write_json(job_dir / STATUS, {"id": job_id, "state": "created", "created": now(), "name": config.name})
     return job_dir
 
@@ -183,7 +183,7 @@ def stop_job(job_dir: str | Path, wait_s: float = 0.0) -> dict[str, Any]:
         return update_status(job_dir, state="cancelled", ended=now(), error="cancelled before it started")
     if status["state"] not in ACTIVE:
         raise KDError(f"job {status['id']} is not running (state: {status['state']})")
-    (job_dir / STOP).write_text(now() + "\n")
+    write_atomic(job_dir / STOP, now() + "\n")
     return _wait_exit(job_dir, wait_s)
 
 

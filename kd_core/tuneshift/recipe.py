@@ -34,6 +34,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from kd_core.data.files import write_atomic
 from kd_core.errors import KDError
 from kd_core.models.generation import GenerationConfig
 from kd_core.runtime import runs
@@ -163,7 +164,7 @@ def run_recipe(recipe: TuneShiftRecipe, project: str | Path, stages: Sequence[st
     project = Path(project).expanduser()
     project.mkdir(parents=True, exist_ok=True)
     with Pool(project) as pool, runs.recorded(project, RECIPE_DIR, WHAT, stages=list(stages), stage=None) as folder:
-        (folder / "config.yaml").write_text(recipe_yaml(recipe))
+        write_atomic(folder / "config.yaml", recipe_yaml(recipe))
         return _run(recipe, project, pool, folder, stages, chosen, log)
 
 

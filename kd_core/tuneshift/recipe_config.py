@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kd_core.data.config import checked_fields
+from kd_core.data.files import write_atomic
 from kd_core.data.references import default_model, is_reference
 from kd_core.errors import InputFileError, KDError
 from kd_core.training.config import LoraSettings, TrainConfig
@@ -243,5 +244,5 @@ def save_recipe(project: str | Path, recipe: TuneShiftRecipe, comment: str = "")
     path = root / "recipe.yaml"
     if path.exists() and path.read_text() != text:
         path = root / f"recipe-{time.strftime('%Y%m%d-%H%M%S')}.yaml"
-    path.write_text(text)
+    write_atomic(path, text)
     return path

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kd_core.data.files import load_json, write_atomic
 from kd_core.data.references import Coverage, coverage
 from kd_core.tuneshift.recipe_config import DATA_DIR, REPORT_DIR, Arm, TuneShiftRecipe
 
@@ -69,8 +70,8 @@ def build_report(recipe: TuneShiftRecipe, project: Path, pool: Pool, arms: list[
     from kd_core.runtime import jobs
 
     def summary(name: str) -> dict | None:
-        path = project / EVAL_DIR / name / "summary.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        found = load_json(project / EVAL_DIR / name / "summary.json")  # a damaged one is named and counts as missing
+        return found if isinstance(found, dict) else None
 
     counts = pool.counts()
     out: dict[str, Any] = {
@@ -171,8 +172,8 @@ def write_report(project: Path, report: dict[str, Any], pool: Pool, recipe: Tune
     out = project / REPORT_DIR
     out.mkdir(parents=True, exist_ok=True)
     md = report_markdown(report)
-    (out / "report.md").write_text(md)
-    (out / "results.json").write_text(json.dumps(report, indent=2))
+    write_atomic(out / "report.md", md)
+    write_atomic(out / "results.json", json.dumps(report, indent=2) + "\n")
     frame = scored_frame(pool)
     figs = [figures.gap_scatter(frame, recipe.expand.gap.metric, recipe.expand.gap.threshold, title="The pool: perplexity gap")
             if len(frame) else figures.empty_figure("The pool holds no scored prompt")]
@@ -182,10 +183,11 @@ def write_report(project: Path, report: dict[str, Any], pool: Pool, recipe: Tune
     results = project_results(project)
     figs.append(figures.accuracy_bars(results[results["questions"] == recipe.eval.questions] if len(results) else results))
     parts = [f.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, f in enumerate(figs)]
-    body = MarkdownIt("commonmark").enable("table").render(md)
+    # html off: names people typed (recipe, arms, models) come out as text, never as live tags.
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(md)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(report['recipe'])}</title>"
             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:3px 6px}</style></head><body>"
             + body + "".join(parts) + "</body></html>")
-    (out / "report.html").write_text(page)
+    write_atomic(out / "report.html", page)
     return out / "report.html"

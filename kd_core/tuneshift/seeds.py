@@ -8,11 +8,11 @@ as it was; an earlier, different file of the same name is kept (the new one is s
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
 
+from kd_core.data.files import write_atomic
 from kd_core.data.prompt_files import PromptFile, read_prompts
 from kd_core.errors import KDError
 from kd_core.project import Project
@@ -33,7 +33,7 @@ def stage_seeds(project: str | Path, path: str | Path) -> PromptFile:
     if target.exists() and not same and target.read_bytes() != source.read_bytes():
         target = target.with_name(f"{target.stem}-{_stamp()}{target.suffix}")  # keep the earlier file
     if not same:
-        shutil.copyfile(source, target)
+        write_atomic(target, source.read_bytes())  # a kill while copying leaves no half seed file
     return replace(found, path=str(target))
 
 
@@ -42,7 +42,7 @@ def stage_text(project: str | Path, text: str) -> PromptFile:
     folder = Project.at(project).seeds_dir
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".pasted-{_stamp()}.txt"  # hidden until checked: a failed read leaves no seed file
-    tmp.write_text(text.strip() + "\n")
+    write_atomic(tmp, text.strip() + "\n")
     try:
         found = read_prompts(tmp)
     except KDError:
