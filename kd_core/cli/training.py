@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -23,7 +24,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.background:
         status = jobs.start_job(job_dir, processes=args.processes)
         print(f"job {status['id']} started in the background (pid {read_json(job_dir / jobs.PROCESS).get('pid')}): {job_dir}")
-        print(f"    kd-studio jobs show {status['id']} --project {args.project}")
+        print("    " + shlex.join(["kd-studio", "jobs", "show", str(status["id"]), "--project", str(args.project)]))
         return 0
     print(f"job {job_dir.name}: {job_dir}")
     status = jobs.run_job(job_dir, echo=print) if args.processes == 1 else jobs.run_foreground(job_dir, args.processes)

@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from kd_core.data.files import write_atomic
+from kd_core.data.files import replace_dir, temp_dir_beside, write_atomic
 from kd_core.demo.models import DEMO_ADAPTER_DIR, demo_spec
 from kd_core.evaluation.qa import QAItem
 from kd_core.models.loading import REPO_ROOT, LoadedModel
@@ -184,14 +184,17 @@ def build_adapter(config: DemoBuildConfig | None = None, log: Callable[[str], No
             seed=config.seed, lora=LoraSettings(r=config.r, alpha=config.alpha, dropout=config.dropout),
         ))
         out = Path(config.out_dir)
-        if out.exists():
-            shutil.rmtree(out)
-        shutil.copytree(Path(tmp) / "adapter", out)
-        shutil.copy(Path(tmp) / "log.jsonl", out / "train_log.jsonl")
-    rel = lambda p: str(Path(p).resolve()).replace(str(REPO_ROOT) + "/", "")  # noqa: E731  (no machine paths in the repo)
-    summary.update(adapter=rel(out), total_wall_s=round(time.perf_counter() - t0, 1),
-                   examples_domain=n_domain, examples_replay=len(replay), config={**asdict(config), "out_dir": rel(config.out_dir)})
-    write_atomic(out / "build.json", json.dumps(summary, indent=2))
+        rel = lambda p: str(Path(p).resolve()).replace(str(REPO_ROOT) + "/", "")  # noqa: E731  (no machine paths in the repo)
+        summary.update(adapter=rel(out), total_wall_s=round(time.perf_counter() - t0, 1),
+                       examples_domain=n_domain, examples_replay=len(replay), config={**asdict(config), "out_dir": rel(config.out_dir)})
+        staged = temp_dir_beside(out)  # built whole beside the old adapter, then swapped in
+        try:
+            shutil.copytree(Path(tmp) / "adapter", staged, dirs_exist_ok=True)
+            shutil.copy(Path(tmp) / "log.jsonl", staged / "train_log.jsonl")
+            write_atomic(staged / "build.json", json.dumps(summary, indent=2))
+            replace_dir(staged, out)
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)
     return summary
 
 

@@ -175,6 +175,14 @@ def pd_args(project: str | Path, stages: Sequence[str]) -> list[str]:
     return ["pd", "--project", str(project), "--config", str(pd_config_path(project)), "--stages", ",".join(stages)]
 
 
+def pd_command(project: str | Path, stages: Sequence[str]) -> str:
+    """`pd_args` as one shell line to copy (``kd-studio pd ...``), each argument quoted
+    (a project path with spaces or shell characters stays one harmless argument)."""
+    import shlex
+
+    return shlex.join(["kd-studio", *pd_args(project, stages)])
+
+
 def start_pd(project: str | Path, config: PDConfig, stages: Sequence[str]) -> dict[str, Any]:
     """Save `config` into the project (pd/config.yaml) and run `stages` in a process of
     its own (kd_core.runtime.background: pd/run.yaml; its output goes to ``pd/process.log``);

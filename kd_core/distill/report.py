@@ -100,7 +100,10 @@ def pd_report(project: Path, pool: Pool, chunks: Sequence[Chunk], items: Sequenc
     counts = {mode: len(read_jsonl(answers_path(project, mode))) for mode in MODES}
     train = {}
     for key, job_id in job_ids.items():
-        s = jobs.job_status(jobs.jobs_dir(project) / job_id).get("summary") or {}
+        try:
+            s = jobs.job_status(jobs.jobs_dir(project) / job_id).get("summary") or {}
+        except KDError:
+            s = {}  # its status.json is damaged (named in a warning): the report goes on without its numbers
         train[key] = {"job": job_id, **{k: s.get(k) for k in ("examples", "steps", "wall_s", "tokens_per_s", "final_loss", "teacher_cache")}}
     rag = results.get("rag", {}).get("accuracy")
     return {

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from kd_core.data.documents import Chunk, Document, chunk_document, read_documents, token_counter
-from kd_core.data.files import append_jsonl, jsonl_text, read_jsonl, write_atomic
+from kd_core.data.files import append_jsonl, jsonl_text, load_json, read_jsonl, write_atomic
 from kd_core.distill.config import (
     LIVE,
     META_QUESTION_STATS,
@@ -73,8 +73,8 @@ def ingest(project: str | Path, docs: Sequence[Document], tokenizer: PreTrainedT
         )
     name = getattr(tokenizer, "name_or_path", "") or ""
     settings = {"chunk_tokens": chunk_tokens, "tokenizer": Path(name).name}
-    old_settings = json.loads(Project.at(project).chunking_file.read_text()) if Project.at(project).chunking_file.exists() else None
-    if old_settings is not None and old_settings["chunk_tokens"] != chunk_tokens:
+    old_settings = load_json(Project.at(project).chunking_file)  # missing, or damaged (named in a warning): none recorded
+    if isinstance(old_settings, dict) and old_settings.get("chunk_tokens", chunk_tokens) != chunk_tokens:
         raise KDError(f"chunk_tokens: {project} was chunked with {old_settings['chunk_tokens']} tokens, not {chunk_tokens}; "
                       "use a new project folder for another chunk size")
     old_docs = {d.id: d for d in load_documents(project)}

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 from datetime import datetime
@@ -149,7 +150,7 @@ def job_status(job_dir: str | Path) -> dict[str, Any]:
     job_dir = Path(job_dir)
     status = read_json(job_dir / STATUS)
     if not status:
-        raise KDError(f"{job_dir} is not a job folder (no readable {STATUS})")
+        raise KDError(f"{job_dir} is not a job folder: its {STATUS} is missing or damaged ({job_dir / STATUS})")
     status.setdefault("id", job_dir.name)
     status["dir"] = str(job_dir)
     if status.get("state") in ACTIVE:
@@ -171,7 +172,10 @@ def list_jobs(project: str | Path) -> list[dict[str, Any]]:
     out = []
     for d in sorted(root.iterdir()):
         if (d / CONFIG).is_file() and (d / STATUS).is_file():
-            out.append(job_status(d))
+            try:
+                out.append(job_status(d))
+            except KDError:
+                continue  # a damaged status.json (named in a warning by read_json) hides that job, not the others
     return out
 
 
@@ -246,7 +250,7 @@ def train_to_completion(project: str | Path, spec: Any, data: str | Path, train:
             return status
         if status["state"] in ACTIVE:
             raise KDError(f"job {job_id} is {status['state']} in another process; wait for it or stop it "
-                          f"(kd-studio jobs stop {job_id} --project {project})")
+                          f"({shlex.join(['kd-studio', 'jobs', 'stop', str(job_id), '--project', str(project)])})")
         checkpoint = last_checkpoint(job_dir)
         log(f"train {job_id}: {status['state']} before; " + (f"resuming from {checkpoint.name}" if checkpoint else "starting again"))
         status = run_job(job_dir, resume_from=checkpoint, echo=log)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -166,5 +167,7 @@ def status_markdown(label: str, status: dict[str, Any], idle: str) -> str:
     if state in ACTIVE:
         line += f" · {status.get('stage') or 'starting'} (pid {status.get('pid')})"
     if status.get("error"):
-        line += f"\n\n```\n{status['error']}\n```"
+        error = str(status["error"])
+        fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", error)), default=0))  # the error cannot close it
+        line += f"\n\n{fence}\n{error}\n{fence}"
     return line

@@ -14,16 +14,14 @@ difference, and the export fails instead of leaving a silently broken model behi
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
-from kd_core.data.files import write_json
+from kd_core.data.files import replace_dir, temp_dir_beside, write_json
 from kd_core.errors import KDError
 from kd_core.models.loading import ModelSpec, load_model
 from kd_core.training.data import Example, PairDataset
@@ -109,7 +107,7 @@ def merge_adapter(
     merged = lm.model.merge_and_unload()
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    tmp = temp_dir_beside(out)
     try:
         merged.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -127,9 +125,9 @@ def merge_adapter(
                 f"per token (tolerance {tolerance:g}, {dtype}); nothing was written to {out}"
             )
         write_json(tmp / "kd_studio_export.json", {"base": spec.name, "adapter": spec.adapter, "check": report.to_dict()})
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)  # a half-written export is never seen under its name
+        # Synced, then swapped in: an earlier export is renamed aside, the new one renamed in,
+        # the old one removed (removing it first would leave a half-deleted export to a kill).
+        replace_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return report

@@ -27,7 +27,16 @@ import torch
 from peft import PeftModelForCausalLM
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
-from kd_core.data.files import append_jsonl, jsonl_text, read_json, read_jsonl, write_atomic, write_json
+from kd_core.data.files import (
+    append_jsonl,
+    jsonl_text,
+    read_json,
+    read_jsonl,
+    replace_dir,
+    temp_dir_beside,
+    write_atomic,
+    write_json,
+)
 from kd_core.errors import KDError
 from kd_core.models import devices
 from kd_core.models.loading import LoadedModel, ModelSpec, guard_4bit_cpu, load_model
@@ -322,8 +331,7 @@ def train_lora(
     adapter_dir = out / "adapter"
     teacher_label = None if config.loss == "sft" else (teacher_lm.spec.label() if teacher_lm else "self (adapter disabled)")
     if main_process:
-        model.save_pretrained(adapter_dir)
-        lm.tokenizer.save_pretrained(adapter_dir)  # the chat template used travels with the adapter
+        save_adapter(model, lm.tokenizer, adapter_dir)
         write_json(out / "train_config.json",
                    {"config": config.to_dict(), "student": lm.spec.to_dict(), "teacher": teacher_label, "processes": world})
     trainer.accelerator.wait_for_everyone()  # every process returns with the adapter on disk
@@ -348,6 +356,25 @@ def train_lora(
             "hits": trainer.teacher_cache.hits, "misses": trainer.teacher_cache.misses,
             "mb": round(trainer.teacher_cache.bytes / 2**20, 1)},
     }
+
+
+def save_adapter(model: Any, tokenizer: Any, adapter_dir: str | Path) -> Path:
+    """Save the LoRA (and the tokenizer: the chat template used travels with the adapter)
+    into `adapter_dir` durably: written whole into a folder beside it, synced, then
+    swapped in (kd_core.data.files.replace_dir: an earlier adapter is renamed aside, the
+    new one renamed in, the old one removed), so a kill during the save leaves the
+    previous adapter or the new one, never a half-written one."""
+    import shutil
+
+    adapter_dir = Path(adapter_dir)
+    staged = temp_dir_beside(adapter_dir)
+    try:
+        model.save_pretrained(staged)
+        tokenizer.save_pretrained(staged)
+        replace_dir(staged, adapter_dir)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)  # gone after the swap; a failed save leaves no staged folder
+    return adapter_dir
 
 
 def world_size() -> int:

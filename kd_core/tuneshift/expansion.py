@@ -335,6 +335,14 @@ def cli_args(config: ExpansionConfig) -> list[str]:
     return args
 
 
+def cli_command(project: str | Path, seeds: str, config: ExpansionConfig) -> str:
+    """``kd-studio expand --project P --seeds S ...`` (`cli_args`) as one shell line to
+    copy, each argument quoted: a path or a system prompt people typed stays one argument."""
+    import shlex
+
+    return shlex.join(["kd-studio", "expand", "--project", str(project), "--seeds", seeds, *cli_args(config)])
+
+
 def read_seeds(ref: str) -> PromptFile:
     """A seed prompt file, or a reference to one (demo:seeds), read and checked."""
     from kd_core.data.prompt_files import read_prompts

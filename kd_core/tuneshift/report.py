@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kd_core.data.files import load_json, write_atomic
+from kd_core.data.files import damaged, load_json, write_atomic
 from kd_core.data.references import Coverage, coverage
 from kd_core.tuneshift.recipe_config import DATA_DIR, REPORT_DIR, Arm, TuneShiftRecipe
 
@@ -44,7 +44,11 @@ def _split(project: Path, name: str, covered: set[str]) -> dict[str, list[int]] 
     path = project / EVAL_DIR / name / "items.jsonl"
     if not path.exists():
         return None
-    items = pd.read_json(path, lines=True)
+    try:
+        items = pd.read_json(path, lines=True)
+    except ValueError as e:
+        damaged(path, f"not valid JSON lines: {e}")
+        return None
     if "fact" not in items:
         return None
     cov = items["fact"].isin(covered)
