@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from kd_core.data.files import write_atomic_bytes
 from kd_core.errors import InputFileError, KDError
 
 METRICS = ("logratio", "diff", "topk", "max")
@@ -138,7 +139,9 @@ def save_scores(df: pd.DataFrame, path: str | Path) -> Path:
     table = pa.Table.from_pandas(df, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta[_META_KEY] = json.dumps(df.attrs.get("kd_scoring", {})).encode()
-    pq.write_table(table.replace_schema_metadata(meta), path)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.replace_schema_metadata(meta), sink)
+    write_atomic_bytes(path, sink.getvalue().to_pybytes())  # a kill never leaves half a Parquet file
     return path
 
 
