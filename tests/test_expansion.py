@@ -354,7 +354,8 @@ def test_unknown_generator_names_are_refused_before_any_work():
         ExpansionConfig(generators=("crawl", "magic"))
 
 
-def test_expand_command_runs_a_round_on_given_models_and_resumes_without_seeds(tmp_path, tiny_llama_dir, tiny_llama_adapter, capsys):
+def test_expand_command_runs_a_round_on_given_models_and_resumes_without_seeds(tmp_path, tiny_llama_dir, tiny_llama_adapter, capsys,
+                                                                              lock_dir):
     seeds = tmp_path / "seeds.txt"
     seeds.write_text("\n".join(helpers.SEEDS) + "\n")
     project = tmp_path / "new" / "project"

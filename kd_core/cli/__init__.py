@@ -12,7 +12,7 @@ import sys
 
 import kd_core  # noqa: F401  (sets the offline defaults before any HF import)
 from kd_core.cli import demo, distill, models, recipes, serve, training, tuneshift, worker
-from kd_core.cli.common import COMMANDS, command, role_specs  # noqa: F401  (the commands' registry, used by tests)
+from kd_core.cli.common import COMMANDS, command, grant_model_flags, role_specs  # noqa: F401  (the commands' registry, used by tests)
 from kd_core.cli.tuneshift import expansion_config  # noqa: F401  (what `expand` flags give, used by the UI's tests)
 from kd_core.errors import KDError
 
@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Groups ("models", "demo", ...) name their sub-command in "<group>_command".
     key = " ".join(x for x in (args.command, getattr(args, f"{args.command}_command", None)) if x)
+    grant_model_flags(args)  # trust_remote_code and allow_pickle: from this command line only
     try:
         return COMMANDS[key](args)
     except KDError as e:

@@ -28,6 +28,7 @@ def model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--4bit", dest="load_in_4bit", action="store_true", help="load in 4-bit nf4 (bitsandbytes)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow model repositories to run their own code")
+    p.add_argument("--allow-pickle", action="store_true", help="allow pickle weights (.bin/.pt), which can run code when loaded")
 
 
 def role_specs(args: argparse.Namespace, roles: tuple[str, ...] = ("base", "finetuned", "target"), adapter_to: str = "finetuned") -> dict:
@@ -54,8 +55,19 @@ def role_specs(args: argparse.Namespace, roles: tuple[str, ...] = ("base", "fine
             spec = ModelSpec(name, adapter=adapter)
         spec.dtype, spec.device = args.dtype, args.device
         spec.load_in_4bit, spec.trust_remote_code = args.load_in_4bit, args.trust_remote_code
+        spec.allow_pickle = getattr(args, "allow_pickle", False)
         specs[role] = spec
     return specs
+
+
+def grant_model_flags(args: argparse.Namespace) -> None:
+    """This process's --trust-remote-code and --allow-pickle, the only place they come from:
+    specs read from files (run.yaml, pool meta, recipes, job configs) get these values, and
+    the workers and jobs this process starts get the same flags (kd_core.models.loading.grant)."""
+    from kd_core.models.loading import grant
+
+    grant(trust_remote_code=bool(getattr(args, "trust_remote_code", False)),
+          allow_pickle=bool(getattr(args, "allow_pickle", False)))
 
 
 def id_list(text: str) -> str:

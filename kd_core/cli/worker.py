@@ -68,7 +68,12 @@ WORKERS: dict[str, Callable[[dict[str, Any]], int]] = {"expand": expand, "pd": p
 
 @command("worker")
 def cmd_worker(args: argparse.Namespace) -> int:
-    """Run the background run described by RUN_FOLDER/run.yaml."""
+    """Run the background run described by RUN_FOLDER/run.yaml. Its models' trust_remote_code
+    and allow_pickle come from this command line (--trust-remote-code, --allow-pickle, which
+    the starter passes only when it was started with them), never from run.yaml."""
+    from kd_core.cli.common import grant_model_flags
+
+    grant_model_flags(args)
     run = read_run(args.folder)
     return WORKERS[run["kind"]](run)
 
@@ -76,3 +81,5 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     worker = sub.add_parser("worker", help="run a background run from its run.yaml (what the UI starts)")
     worker.add_argument("folder", help="the run's folder: PROJECT/expand, PROJECT/pd, PROJECT/evaluate or PROJECT/recipe")
+    worker.add_argument("--trust-remote-code", action="store_true", help="let the run's models run their repositories' code")
+    worker.add_argument("--allow-pickle", action="store_true", help="let the run's models load pickle weights (.bin/.pt)")

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from kd_core.data.files import jsonl_rows
 from kd_core.data.prompt_files import decode_text
 from kd_core.errors import InputFileError, KDError
+from kd_core.limits import Limits, check_count, current as current_limits
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -58,8 +59,10 @@ def _doc_id(raw: str) -> str:
     return _ID_OK.sub("-", raw.strip()).strip("-") or "doc"
 
 
-def read_document_file(path: str | Path) -> list[Document]:
-    """The documents in one file (see the module docstring for the formats)."""
+def read_document_file(path: str | Path, limits: Limits | None = None) -> list[Document]:
+    """The documents in one file (see the module docstring for the formats); more than
+    `limits.documents` in it (the process's limits by default) is refused."""
+    limits = limits or current_limits()
     p = Path(path).expanduser()
     name = str(path)
     if not p.exists():
@@ -84,23 +87,29 @@ def read_document_file(path: str | Path) -> list[Document]:
             raise InputFileError(f"{name}, line {n}: the document's 'text' is empty")
         doc_id = _doc_id(str(row.get("id") or f"{p.stem}-{n}"))
         docs.append(Document(doc_id, row["text"].strip(), str(row.get("title") or ""), f"{name}, line {n}"))
+        check_count(name, len(docs), limits.documents, "documents or more", "documents")
     if not docs:
         raise InputFileError(f"{name}: no documents in the file")
     return docs
 
 
-def read_documents(paths: Sequence[str | Path]) -> list[Document]:
-    """Every document in `paths`, checked as a whole: ids unique across files."""
+def read_documents(paths: Sequence[str | Path], limits: Limits | None = None) -> list[Document]:
+    """Every document in `paths`, checked as a whole: ids unique across files, no more
+    than `limits.documents` in all (the process's limits by default)."""
+    limits = limits or current_limits()
     if not paths:
         raise KDError("no document files given")
+    check_count(f"{len(paths)} document files", len(paths), limits.documents, "files", "documents")
     docs: list[Document] = []
     seen: dict[str, str] = {}
     for path in paths:
-        for doc in read_document_file(path):
+        for doc in read_document_file(path, limits):
             if doc.id in seen:
                 raise InputFileError(f"{doc.source}: document id '{doc.id}' is used twice (also in {seen[doc.id]})")
             seen[doc.id] = doc.source
             docs.append(doc)
+        check_count(f"the documents of {len(paths)} file{'s' * (len(paths) != 1)}", len(docs), limits.documents, "documents",
+                    "documents")
     return docs
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kd_core.errors import InputFileError
+from kd_core.limits import Limits, check_count, current as current_limits
 
 FORMATS = {
     ".txt": "txt",
@@ -79,8 +80,10 @@ class PromptFile:
         return f"{len(self.prompts)} prompt{'s' * (len(self.prompts) != 1)} from {self.path}{tail}"
 
 
-def read_prompts(path: str | Path) -> PromptFile:
-    """Read a prompt file in any supported format (chosen by its extension)."""
+def read_prompts(path: str | Path, limits: Limits | None = None) -> PromptFile:
+    """Read a prompt file in any supported format (chosen by its extension); a file with
+    more prompts than `limits` allow (the process's limits by default) is refused whole."""
+    limits = limits or current_limits()
     p = Path(path).expanduser()
     name = str(path)
     if not p.exists():
@@ -102,11 +105,12 @@ def read_prompts(path: str | Path) -> PromptFile:
         raise InputFileError(f"cannot read prompt file {name}: {e.strerror or e}") from None
 
     if fmt == "parquet":
-        rows, problems = _read_parquet(name, data)
+        rows, problems = _read_parquet(name, data, limits)
     else:
         text = decode_text(name, data)
         reader = {"txt": _read_txt, "csv": _read_csv, "tsv": _read_csv, "jsonl": _read_jsonl, "json": _read_json}[fmt]
         rows, problems = reader(name, text, fmt)
+    check_count(name, len(rows), limits.prompts, "prompts", "prompts")
 
     prompts, seen, dups = [], set(), 0
     for prompt in rows:
@@ -245,37 +249,69 @@ def _read_json(name: str, text: str, fmt: str) -> tuple[list[str], list[RowProbl
     return prompts, problems
 
 
-def _read_parquet(name: str, data: bytes) -> tuple[list[str], list[RowProblem]]:
+def _read_parquet(name: str, data: bytes, limits: Limits) -> tuple[list[str], list[RowProblem]]:
+    """The prompt column, its size checked from the footer before any page is decoded,
+    then read a batch at a time with the decoded size counted as it goes: a small file
+    whose dictionary pages expand to gigabytes is refused, never materialised."""
     if not data:
         raise InputFileError(f"{name}: the file is empty")
     if data[:4] != b"PAR1":
         raise InputFileError(f"{name}: not a Parquet file")
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(io.BytesIO(data))
+        footer = pq.ParquetFile(io.BytesIO(data))  # the footer only: no page is decoded here
+        meta, names = footer.metadata, footer.schema_arrow.names
     except Exception as e:  # pyarrow raises several kinds for damaged files
         raise InputFileError(f"{name}: cannot read Parquet ({str(e).splitlines()[0][:_MAX_REASON]})") from None
-    cols = {c.lower(): c for c in table.column_names}
+    check_count(name, meta.num_rows, limits.parquet_rows, "rows", "parquet_rows")
+    check_count(name, meta.num_rows, limits.prompts, "rows (prompts)", "prompts")
+    stored = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    cap = limits.parquet_uncompressed_mb * 2**20
+    if stored > cap:
+        raise InputFileError(f"{name}: {stored / 2**20:,.0f} MB uncompressed is more than the {limits.parquet_uncompressed_mb:,} MB "
+                             "a Parquet prompt file may hold (limit parquet_uncompressed_mb)")
+    cols = {c.lower(): c for c in names}
     if "prompt" in cols:
         key = cols["prompt"]
     elif "messages" in cols:
         key = cols["messages"]
     elif len(cols) == 1:
-        key = table.column_names[0]
+        key = names[0]
     else:
-        raise InputFileError(f"{name}: no 'prompt' or 'messages' column (columns: {', '.join(table.column_names[:8])})")
-    if table.num_rows == 0:
+        raise InputFileError(f"{name}: no 'prompt' or 'messages' column (columns: {', '.join(names[:8])})")
+    if meta.num_rows == 0:
         raise InputFileError(f"{name}: no prompts in the file")
-    prompts, problems = [], []
-    for i, value in enumerate(table.column(key).to_pylist(), 1):
-        if key == cols.get("messages"):
-            value = {"messages": value}
-        prompt, reason = _prompt_from_value(value)
-        if prompt is None:
-            problems.append(RowProblem(i, reason, "row"))
-        else:
-            prompts.append(prompt)
+    prompts, problems, decoded, i = [], [], 0, 0
+    try:
+        kind = pq.ParquetFile(io.BytesIO(data)).schema_arrow.field(key).type
+        flat = pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)
+        reader = pq.ParquetFile(io.BytesIO(data), read_dictionary=[key] if flat else None)
+        flat = flat and pa.types.is_dictionary(reader.schema_arrow.field(key).type)
+        for batch in reader.iter_batches(batch_size=1024 if flat else 16, columns=[key]):
+            column = batch.column(0)
+            if flat:  # strings kept as dictionary + indices: their decoded size is counted, not built
+                decoded += pc.sum(pc.take(pc.binary_length(column.dictionary), column.indices)).as_py() or 0
+            else:
+                decoded += column.nbytes
+            if decoded > cap:
+                raise InputFileError(f"{name}: more than the {limits.parquet_uncompressed_mb:,} MB a Parquet prompt file may "
+                                     "hold once decoded (limit parquet_uncompressed_mb)")
+            for value in column.to_pylist():
+                i += 1
+                if key == cols.get("messages"):
+                    value = {"messages": value}
+                prompt, reason = _prompt_from_value(value)
+                if prompt is None:
+                    problems.append(RowProblem(i, reason, "row"))
+                else:
+                    prompts.append(prompt)
+    except InputFileError:
+        raise
+    except Exception as e:
+        raise InputFileError(f"{name}: cannot read Parquet ({str(e).splitlines()[0][:_MAX_REASON]})") from None
     return prompts, problems
 
 

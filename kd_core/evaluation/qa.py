@@ -227,9 +227,12 @@ def evaluate_model(spec: Any, questions: str, generation: GenerationConfig, proj
             if folder is not None:
                 runs.update(folder, stage=f"{name}: {text}")
 
-        stage("loading the model")
-        lm = load_model(spec)
-        result = evaluate_qa(lm, items, generation, progress=throttled(lambda done, total, _: stage(f"answered {done}/{total}")))
+        # A project's run takes the device lock training jobs take: never two on one device.
+        with runs.DeviceHold(folder, spec.device, lambda s: print(s, flush=True)) if folder is not None else nullcontext():
+            stage("loading the model")
+            lm = load_model(spec)
+            result = evaluate_qa(lm, items, generation,
+                                 progress=throttled(lambda done, total, _: stage(f"answered {done}/{total}")))
         result.summary["questions"] = questions
         if out:
             result.save(out)

@@ -17,10 +17,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from kd_core.errors import KDError
 from kd_core.evaluation.qa import CONTEXT_TEMPLATE
+from kd_core.limits import Limits, current as current_limits
 from kd_core.models.generation import GenerationConfig, chat_text, encode_prompt
 from kd_core.models.loading import LoadedModel, ModelSpec, load_model
 
@@ -45,8 +46,9 @@ def _key(spec: ModelSpec) -> tuple:
 class ModelCache:
     """Loaded models by spec, shared by every caller in the process."""
 
-    def __init__(self, max_models: int = 3):
+    def __init__(self, max_models: int = 3, check_memory: bool = False):
         self.max_models = max_models
+        self.check_memory = check_memory  # True: load through preflight.load_checked (a server sets it)
         self._models: OrderedDict[tuple, LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -58,7 +60,12 @@ class ModelCache:
                 return self._models[key]
             while len(self._models) >= self.max_models:
                 self._models.popitem(last=False)
-            lm = load_model(spec)
+            if self.check_memory:
+                from kd_core.models.preflight import load_checked
+
+                lm = load_checked(spec)
+            else:
+                lm = load_model(spec)
             self._models[key] = lm
             return lm
 
@@ -82,14 +89,36 @@ class ModelCache:
 MODELS = ModelCache()
 
 
+def answer_tokens(lm: LoadedModel, prompt_tokens: int, asked: int, limits: Limits | None = None) -> int:
+    """How many new tokens an answer may have: what was asked, at most `limits.max_new_tokens`,
+    and no more than the model's context leaves after the prompt; a KDError when the prompt
+    alone fills the context."""
+    from kd_core.models.loading import max_positions
+
+    limits = limits or current_limits()
+    n = min(int(asked), limits.max_new_tokens)
+    context = max_positions(lm.model)
+    if context is not None:
+        if prompt_tokens >= context:
+            raise KDError(f"{lm.spec.label()}: the prompt is {prompt_tokens:,} tokens, the model's whole context "
+                          f"({context:,}); shorten it")
+        n = min(n, context - prompt_tokens)
+    return max(1, n)
+
+
 def stream_answers(models: Sequence[LoadedModel], prompts: Sequence[str], config: GenerationConfig | None = None,
-                   system: str | None = None) -> Iterator[list[str]]:
+                   system: str | None = None, should_stop: Callable[[], bool] | None = None,
+                   limits: Limits | None = None) -> Iterator[list[str]]:
     """Every model answers its prompt (greedy by default) in a thread of its own; yields the
-    answers so far, one list per change, the last one complete."""
+    answers so far, one list per change, the last one complete. Answers are capped by
+    `answer_tokens`; every generation ends at its next step once `should_stop()` is true
+    (the UI passes its session's end), and a model without a chat template stops at the
+    next "\nQuestion:" it starts (cut from its answer)."""
     import torch
     from transformers import TextIteratorStreamer
 
     from kd_core.models import devices
+    from kd_core.models.generation import stopping_criteria
     from kd_core.models.loading import DEFAULT_TEMPLATE_STOP
 
     config = config or GenerationConfig(max_new_tokens=96)
@@ -98,8 +127,10 @@ def stream_answers(models: Sequence[LoadedModel], prompts: Sequence[str], config
     for i, (lm, prompt) in enumerate(zip(models, prompts)):
         ids = torch.tensor([encode_prompt(lm.tokenizer, chat_text(lm.tokenizer, prompt, system))], device=lm.device)
         streamer = TextIteratorStreamer(lm.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
-        kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=config.max_new_tokens,
-                      do_sample=config.do_sample, pad_token_id=lm.tokenizer.pad_token_id, streamer=streamer)
+        kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids),
+                      max_new_tokens=answer_tokens(lm, ids.shape[1], config.max_new_tokens, limits),
+                      do_sample=config.do_sample, pad_token_id=lm.tokenizer.pad_token_id, streamer=streamer,
+                      stopping_criteria=stopping_criteria(lm, ids.shape[1], should_stop))
         if config.do_sample:
             kwargs.update(temperature=config.temperature, top_p=config.top_p, top_k=config.top_k or None)
 
@@ -153,9 +184,11 @@ def cross_perplexities(models: Sequence[LoadedModel], prompts: Sequence[str], an
 
 
 def compare(contestants: Sequence[Contestant], prompt: str, config: GenerationConfig | None = None,
-            cache: ModelCache = MODELS) -> Iterator[dict[str, Any]]:
+            cache: ModelCache = MODELS, should_stop: Callable[[], bool] | None = None,
+            limits: Limits | None = None) -> Iterator[dict[str, Any]]:
     """The whole comparison: yields {"answers": [...]} while streaming, then once more with
-    "perplexities" (rows: the scoring model, columns: the answer)."""
+    "perplexities" (rows: the scoring model, columns: the answer). `should_stop` and
+    `limits`: as `stream_answers` takes them; stopped, no perplexities are computed."""
     if not prompt or not prompt.strip():
         raise KDError("Prompt: empty (type a question for the models)")
     if not 1 <= len(contestants) <= 3:
@@ -163,8 +196,10 @@ def compare(contestants: Sequence[Contestant], prompt: str, config: GenerationCo
     models = [cache.get(c.spec) for c in contestants]
     prompts = [c.prompt_for(prompt.strip()) for c in contestants]
     answers: list[str] = [""] * len(models)
-    for answers in stream_answers(models, prompts, config):
+    for answers in stream_answers(models, prompts, config, should_stop=should_stop, limits=limits):
         yield {"answers": answers}
+    if should_stop is not None and should_stop():
+        return
     yield {"answers": answers, "perplexities": cross_perplexities(models, prompts, answers)}
 
 

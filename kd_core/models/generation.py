@@ -46,6 +46,38 @@ def trim_to_sentence(text: str) -> str:
     return text[: cut + 1].strip()
 
 
+class _StopAtText:
+    """Ends each sequence once its generated text holds `text` (the next "\nQuestion:" turn
+    a model without a chat template writes after its answer), and every sequence once
+    `should_stop()` says so (the browser session that asked has gone)."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, prompt_len: int, text: str | None,
+                 should_stop: Callable[[], bool] | None = None, tail: int = 8):
+        self.tokenizer, self.prompt_len, self.text, self.should_stop, self.tail = tokenizer, prompt_len, text, should_stop, tail
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor | None = None, **kwargs) -> torch.BoolTensor:
+        n = input_ids.shape[0]
+        if self.should_stop is not None and self.should_stop():
+            return torch.ones(n, dtype=torch.bool, device=input_ids.device)
+        done = torch.zeros(n, dtype=torch.bool, device=input_ids.device)
+        if self.text:
+            start = max(self.prompt_len, input_ids.shape[1] - self.tail)  # generated tokens only
+            for row in range(n):
+                done[row] = self.text in self.tokenizer.decode(input_ids[row, start:], skip_special_tokens=True)
+        return done
+
+
+def stopping_criteria(lm: LoadedModel, prompt_len: int, should_stop: Callable[[], bool] | None = None) -> list | None:
+    """The StoppingCriteriaList for `lm.model.generate` (None when nothing needs it): stop at
+    the default template's next "\nQuestion:" turn, and when `should_stop()` turns true."""
+    from transformers import StoppingCriteriaList
+
+    text = DEFAULT_TEMPLATE_STOP if lm.default_template else None
+    if text is None and should_stop is None:
+        return None
+    return StoppingCriteriaList([_StopAtText(lm.tokenizer, prompt_len, text, should_stop)])
+
+
 def encode_prompt(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
     # The chat template already holds any BOS the model wants; adding special tokens again doubles it.
     return tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -92,6 +124,7 @@ def complete(
             max_new_tokens=config.max_new_tokens,
             do_sample=config.do_sample,
             pad_token_id=pad,
+            stopping_criteria=stopping_criteria(lm, width),
         )
         if config.do_sample:
             # generate() samples from the global RNG; reseeding per batch from our own

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import os
 import re
 import shutil
@@ -33,6 +34,8 @@ from kd_core.data.files import write_json
 from kd_core.data.references import is_reference, resolve_model
 from kd_core.errors import KDError, ModelLoadError
 from kd_core.models import devices
+
+log = logging.getLogger(__name__)
 
 # Used when a model ships without a chat template (base models such as Gemma 3 270M
 # pretrained).  Plain-text markers a base model already continues sensibly (measured on
@@ -73,6 +76,38 @@ class ModelSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_file_dict(cls, fields: dict[str, Any], where: str = "model") -> "ModelSpec":
+        """A spec read from a file (a pool's meta, a run.yaml, a recipe, a job config, an
+        upload): `trust_remote_code` and `allow_pickle` never come from it. They are what
+        this process's command line granted (`grant`), and a file that asked for more is
+        noted in the log."""
+        fields = dict(fields)
+        asked = [flag for flag in COMMAND_LINE_ONLY if fields.pop(flag, False)]
+        refused = [flag for flag in asked if not _GRANTED[flag]]
+        if refused:
+            log.warning("%s: %s ignored: only the command line of the process that loads a model turns %s on "
+                        "(--%s)", where, " and ".join(f"{f}: true" for f in refused), "them" if len(refused) > 1 else "it",
+                        ", --".join(f.replace("_", "-") for f in refused))
+        return cls(**fields, **_GRANTED)
+
+
+# Only the command line of the process that loads a model turns these on (`grant`), never a file.
+COMMAND_LINE_ONLY = ("trust_remote_code", "allow_pickle")
+_GRANTED = {flag: False for flag in COMMAND_LINE_ONLY}
+
+
+def grant(trust_remote_code: bool = False, allow_pickle: bool = False) -> None:
+    """What this process's command line allows (`--trust-remote-code`, `--allow-pickle`):
+    every spec read from a file gets these values (ModelSpec.from_file_dict), and the
+    processes this one starts get the same flags (`granted_flags`)."""
+    _GRANTED.update(trust_remote_code=bool(trust_remote_code), allow_pickle=bool(allow_pickle))
+
+
+def granted_flags() -> list[str]:
+    """The command-line flags that pass this process's grant on to a process it starts."""
+    return [f"--{flag.replace('_', '-')}" for flag in COMMAND_LINE_ONLY if _GRANTED[flag]]
 
 
 @dataclass
@@ -195,6 +230,30 @@ def convert_gguf(path: Path) -> Path:
 
 # ---------------------------------------------------------------------------
 # Loading
+
+
+def gguf_file(name: str) -> Path | None:
+    """The .gguf file a model name stands for (a .gguf path, a folder holding one and no
+    config.json, a demo:NAME shipped as GGUF), or None; nothing is converted or loaded."""
+    if is_reference(name):
+        path = resolve_model(name)
+        return path if path.is_file() else None
+    if not _is_pathlike(name):
+        return None
+    p = Path(name).expanduser()
+    if p.is_file():
+        with p.open("rb") as f:
+            return p if p.suffix == ".gguf" or f.read(4) == b"GGUF" else None
+    if p.is_dir() and not (p / "config.json").exists():
+        ggufs = sorted(p.glob("*.gguf"))
+        return ggufs[0] if len(ggufs) == 1 else None
+    return None
+
+
+def gguf_converted(path: Path) -> Path | None:
+    """The folder `convert_gguf` made of this GGUF file, if it made one already."""
+    out = cache_dir() / "models" / _gguf_cache_key(Path(path).expanduser().resolve())
+    return out if (out / "config.json").exists() else None
 
 
 def resolve_source(name: str) -> str:

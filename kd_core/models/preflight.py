@@ -11,11 +11,23 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-from kd_core.errors import KDError
+from kd_core.errors import KDError, ModelLoadError
 from kd_core.models import devices
-from kd_core.models.loading import DEFAULT_CHAT_TEMPLATE, ModelSpec, load_tokenizer, resolve_source
+from kd_core.models.loading import (
+    DEFAULT_CHAT_TEMPLATE,
+    LoadedModel,
+    ModelSpec,
+    _check_gguf,
+    _quiet,
+    gguf_converted,
+    gguf_file,
+    load_model,
+    load_tokenizer,
+    resolve_source,
+)
 
 MARGIN = 1.2  # activations and KV cache over the weights, for inference at demo sizes
 
@@ -51,18 +63,126 @@ def _parameters(source: str, trust_remote_code: bool) -> tuple[int, int, str]:
     return total, total - linear, (config.architectures or [type(model).__name__])[0]
 
 
+_GGUF_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_GGUF_MODEL_TYPES = {"gemma3": "gemma3_text"}  # GGUF architecture -> transformers model_type, where they differ
+
+
+def gguf_header(path: str | Path) -> tuple[dict[str, Any], list[tuple[str, tuple[int, ...]]]]:
+    """A GGUF file's metadata (arrays left out, but skipped over) and its tensor table
+    (name, shape), read from the header alone: no tensor is read, nothing dequantized."""
+    import mmap
+    import struct
+
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        pos = 0
+
+        def take(fmt: str) -> Any:
+            nonlocal pos
+            (v,) = struct.unpack_from(fmt, m, pos)
+            pos += struct.calcsize(fmt)
+            return v
+
+        def text() -> str:
+            nonlocal pos
+            n = take("<Q")
+            pos += n
+            return bytes(m[pos - n : pos]).decode("utf-8", "replace")
+
+        def skip(kind: int) -> Any:
+            nonlocal pos
+            if kind == 8:
+                return text()
+            if kind == 9:
+                item, count = take("<I"), take("<Q")
+                if item in _GGUF_SCALARS:
+                    pos += struct.calcsize(_GGUF_SCALARS[item]) * count
+                else:
+                    for _ in range(count):
+                        skip(item)
+                return None
+            return take(_GGUF_SCALARS[kind])
+
+        if take("<4s") != b"GGUF":
+            raise ValueError("not a GGUF file")
+        version = take("<I")
+        if version < 2:
+            raise ValueError(f"GGUF version {version} is too old")
+        n_tensors, n_kv = take("<Q"), take("<Q")
+        meta: dict[str, Any] = {}
+        for _ in range(n_kv):
+            key = text()
+            meta[key] = skip(take("<I"))
+        tensors = []
+        for _ in range(n_tensors):
+            name = text()
+            dims = tuple(take("<Q") for _ in range(take("<I")))
+            take("<I"), take("<Q")  # its type and offset
+            tensors.append((name, dims))
+    return meta, tensors
+
+
+def _gguf_parameters(path: Path) -> tuple[int, int, str, int | None]:
+    """(all parameters, those at full width in 4-bit, architecture, context) of a GGUF file,
+    from its header (`gguf_header`)."""
+    import math
+
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    meta, tensors = gguf_header(path)
+    arch = str(meta.get("general.architecture") or "unknown")
+    total = full = 0
+    for name, shape in tensors:
+        n = math.prod(shape)
+        total += n
+        if len(shape) < 2 or name.startswith(("token_embd", "output.")):  # norms, embeddings, the output layer
+            full += n
+    context = meta.get(f"{arch}.context_length")
+    cls = MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.get(_GGUF_MODEL_TYPES.get(arch, arch))
+    return total, full, cls or f"{arch} (GGUF)", int(context) if context else None
+
+
+def _gguf_tokenizer(path: Path) -> Any:
+    """The tokenizer of a GGUF model: its converted copy's when loading made one, else
+    read from the GGUF's metadata (slower for a large vocabulary, but no weight is read)."""
+    from transformers import AutoTokenizer
+
+    converted = gguf_converted(path)
+    with _quiet():
+        tokenizer = (AutoTokenizer.from_pretrained(converted) if converted is not None else
+                     AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name))
+    if tokenizer.chat_template is None:
+        tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def plan_model(role: str, spec: ModelSpec) -> tuple[ModelPlan, Any]:
-    """The role's plan, and its tokenizer (for the checks between roles)."""
+    """The role's plan, and its tokenizer (for the checks between roles). A GGUF model is
+    planned from its header, never dequantized (loading converts it, once, later)."""
     device = devices.resolve_device(spec.device)
     dtype = devices.resolve_dtype(spec.dtype, device)
-    source = resolve_source(spec.name)
+    gguf = gguf_file(spec.name)
+    source = str(gguf) if gguf is not None else resolve_source(spec.name)
     try:
-        total, full_width, arch = _parameters(source, spec.trust_remote_code)
-    except (OSError, ValueError) as e:
+        if gguf is not None:
+            _check_gguf(gguf)
+            total, full_width, arch, context = _gguf_parameters(gguf)
+        else:
+            total, full_width, arch = _parameters(source, spec.trust_remote_code)
+    except ModelLoadError:
+        raise
+    except Exception as e:  # transformers and the gguf reader raise many kinds for a bad file
         raise KDError(f"{role} model {spec.name}: cannot read its config ({str(e).splitlines()[0]})") from None
     width = torch_size(dtype)
     weights = (full_width * width + (total - full_width) * 0.5) if spec.load_in_4bit else total * width
-    tokenizer, context = load_tokenizer(spec)
+    if gguf is not None:
+        try:
+            tokenizer = _gguf_tokenizer(gguf)
+        except Exception as e:
+            raise KDError(f"{role} model {spec.name}: cannot read its tokenizer ({str(e).splitlines()[0]})") from None
+    else:
+        tokenizer, context = load_tokenizer(spec)
     notes = []
     own_template = tokenizer.chat_template != DEFAULT_CHAT_TEMPLATE
     if not own_template:
@@ -129,6 +249,19 @@ def preflight(specs: dict[str, ModelSpec]) -> dict[str, Any]:
     return {"models": [asdict(p) for p in plans], "memory": memory, "checks": checks,
             "fits": all(m["fits"] for m in memory.values()),
             "estimate": f"weights at their dtype (4-bit: 0.5 byte a linear-layer parameter) x {MARGIN} for activations"}
+
+
+def load_checked(spec: ModelSpec, role: str = "model") -> LoadedModel:
+    """`load_model(spec)`, after the pre-flight estimate (`plan_model`: config and header only)
+    says it fits in the memory free on its device; else a KDError saying what it needs and
+    what is free, and nothing is loaded. What a server loads for a browser goes through this."""
+    plan, _ = plan_model(role, spec)
+    free = available_bytes(plan.device)
+    if plan.needed_bytes > free:
+        raise KDError(f"{spec.label()}: needs about {human(plan.needed_bytes)} on {plan.device} ({plan.parameters / 1e6:,.1f}M "
+                      f"parameters at {plan.dtype}), only {human(free)} is free; not loading it (unload a model, or "
+                      "choose 4-bit or a smaller dtype)")
+    return load_model(spec)
 
 
 def report_markdown(report: dict[str, Any]) -> str:

@@ -27,8 +27,11 @@ RUN_FILE = "run.yaml"  # not config.yaml: pd/ and recipe/ keep their own config.
 
 
 def worker_command(folder: str | Path) -> list[str]:
-    """The process that runs the step described by ``<folder>/run.yaml``."""
-    return [sys.executable, "-m", "kd_core.cli", "worker", str(Path(folder).resolve())]
+    """The process that runs the step described by ``<folder>/run.yaml``, with this process's
+    --trust-remote-code / --allow-pickle if its own command line gave them (never run.yaml)."""
+    from kd_core.models.loading import granted_flags
+
+    return [sys.executable, "-m", "kd_core.cli", "worker", str(Path(folder).resolve()), *granted_flags()]
 
 
 def start_run(project: str | Path, kind: str, what: str, settings: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -40,6 +43,7 @@ def start_run(project: str | Path, kind: str, what: str, settings: dict[str, Any
     folder = Project(root).run_dir(kind)
     root.mkdir(parents=True, exist_ok=True)
     runs.check_idle(root, folder.name, what)  # before the file a working run started from is replaced
+    runs.check_capacity(what)  # a server's runs at once (Limits.runs_at_once), before the run file is written
     text = yaml.safe_dump({"kind": kind, "project": str(root), **settings}, sort_keys=False, allow_unicode=True)
     write_atomic(folder / RUN_FILE, text)
     return runs.start(root, folder.name, worker_command(folder), what, **fields)

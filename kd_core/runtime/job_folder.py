@@ -96,17 +96,19 @@ class JobConfig:
 
 
 def model_spec_from(value: Any, where: str, base_dir: Path | None = None) -> Any:
-    """A ModelSpec from a config value: a model name, or a mapping of ModelSpec fields
-    (each checked, a bad one named as `where.field`); local paths made absolute."""
+    """A ModelSpec from a config value read from a file: a model name, or a mapping of
+    ModelSpec fields (each checked, a bad one named as `where.field`); local paths made
+    absolute. trust_remote_code and allow_pickle come from this process's command line,
+    never from the file (ModelSpec.from_file_dict)."""
     from kd_core.data.config import checked_fields
     from kd_core.models.loading import ModelSpec
 
     if isinstance(value, str):
-        return absolute_paths(ModelSpec(value), base_dir)
+        return absolute_paths(ModelSpec.from_file_dict({"name": value}, where), base_dir)
     fields = checked_fields(ModelSpec, value, where)
     if "name" not in fields:
         raise KDError(f"{where}.name: missing (a hub id, a local directory, a .gguf file or demo:NAME)")
-    return absolute_paths(ModelSpec(**fields), base_dir)
+    return absolute_paths(ModelSpec.from_file_dict(fields, where), base_dir)
 
 
 def absolute_paths(spec: Any, base_dir: Path | None = None) -> Any:

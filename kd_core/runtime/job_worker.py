@@ -225,7 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("job_dir")
     run.add_argument("--resume", default=None, help="checkpoint folder to continue from")
     run.add_argument("--echo", action="store_true", help="print a progress line per logging step")
+    run.add_argument("--trust-remote-code", action="store_true", help="let the job's models run their repositories' code")
+    run.add_argument("--allow-pickle", action="store_true", help="let the job's models load pickle weights (.bin/.pt)")
     args = parser.parse_args(argv)
+    from kd_core.models.loading import grant
+
+    grant(trust_remote_code=args.trust_remote_code, allow_pickle=args.allow_pickle)  # config.yaml cannot turn them on
     status = run_job(args.job_dir, resume_from=args.resume, echo=(lambda line: print(line, flush=True)) if args.echo else None)
     print(json.dumps({k: status.get(k) for k in ("id", "state", "error")}))
     return 0 if status.get("state") in ("completed", "stopped") else 1

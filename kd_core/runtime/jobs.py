@@ -119,7 +119,9 @@ def launch_command(job_dir: str | Path, processes: int = 1, resume_from: str | P
     this machine through torchrun (every process runs `run_job`; gradients are averaged)."""
     if processes < 1:
         raise KDError(f"processes must be >= 1 (got {processes})")
-    args = ["-m", "kd_core.runtime.jobs", "run", str(job_dir)]
+    from kd_core.models.loading import granted_flags
+
+    args = ["-m", "kd_core.runtime.jobs", "run", str(job_dir), *granted_flags()]  # never from config.yaml
     if resume_from:
         args += ["--resume", str(resume_from)]
     if echo:
@@ -133,7 +135,10 @@ def start_job(job_dir: str | Path, resume_from: str | Path | None = None, proces
     """Start the job in its own process and session (it outlives the caller); returns its status.
 
     `processes` > 1 trains data-parallel on this machine (see `launch_command`)."""
+    from kd_core.runtime.runs import check_capacity
+
     job_dir = Path(job_dir).resolve()
+    check_capacity(f"training job {job_dir.name}")  # a server's runs at once (Limits.runs_at_once)
     cmd = launch_command(job_dir, processes, resume_from)
     (job_dir / STOP).unlink(missing_ok=True)
     (job_dir / PROCESS).unlink(missing_ok=True)

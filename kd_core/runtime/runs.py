@@ -81,10 +81,65 @@ def start(project: str | Path, name: str, cmd: Sequence[str], what: str, **field
     folder = run_dir(project, name)
     folder.mkdir(parents=True, exist_ok=True)
     check_idle(project, name, what)
+    check_capacity(what)
     started = lifecycle.start(cmd, cwd=project, log=folder / LOG)
     write_json(folder / STATUS, {"state": "running", **fields, "pid": started["pid"], "pid_start": started["pid_start"],
                                  "started": now(), "ended": None, "error": None, "cmd": started["cmd"]})
     return status(project, name)
+
+
+# ---------------------------------------------------------------------------
+# Runs at once across the projects of a server
+
+_PROJECTS_ROOT: list[Path] = []  # set by a server (set_projects_root); empty: no cap (a command, a test)
+RUN_NAMES = ("expand", "pd", "evaluate", "recipe")  # kd_core.project.Project.RUNS' folders
+
+
+def set_projects_root(root: str | Path | None) -> None:
+    """The folder whose projects share `Limits.runs_at_once` (a server sets it once at start);
+    None: starts are not capped (the CLI, which runs one thing)."""
+    _PROJECTS_ROOT[:] = [Path(root).expanduser().resolve()] if root else []
+
+
+def live_runs(root: str | Path, depth: int = 2) -> list[str]:
+    """The background runs and training jobs working now in the projects under `root`
+    (a project folder at most `depth` levels down), each as "<project>/<run or jobs/id>";
+    a run whose process died is not counted (and is recorded as failed)."""
+    from kd_core.runtime.jobs import ACTIVE as JOB_ACTIVE, job_status
+
+    root = Path(root).expanduser()
+    folders = [root] + [p for n in range(1, depth + 1) for p in root.glob("/".join(["*"] * n)) if p.is_dir()]
+    live = []
+    for project in folders:
+        for name in RUN_NAMES:
+            if (project / name / STATUS).is_file() and status(project, name).get("state") in ACTIVE:
+                live.append(f"{project}/{name}")
+        jobs = project / "jobs"
+        if jobs.is_dir():
+            for job in sorted(jobs.iterdir()):
+                if (job / STATUS).is_file() and read_json(job / STATUS).get("state") in JOB_ACTIVE:
+                    try:
+                        if job_status(job).get("state") in JOB_ACTIVE:
+                            live.append(f"{project}/jobs/{job.name}")
+                    except KDError:
+                        continue
+    return live
+
+
+def check_capacity(what: str, root: str | Path | None = None, limits: Any = None) -> None:
+    """Refuse (KDError) to start `what` while `limits.runs_at_once` runs and jobs already work
+    under `root` (default: the server's, `set_projects_root`; none set: no cap)."""
+    from kd_core.limits import current
+
+    root = Path(root) if root is not None else (_PROJECTS_ROOT[0] if _PROJECTS_ROOT else None)
+    if root is None:
+        return
+    limits = limits or current()
+    live = live_runs(root)
+    if len(live) >= limits.runs_at_once:
+        shown = ", ".join(live[:4]) + (" ..." if len(live) > 4 else "")
+        raise KDError(f"cannot start the {what}: {len(live)} runs are already working on this server (at most "
+                      f"{limits.runs_at_once} at once, limit runs_at_once: {shown}); wait for one to end or stop one")
 
 
 def check_idle(project: str | Path, name: str, what: str) -> None:

@@ -439,8 +439,9 @@ def expand_project(project: str | Path, config: ExpansionConfig, seeds: PromptFi
                 progress(done, total, what)
             runs.update(folder, stage=f"{what}: {done}/{total}")
 
-        history = expand_pool(pool, config, base, finetuned, seeds, writer, throttled(report, 10.0), log,
-                              stage=lambda text: runs.update(folder, stage=text))
+        with runs.DeviceHold(folder, finetuned.device, log):  # the lock training jobs take: never two on one device
+            history = expand_pool(pool, config, base, finetuned, seeds, writer, throttled(report, 10.0), log,
+                                  stage=lambda text: runs.update(folder, stage=text))
         return history, pool.counts()
 
 
