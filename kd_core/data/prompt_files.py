@@ -258,7 +258,6 @@ def _read_parquet(name: str, data: bytes, limits: Limits) -> tuple[list[str], li
     if data[:4] != b"PAR1":
         raise InputFileError(f"{name}: not a Parquet file")
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
@@ -285,25 +284,28 @@ def _read_parquet(name: str, data: bytes, limits: Limits) -> tuple[list[str], li
     if meta.num_rows == 0:
         raise InputFileError(f"{name}: no prompts in the file")
     prompts, problems, decoded, i = [], [], 0, 0
+    held: tuple[Any, tuple, list] = (None, (), [])  # the dictionary last read (kept alive), its buffers, its values' prompts
     try:
-        kind = pq.ParquetFile(io.BytesIO(data)).schema_arrow.field(key).type
+        kind = footer.schema_arrow.field(key).type
+        kind = kind.value_type if pa.types.is_dictionary(kind) else kind
         flat = pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)
         reader = pq.ParquetFile(io.BytesIO(data), read_dictionary=[key] if flat else None)
         flat = flat and pa.types.is_dictionary(reader.schema_arrow.field(key).type)
         for batch in reader.iter_batches(batch_size=1024 if flat else 16, columns=[key]):
             column = batch.column(0)
-            if flat:  # strings kept as dictionary + indices: their decoded size is counted, not built
-                decoded += pc.sum(pc.take(pc.binary_length(column.dictionary), column.indices)).as_py() or 0
-            else:
+            if flat:  # strings as dictionary + indices: a repeated value is read once, never copied per row
+                buffers = tuple(b.address if b is not None else 0 for b in column.dictionary.buffers())
+                if held[1] != buffers:
+                    held = (column.dictionary, buffers, [_prompt_from_value(v) for v in column.dictionary.to_pylist()])
+                values = [held[2][n] if n is not None else (None, "empty prompt") for n in column.indices.to_pylist()]
+            else:  # nested (messages): a few rows at a time, their decoded size counted
                 decoded += column.nbytes
-            if decoded > cap:
-                raise InputFileError(f"{name}: more than the {limits.parquet_uncompressed_mb:,} MB a Parquet prompt file may "
-                                     "hold once decoded (limit parquet_uncompressed_mb)")
-            for value in column.to_pylist():
+                if decoded > cap:
+                    raise InputFileError(f"{name}: more than the {limits.parquet_uncompressed_mb:,} MB a Parquet prompt file "
+                                         "may hold once decoded (limit parquet_uncompressed_mb)")
+                values = [_prompt_from_value({"messages": v} if key == cols.get("messages") else v) for v in column.to_pylist()]
+            for prompt, reason in values:
                 i += 1
-                if key == cols.get("messages"):
-                    value = {"messages": value}
-                prompt, reason = _prompt_from_value(value)
                 if prompt is None:
                     problems.append(RowProblem(i, reason, "row"))
                 else:

@@ -52,8 +52,10 @@ class _StopAtText:
     `should_stop()` says so (the browser session that asked has gone)."""
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, prompt_len: int, text: str | None,
-                 should_stop: Callable[[], bool] | None = None, tail: int = 8):
-        self.tokenizer, self.prompt_len, self.text, self.should_stop, self.tail = tokenizer, prompt_len, text, should_stop, tail
+                 should_stop: Callable[[], bool] | None = None):
+        self.tokenizer, self.prompt_len, self.text, self.should_stop = tokenizer, prompt_len, text, should_stop
+        # checked every step, so the last few tokens past the text's own length always hold it when it appears
+        self.tail = len(tokenizer(text, add_special_tokens=False)["input_ids"]) + 4 if text else 0
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor | None = None, **kwargs) -> torch.BoolTensor:
         n = input_ids.shape[0]

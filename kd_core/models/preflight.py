@@ -251,12 +251,13 @@ def preflight(specs: dict[str, ModelSpec]) -> dict[str, Any]:
             "estimate": f"weights at their dtype (4-bit: 0.5 byte a linear-layer parameter) x {MARGIN} for activations"}
 
 
-def load_checked(spec: ModelSpec, role: str = "model") -> LoadedModel:
+def load_checked(spec: ModelSpec, role: str = "model", available: int | None = None) -> LoadedModel:
     """`load_model(spec)`, after the pre-flight estimate (`plan_model`: config and header only)
-    says it fits in the memory free on its device; else a KDError saying what it needs and
-    what is free, and nothing is loaded. What a server loads for a browser goes through this."""
+    says it fits in `available` bytes (default: the memory free on its device now); else a
+    KDError saying what it needs and what is free, and nothing is loaded. What a server
+    loads for a browser goes through this (chat.ModelCache(check_memory=True))."""
     plan, _ = plan_model(role, spec)
-    free = available_bytes(plan.device)
+    free = available_bytes(plan.device) if available is None else int(available)
     if plan.needed_bytes > free:
         raise KDError(f"{spec.label()}: needs about {human(plan.needed_bytes)} on {plan.device} ({plan.parameters / 1e6:,.1f}M "
                       f"parameters at {plan.dtype}), only {human(free)} is free; not loading it (unload a model, or "
