@@ -105,7 +105,8 @@ def live_runs(root: str | Path, depth: int = 2) -> list[str]:
     """The background runs and training jobs working now in the projects under `root`
     (a project folder at most `depth` levels down), each as "<project>/<run or jobs/id>";
     a run whose process died is not counted (and is recorded as failed)."""
-    from kd_core.runtime.jobs import ACTIVE as JOB_ACTIVE, job_status
+    from kd_core.runtime.job_folder import ACTIVE as JOB_ACTIVE, PROCESS
+    from kd_core.runtime.process import pid_alive
 
     root = Path(root).expanduser()
     folders = [root] + [p for n in range(1, depth + 1) for p in root.glob("/".join(["*"] * n)) if p.is_dir()]
@@ -117,12 +118,12 @@ def live_runs(root: str | Path, depth: int = 2) -> list[str]:
         jobs = project / "jobs"
         if jobs.is_dir():
             for job in sorted(jobs.iterdir()):
-                if (job / STATUS).is_file() and read_json(job / STATUS).get("state") in JOB_ACTIVE:
-                    try:
-                        if job_status(job).get("state") in JOB_ACTIVE:
-                            live.append(f"{project}/jobs/{job.name}")
-                    except KDError:
-                        continue
+                current = read_json(job / STATUS)
+                if current.get("state") in JOB_ACTIVE:
+                    # its own pid once it runs, until then the one start_job spawned (kd_core.runtime.jobs)
+                    own = current if current.get("pid") else read_json(job / PROCESS)
+                    if pid_alive(own.get("pid"), own.get("pid_start")):
+                        live.append(f"{project}/jobs/{job.name}")
     return live
 
 
