@@ -380,7 +380,7 @@ def project_models(pool: Pool | None, base: ModelSpec | None = None, finetuned: 
             base, finetuned = (model_spec_from(recorded[role], role) for role in ("base", "finetuned"))
             log(f"models of {pool.path.parent}: base {base.label()}, fine-tuned {finetuned.label()}")
         else:
-            base, finetuned = ModelSpec(**default_model("base")), ModelSpec(**default_model("finetuned"))
+            base, finetuned = (ModelSpec.from_file_dict(default_model(role), f"default {role}") for role in ("base", "finetuned"))
         for spec in (base, finetuned):
             spec.device = device if device != "auto" else spec.device
             spec.dtype = dtype if dtype != "auto" else spec.dtype
