@@ -60,6 +60,15 @@ def role_specs(args: argparse.Namespace, roles: tuple[str, ...] = ("base", "fine
     return specs
 
 
+def code_flags(p: argparse.ArgumentParser) -> None:
+    """--trust-remote-code and --allow-pickle for a command whose models come from a file
+    (a job config, a recipe, a pd config): the file cannot turn them on, the command line can."""
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="let the models run their repositories' code (a config file cannot turn this on)")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="let the models load pickle weights (.bin/.pt), which can run code (a config file cannot turn this on)")
+
+
 def grant_model_flags(args: argparse.Namespace) -> None:
     """This process's --trust-remote-code and --allow-pickle, the only place they come from:
     specs read from files (run.yaml, pool meta, recipes, job configs) get these values, and

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kd_core.cli.common import command, echo, positive_int, split_list
+from kd_core.cli.common import code_flags, command, echo, positive_int, split_list
 
 if TYPE_CHECKING:
     from kd_core.distill.config import PDConfig
@@ -60,6 +60,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     pd = sub.add_parser("pd", help="prompt distillation: documents -> questions -> teacher answers -> LoRA, with SFT and RAG baselines")
     pd.add_argument("--project", required=True, help="project folder: every stage writes here and resumes from it")
+    code_flags(pd)
     pd.add_argument("--docs", nargs="+", default=None, help="document files (.txt, .md, .jsonl with a 'text' field) or demo:documents")
     pd.add_argument("--model", default=None, help="the model (teacher and student): hub id, local dir, .gguf or demo:NAME")
     pd.add_argument("--config", default=None, help="YAML of settings (kd_core.distill.config.PDConfig); flags override it")

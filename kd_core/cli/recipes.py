@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kd_core.cli.common import command, echo, split_list
+from kd_core.cli.common import code_flags, command, echo, split_list
 from kd_core.errors import KDError
 
 if TYPE_CHECKING:
@@ -55,5 +55,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     run = sub.add_parser("run", help="run a recipe file: expand, data, train, evaluate, report (or a pd: recipe's stages)")
     run.add_argument("recipe", help="recipe YAML (recipes/demo-tuneshift.yaml, recipes/demo-prompt-distillation.yaml, ...)")
     run.add_argument("--project", required=True, help="project folder: every stage writes here and resumes from it")
+    code_flags(run)
     run.add_argument("--stages", default=None, help=f"comma-separated subset of {','.join(STAGES)} (default: all)")
     run.add_argument("--arms", default=None, help="comma-separated arms to prepare, train and evaluate (default: all)")

@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from kd_core.cli.common import command, positive_int
+from kd_core.cli.common import code_flags, command, positive_int
 from kd_core.errors import KDError
 
 
@@ -152,6 +152,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     train.add_argument("--processes", type=positive_int, default=1,
                        help="data-parallel processes on this machine (torchrun; one GPU each, or CPU with gloo); "
                             "train.batch_size stays the batch of one step, split across them")
+    code_flags(train)
     export = sub.add_parser("export", help="merge a trained LoRA into a 16/32-bit copy of its base, check it, save it")
     export.add_argument("--job", default=None, help="job id or folder: its student is the base, its adapter the LoRA")
     export.add_argument("--project", default=".", help=project_help)
@@ -162,6 +163,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     export.add_argument("--tolerance", type=float, default=None, help="max mean log-likelihood difference, nats/token (default per dtype)")
     export.add_argument("--check-pairs", type=positive_int, default=8, help="training pairs the check scores (with --job)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    code_flags(export)
     group = sub.add_parser("jobs", help="background training jobs").add_subparsers(dest="jobs_command", required=True)
     for name, text in (("list", "every job with its state"), ("show", "a job's status, summary and log"),
                        ("stop", "stop-and-save: finish the step, save, exit"), ("cancel", "end the job now"),
@@ -170,6 +172,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         p.add_argument("--project", default=".", help=project_help)
         if name != "list":
             p.add_argument("job", help="job id (under PROJECT/jobs/) or job folder")
+        if name == "resume":
+            code_flags(p)
         if name in ("list", "show"):
             p.add_argument("--json", action="store_true", help="print the status as JSON")
         if name == "show":
