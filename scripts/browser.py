@@ -61,8 +61,11 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) ->
 
 def start_server(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 90) -> tuple[subprocess.Popen, str]:
     """`kd-studio serve --port FREE *args` as a user would start it, run in `cwd` with its
-    output in `cwd/server-PORT.log` (proc.log_path); returns (process, URL) once it answers."""
+    output in `cwd/server-PORT.log` (proc.log_path); returns (process, URL) once it answers.
+    Its projects root is `cwd` unless `args` give one."""
     port = free_port()
+    if "--projects-root" not in args:  # the folder it runs in holds the projects a test opens
+        args = ("--projects-root", str(cwd), *args)
     # Into a file, not a pipe: nobody reads a pipe while a test runs, and a server that
     # fills one blocks on its next write.
     log_path = Path(cwd) / f"server-{port}.log"

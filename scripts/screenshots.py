@@ -43,7 +43,9 @@ def main() -> int:
         return 2
     port = free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
-    server = subprocess.Popen([sys.executable, "-m", "kd_core.cli", "serve", "--port", str(port), "--project", args.project],
+    project = Path(args.project).resolve()  # served from its parent folder as the projects root
+    server = subprocess.Popen([sys.executable, "-m", "kd_core.cli", "serve", "--port", str(port), "--projects-root",
+                               str(project.parent), "--project", project.name],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}/"

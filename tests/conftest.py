@@ -86,7 +86,9 @@ def serve_app(tmp_path):
     procs = []
 
     def start(*args: str) -> str:
-        proc, url = start_server(*args, cwd=tmp_path)
+        # Its projects root is tmp_path; the session's tiny models (under the base temp
+        # folder) are a models folder it may load from, as a server's --models-dir is.
+        proc, url = start_server("--models-dir", str(tmp_path.parent), *args, cwd=tmp_path)
         procs.append(proc)
         return url
 
@@ -105,7 +107,8 @@ def served_app(tmp_path_factory):
     model loaded.  Its own device-lock folder, as lock_dir gives a test."""
     home = tmp_path_factory.mktemp("app-server")
     env = dict(os.environ, KD_STUDIO_LOCK_DIR=str(home / "locks"), OMP_NUM_THREADS="1")
-    proc, url = start_server(cwd=home, env=env)
+    # Its projects root holds every test's tmp_path: a test opens its own folder through the bar.
+    proc, url = start_server("--projects-root", str(tmp_path_factory.getbasetemp()), cwd=home, env=env)
     try:
         yield url
     finally:

@@ -59,21 +59,23 @@ def test_the_project_bar_creates_a_new_folder_and_opens_an_existing_one_in_every
     with Pool(existing) as pool:
         pool.add_prompts(["Who founded Kell?", "Who built the Brine lamp?"], source="seed")
     new = tmp_path / "new" / "project"
+    # The page names projects relative to the server's projects root (the session's temp folder).
+    rel = lambda p: str(p.relative_to(tmp_path.parent))  # noqa: E731
     page = browser.new_page()
     try:
         page.goto(served_app)
         fill(page, "project-folder", str(new))
         page.locator("#project-open").click()
-        expect(page.locator("#project-message")).to_contain_text(f"Created the project {new}", timeout=30_000)
+        expect(page.locator("#project-message")).to_contain_text(f"Created the project {rel(new)}", timeout=30_000)
         assert new.is_dir()
         fill(page, "project-folder", str(existing))
         page.locator("#project-open").click()
         expect(page.locator("#project-message")).to_contain_text("2 prompts in the pool", timeout=30_000)
         page.get_by_role("tab", name="Curate").click()
-        expect(page.locator("#curate-project input, #curate-project textarea").first).to_have_value(str(existing))
+        expect(page.locator("#curate-project input, #curate-project textarea").first).to_have_value(rel(existing))
         expect(page.locator("#curate-counts")).to_contain_text("2", timeout=30_000)
         page.get_by_role("tab", name="Evaluate").click()
-        expect(page.locator("#eval-project input, #eval-project textarea").first).to_have_value(str(existing))
+        expect(page.locator("#eval-project input, #eval-project textarea").first).to_have_value(rel(existing))
         fill(page, "project-folder", str(existing / "pool.sqlite"))
         page.locator("#project-open").click()
         expect(page.get_by_text("is a file, not a folder").first).to_be_visible(timeout=30_000)

@@ -226,7 +226,7 @@ def test_curating_in_the_browser_persists_across_reloads_and_undo_and_bulk_work(
     folder = page.locator("#curate-project textarea, #curate-project input").first
     folder.fill(str(tmp_path / "nowhere"))
     page.locator("#curate-open").click()
-    expect(page.get_by_text("project folder not found").first).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("not a project of this server").first).to_be_visible(timeout=15_000)  # missing or outside: one message
     expect(counts).to_contain_text("pending 4 · accepted 1 · rejected 0 · edited 1")
     page.close()
 

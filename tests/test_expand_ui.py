@@ -267,7 +267,8 @@ def test_a_browser_user_box_selects_points_of_a_pool_and_asks_for_more_like_them
         # The project bar opened the pool in Explore too (a second Load here would redraw
         # the plot under the clicks below).
         page.get_by_role("tab", name="Explore").click()
-        expect(page.locator("#explore-path input, #explore-path textarea").first).to_have_value(str(project), timeout=30_000)
+        named = str(project.relative_to(tmp_path.parent))  # the page names it under the server's projects root
+        expect(page.locator("#explore-path input, #explore-path textarea").first).to_have_value(named, timeout=30_000)
         expect(page.locator("#explore-summary")).to_contain_text(f"{len(known)} prompts", timeout=30_000)
         plot = page.locator("#explore-scatter .js-plotly-plot")
         # A click on a point shows its prompt, answer and token gaps (plotly's own hit test).

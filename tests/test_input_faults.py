@@ -196,15 +196,21 @@ def test_training_configs(tmp_path, name, content, names):
 
 
 def test_accounts_files(tmp_path):
-    from kd_core.access import read_accounts
+    from kd_core.access.accounts import add_user, read_accounts
 
-    loose = _write(tmp_path, "open.txt", "ana:a-long-password\n")
+    good = tmp_path / "good.txt"
+    add_user(good, "ana", "a-long-password", "admin")
+    loose = _write(tmp_path, "open.txt", good.read_text())
     os.chmod(loose, 0o644)
     _try("accounts file (serve --auth-file)", "readable by others", lambda: read_accounts(loose), "rejected", r"open\.txt")
-    bad = _write(tmp_path, "bad.txt", "ana:a-long-password\nno colon here\n")
+    bad = _write(tmp_path, "bad.txt", good.read_text() + "no colon here\n")
     os.chmod(bad, 0o600)
-    message = _try("accounts file (serve --auth-file)", "a line without a password", lambda: read_accounts(bad), "rejected",
-                   r"bad\.txt, line 2: expected user:password")
+    _try("accounts file (serve --auth-file)", "a line of one field", lambda: read_accounts(bad), "rejected",
+         r"bad\.txt, line 4: expected user:role:projects:hash")
+    plain = _write(tmp_path, "plain.txt", "ana:a-long-password\n")
+    os.chmod(plain, 0o600)
+    message = _try("accounts file (serve --auth-file)", "a plain-text password (old format)", lambda: read_accounts(plain),
+                   "rejected", r"plain\.txt, line 1: account 'ana' has a plain-text password .*kd-studio users add ana")
     assert "a-long-password" not in message  # never the password
 
 

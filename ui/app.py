@@ -4,22 +4,36 @@ from __future__ import annotations
 
 import kd_core  # noqa: F401  (offline defaults first)
 import gradio as gr
+from pathlib import Path
 
-from kd_core.access import LOCAL_HOSTS, read_accounts
+from kd_core.access import LOCAL_HOSTS
+from kd_core.access.accounts import Account, read_accounts
+from kd_core.access.gate import Gate
+from kd_core.access.roles import LOCAL
 from kd_core.errors import KDError
 from kd_core.project.summary import describe, open_project
-from ui import chat, curate, documents, evaluate, expand, explore, models, train
+from ui import access, chat, curate, documents, evaluate, expand, explore, models, train
+from ui.server import ServerSettings, guard_app
 from ui.errors import guarded
 from ui.explore import DEMO_SCORES  # noqa: F401  (where the app's demo table has been looked up)
 from ui.tab import Context
+
+
+def gradio_upload_dir() -> str:
+    from gradio.utils import get_upload_folder
+
+    return get_upload_folder()
 
 # Each tab module's build(ctx) -> Tab (ui.tab), in the order of the tabs.
 TABS = [("Models", models), ("Expand", expand), ("Explore", explore), ("Documents", documents), ("Curate", curate),
         ("Train", train), ("Chat", chat), ("Evaluate", evaluate)]
 
 
-def build_app(project: str | None = None) -> gr.Blocks:
-    with gr.Blocks(title="KD Studio") as app:
+def build_app(project: str | None = None, gate: Gate | None = None, accounts: dict[str, Account] | None = None) -> gr.Blocks:
+    """The app; with a `gate` (a served app) every path a page sends is confined to its
+    projects root and every event checks its declared action against the caller's role."""
+    # Uploads and files handed to browsers are deleted after a day (checked hourly).
+    with gr.Blocks(title="KD Studio", delete_cache=(3600, 86400)) as app:
         gr.Markdown(
             "# KD Studio\n"
             "Move specialized knowledge from a fine-tuned model into another model, without the original data."
@@ -38,27 +52,37 @@ def build_app(project: str | None = None) -> gr.Blocks:
 
         @guarded
         def on_open(path: str):
+            g = access.gate()
+            if g is not None:  # opening an existing project is "open"; making a new one is "create"
+                try:
+                    path = str(g.project(access.caller(), path, "open"))
+                except KDError:
+                    path = str(g.project(access.caller(), path, "create"))
             summary = open_project(path)
-            return [describe(summary), *[summary["path"]] * len(folders)]
+            shown = summary["path"] if g is None else str(Path(summary["path"]).relative_to(g.root))
+            return [describe(summary).replace(summary["path"], shown), *[shown] * len(folders)]
 
         # The bar sets every tab's project box, then each tab re-reads what it shows.
         opened = open_btn.click(on_open, [bar], [said, *folders])
         for tab in tabs:
             tab.on_open(opened)
+    app.kd_events = access.install(app, gate, accounts)
     return app
 
 
-def launch(host: str = "127.0.0.1", port: int = 7860, project: str | None = None, auth_file: str | None = None,
-           max_upload_mb: int = 200) -> None:
-    """Serve the app.  Only this machine may connect unless an accounts file is given
-    (kd_core.access): listening on another address without one is refused."""
-    accounts = read_accounts(auth_file) if auth_file else None
-    if host not in LOCAL_HOSTS and not accounts:
-        raise KDError(f"refusing to listen on {host} without authentication: give --auth-file FILE (user:password lines, chmod 600)")
-    app = build_app(project)
+def launch(settings: ServerSettings) -> None:
+    """Serve the app (ui.server: the projects root, accounts and roles, sign-in back-off,
+    Host check, TLS).  Only this machine may connect unless an accounts file is given."""
+    accounts = read_accounts(settings.auth_file) if settings.auth_file else None
+    if settings.host not in LOCAL_HOSTS and not accounts:
+        raise KDError(f"refusing to listen on {settings.host} without authentication: give --auth-file FILE "
+                      "(write it with `kd-studio users add NAME --auth-file FILE`)")
+    gate = Gate.create(settings.projects_root, tuple(settings.models_dirs), upload_dir=gradio_upload_dir())
+    project = str(gate.project(LOCAL, settings.project, "create")) if settings.project else None
+    if project:
+        open_project(project)
+    app = build_app(project, gate, accounts)
     # One event of a kind at a time across every browser session: two sessions never load
     # two copies of a model or start two runs of a step at once (runs and jobs also lock).
-    app.queue(default_concurrency_limit=1)
-    app.launch(server_name=host, server_port=port, show_error=True, auth=accounts,
-               auth_message="KD Studio: sign in with an account of the server's --auth-file" if accounts else None,
-               max_file_size=f"{max_upload_mb}mb")
+    app.queue(default_concurrency_limit=1, max_size=settings.queue_size)
+    guard_app(app, settings, gate, accounts)

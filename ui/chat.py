@@ -8,18 +8,22 @@ The module-level functions are the tab without Gradio; `build` connects them to 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+import threading
+from typing import Any, Callable, Iterator
 
 import gradio as gr
 import pandas as pd
+from gradio.context import LocalContext
 
 from kd_core.demo.models import DEMO_ADAPTER_DIR, demo_spec
 from kd_core.errors import KDError
 from kd_core.models import chat
 from kd_core.models.generation import GenerationConfig
 from kd_core.models.loading import ModelSpec
+from ui import access
+from ui.access import may, needs
 from ui.errors import guarded
-from ui.tab import Context, Tab, project_dir
+from ui.tab import Context, Tab, model_name, project_dir
 
 SLOTS = 3
 # The demo's transfer, side by side: the fine-tuned teacher, and the target before training.
@@ -33,8 +37,8 @@ def contestants(rows: list[tuple[Any, Any, Any, Any]]) -> list[chat.Contestant]:
     no model is left out, one with an adapter or document but no model is an error."""
     out = []
     for n, (label, model, adapter, document) in enumerate(rows, 1):
-        model = (model or "").strip()
-        adapter = (adapter or "").strip() or None
+        model = model_name(model)  # confined to the server's models folders and the caller's projects
+        adapter = model_name(adapter) or None
         document = (document or "").strip() or None
         if not model:
             if adapter or document:
@@ -43,6 +47,11 @@ def contestants(rows: list[tuple[Any, Any, Any, Any]]) -> list[chat.Contestant]:
         out.append(chat.Contestant((label or "").strip() or f"model {n}", ModelSpec(model, adapter=adapter), document))
     if not out:
         raise KDError("Models: fill in at least one model (demo:NAME, a hub id or a local folder)")
+    if not may("models"):  # a curator chats with what an admin loaded, and loads nothing
+        loaded = set(chat.MODELS.loaded())
+        missing = [c.spec.label() for c in out if c.spec.label() not in loaded]
+        if missing:
+            raise KDError(f"not loaded in this server: {', '.join(missing)} (an admin loads models in the Models tab)")
     return out
 
 
@@ -55,8 +64,11 @@ def score_table(found: list[chat.Contestant], ppl: list[list[float]]) -> pd.Data
     return pd.DataFrame(rows, columns=["answer by", *cols])
 
 
-def run(rows: list[tuple[Any, Any, Any, Any]], prompt: str, max_new_tokens: Any) -> Iterator[tuple[list[str], pd.DataFrame | None]]:
-    """Answers as they stream (one entry per slot, empty for an unused slot), then the scores."""
+def run(rows: list[tuple[Any, Any, Any, Any]], prompt: str, max_new_tokens: Any,
+        should_stop: Callable[[], bool] | None = None) -> Iterator[tuple[list[str], pd.DataFrame | None]]:
+    """Answers as they stream (one entry per slot, empty for an unused slot), then the scores;
+    `should_stop` ends the generation early (its browser session has gone).  The answer
+    length is capped by the server's limit and each model's context (kd_core.limits)."""
     found = contestants(rows)
     try:
         n = int(max_new_tokens)
@@ -65,7 +77,7 @@ def run(rows: list[tuple[Any, Any, Any, Any]], prompt: str, max_new_tokens: Any)
     if n < 1:
         raise KDError(f"Max new tokens: must be >= 1 (got {n})")
     used = [i for i, r in enumerate(rows) if (r[1] or "").strip()]
-    for event in chat.compare(found, prompt, GenerationConfig(max_new_tokens=n)):
+    for event in chat.compare(found, prompt, GenerationConfig(max_new_tokens=n), should_stop=should_stop):
         texts = [""] * len(rows)
         for slot, text in zip(used, event["answers"]):
             texts[slot] = text
@@ -73,7 +85,20 @@ def run(rows: list[tuple[Any, Any, Any, Any]], prompt: str, max_new_tokens: Any)
 
 
 def vote(project: str | None, prompt: str, up: bool) -> str:
-    return chat.send_to_pool(str(project_dir(project)), prompt, "up" if up else "down")
+    """The prompt into the project's pool, the decision recorded under the signed-in account."""
+    who = access.caller().user if access.has_accounts() else "chat"
+    return chat.send_to_pool(str(project_dir(project)), prompt, "up" if up else "down", who=who)
+
+
+# Generations in flight, by browser session: the page's unload event stops its own.
+_IN_FLIGHT: dict[str, threading.Event] = {}
+
+
+def on_leave(request: gr.Request) -> None:
+    """A browser session ended (tab closed, page left): stop its generation, if any."""
+    stop = _IN_FLIGHT.get(getattr(request, "session_hash", None) or "")
+    if stop is not None:
+        stop.set()
 
 
 def build(ctx: Context) -> Tab:
@@ -109,19 +134,26 @@ def build(ctx: Context) -> Tab:
 
     def on_send(*values):
         *slot_values, prompt_, max_new_ = values
+        session = getattr(LocalContext.request.get(None), "session_hash", None) or ""
+        stop = _IN_FLIGHT[session] = threading.Event()
         try:
-            for texts, table in run(rows_of(tuple(slot_values)), prompt_, max_new_):
+            for texts, table in run(rows_of(tuple(slot_values)), prompt_, max_new_, should_stop=stop.is_set):
                 yield [*texts, table if table is not None else gr.skip()]
         except KDError as e:
             raise gr.Error(str(e)) from None
+        finally:
+            if _IN_FLIGHT.get(session) is stop:
+                del _IN_FLIGHT[session]
 
     @guarded
     def on_vote(project_, prompt_, is_up):
         return vote(project_, prompt_, is_up)
 
     # One comparison at a time in the whole app: models are shared, and a CPU runs one well.
-    send.click(on_send, [*fields, prompt, max_new], [*outputs, scores], concurrency_id="models", concurrency_limit=1)
-    prompt.submit(on_send, [*fields, prompt, max_new], [*outputs, scores], concurrency_id="models", concurrency_limit=1)
-    up.click(lambda p, q: on_vote(p, q, True), [folder, prompt], voted)
-    down.click(lambda p, q: on_vote(p, q, False), [folder, prompt], voted)
+    send.click(needs("chat", on_send), [*fields, prompt, max_new], [*outputs, scores], concurrency_id="models", concurrency_limit=1)
+    prompt.submit(needs("chat", on_send), [*fields, prompt, max_new], [*outputs, scores], concurrency_id="models",
+                  concurrency_limit=1)
+    up.click(needs("curate", lambda p, q: on_vote(p, q, True)), [folder, prompt], voted)
+    down.click(needs("curate", lambda p, q: on_vote(p, q, False)), [folder, prompt], voted)
+    ctx.app.unload(on_leave)
     return Tab(folder)

@@ -22,8 +22,9 @@ from kd_core.errors import KDError
 from kd_core.project import Project
 from kd_core.tuneshift.pool import STATES, Pool, PoolCounts, PoolFilter
 from kd_core.tuneshift.pool_export import export_dataset
+from ui.access import needs
 from ui.errors import guarded
-from ui.tab import Context, Tab, reread
+from ui.tab import Context, Tab, project_dir, reread
 
 ALL = "all"
 TABLE_COLUMNS = ["id", "round", "source", "state", "gap", "prompt", "response"]
@@ -138,7 +139,7 @@ def open_pool(project: str | None) -> Pool:
     """The project's existing pool; viewing never creates one (`kd-studio expand` does)."""
     if not project or not str(project).strip():
         raise KDError("no project open: type a project folder (one that holds pool.sqlite) and press Open")
-    return Pool(str(project).strip(), create=False)
+    return Pool(project_dir(project), create=False)  # confined to the projects the account may open
 
 
 # ---------------------------------------------------------------------------
@@ -214,7 +215,7 @@ def undo(project: str | None, who: str) -> str:
 def export(project: str | None) -> str:
     """Accepted and edited prompts with responses into <project>/export/, as `kd-studio pool export`."""
     with open_pool(project) as pool:
-        result = export_dataset(pool, Project.at(project).exports_dir)
+        result = export_dataset(pool, Project.at(project_dir(project)).exports_dir)
     return "\n".join([f"**{result.summary()}**", "", *(f"- `{name}`: {path}" for name, path in result.files.items())])
 
 
@@ -275,7 +276,7 @@ def build(ctx: Context) -> Tab:
 
     def on_load(folder_: str, st, rd, src, q, gap):
         # A project the server was started on, or the project bar opened, may hold no pool yet: say so, without an error.
-        root = Project.at(folder_) if folder_.strip() else None
+        root = Project.at(project_dir(folder_)) if folder_.strip() else None
         if root is not None and root.pool.is_file():
             return on_open(folder_, st, rd, src, q, gap)
         s = read_selected(None, None)
@@ -329,14 +330,14 @@ def build(ctx: Context) -> Tab:
         trigger(on_filter, [project_state, selected_state, *filters], [filter_state, *view_outputs, *selected_outputs])
     table.select(on_select, [project_state], [selected_state, *selected_outputs])
     decision_inputs = [project_state, filter_state, selected_state, prompt]
-    accept_btn.click(acted("accept"), decision_inputs, [*view_outputs, *selected_outputs])
-    reject_btn.click(acted("reject"), decision_inputs, [*view_outputs, *selected_outputs])
-    edit_btn.click(acted("edit"), decision_inputs, [*view_outputs, *selected_outputs])
+    accept_btn.click(needs("curate", acted("accept")), decision_inputs, [*view_outputs, *selected_outputs])
+    reject_btn.click(needs("curate", acted("reject")), decision_inputs, [*view_outputs, *selected_outputs])
+    edit_btn.click(needs("curate", acted("edit")), decision_inputs, [*view_outputs, *selected_outputs])
     state_inputs = [project_state, filter_state, selected_state]
-    bulk_accept_btn.click(bulked("accepted"), state_inputs, [*view_outputs, *selected_outputs])
-    bulk_reject_btn.click(bulked("rejected"), state_inputs, [*view_outputs, *selected_outputs])
-    undo_btn.click(on_undo, state_inputs, [*view_outputs, *selected_outputs])
-    export_btn.click(on_export, [project_state], export_md)
+    bulk_accept_btn.click(needs("curate", bulked("accepted")), state_inputs, [*view_outputs, *selected_outputs])
+    bulk_reject_btn.click(needs("curate", bulked("rejected")), state_inputs, [*view_outputs, *selected_outputs])
+    undo_btn.click(needs("curate", on_undo), state_inputs, [*view_outputs, *selected_outputs])
+    export_btn.click(needs("settings", on_export), [project_state], export_md)
     app.load(on_load, [folder, *filters], opened)
     app.load(None, None, None, js=SHORTCUTS_JS)
     return Tab(folder, reread(on_load, [folder, *filters], opened))

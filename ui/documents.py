@@ -27,9 +27,10 @@ from kd_core.distill import config as pd_config, pipeline as pd_core, stages as 
 from kd_core.errors import KDError
 from kd_core.runtime.runs import STATUS, status_markdown
 from kd_core.tuneshift.pool import Pool
+from ui.access import needs
 from ui.errors import guarded
 from ui.polling import changes_only, stamp
-from ui.tab import Context, Tab, has_project, project_at, project_dir, reread
+from ui.tab import Context, Tab, has_project, model_name, project_at, project_dir, reread
 
 DOC_COLUMNS = ["id", "title", "characters", "chunks", "source"]
 CHUNK_COLUMNS = ["chunk", "tokens", "questions", "text"]
@@ -56,7 +57,7 @@ def _settings(project: str | None, model: str | None, chunk_tokens: Any, per_cal
     """The project's config with the tab's settings; a bad value is named by its label."""
     config = project_config(project)
     if model and model.strip():
-        config.model = model.strip()
+        config.model = model_name(model, project)  # confined when served
     values = {}
     for name, value in zip(SETTINGS, (chunk_tokens, per_call, calls, temperature, answer_tokens)):
         try:
@@ -86,7 +87,6 @@ def add_uploaded(project: str | None, files: Sequence[str] | None, model: str | 
     config = _settings(project, model, chunk_tokens, per_call, calls, temperature, answer_tokens)
     docs = read_documents([str(f) for f in files])  # every file checked before anything is written
     root = project_dir(project)
-    root.mkdir(parents=True, exist_ok=True)
     before = len(pd_stages.load_chunks(root))
     lines: list[str] = []
     chunks = pd_stages.add_documents(root, docs, config, log=lines.append)
@@ -232,10 +232,10 @@ def build(ctx: Context) -> Tab:
         s = pd_core.stop_pd(project_dir(project_))
         return [f"Run {s.get('state')}: what it finished is kept; start the stage again to go on.", *refreshed(project_)]
 
-    add_btn.click(on_add, [folder, files, *settings], [message, *view_outputs])
-    questions_btn.click(starter(QUESTIONS), [folder, *settings], [message, *view_outputs])
-    rest_btn.click(starter(REST), [folder, *settings], [message, *view_outputs])
-    stop_btn.click(on_stop, [folder], [message, *view_outputs])
+    add_btn.click(needs("settings", on_add), [folder, files, *settings], [message, *view_outputs])
+    questions_btn.click(needs("run", starter(QUESTIONS)), [folder, *settings], [message, *view_outputs])
+    rest_btn.click(needs("run", starter(REST)), [folder, *settings], [message, *view_outputs])
+    stop_btn.click(needs("run", on_stop), [folder], [message, *view_outputs])
     folder.submit(refreshed, [folder], view_outputs)
     timer.tick(changes_only(refreshed, watched, len(view_outputs)), [last, folder], [*view_outputs, last],
                trigger_mode="once", show_progress="hidden")

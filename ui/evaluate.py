@@ -16,15 +16,18 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from kd_core.data.files import write_atomic
+from kd_core.data.references import is_reference
 from kd_core.demo.models import demo_spec
 from kd_core.errors import KDError
 from kd_core.evaluation.qa import EVAL_RUN, RESULT_COLUMNS, project_results, start_eval
 from kd_core.figures import accuracy_bars
 from kd_core.runtime import runs
 from kd_core.tuneshift.recipe_config import RECIPE_DIR
+from ui.access import needs
 from ui.errors import guarded
 from ui.polling import changes_only, stamp
-from ui.tab import Context, Tab, has_project, project_at, project_dir, reread
+from ui.tab import Context, Tab, has_project, input_file, model_name, project_at, project_dir, reread
 
 POLL_S = 2.0
 
@@ -63,8 +66,7 @@ def download(project: str | None) -> str:
     if table.empty:
         raise KDError(f"{place.root} holds no evaluation yet")
     path = place.eval_dir / "results.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(path, index=False)
+    write_atomic(path, table.to_csv(index=False))
     return str(path)
 
 
@@ -114,7 +116,10 @@ def build(ctx: Context) -> Tab:
             n = int(tokens_)
         except (TypeError, ValueError):
             raise KDError(f"Answer tokens: {tokens_!r} is not a whole number") from None
-        s = start_eval(project_dir(project_), model_, adapter_, (questions_ or "").strip(), n, (name_ or "").strip() or None)
+        q = (questions_ or "").strip()
+        q = q if not q or is_reference(q) else str(input_file(q, project_))  # a file inside the project
+        s = start_eval(project_dir(project_), model_name(model_, project_), model_name(adapter_, project_), q, n,
+                       (name_ or "").strip() or None)
         return [f"Started (pid {s.get('pid')}).", *refreshed(project_)]
 
     @guarded
@@ -122,8 +127,8 @@ def build(ctx: Context) -> Tab:
         s = runs.stop(project_dir(project_), EVAL_RUN)
         return [f"Evaluation {s.get('state')}.", *refreshed(project_)]
 
-    run_btn.click(on_run, [folder, model, adapter, questions, tokens, name], [message, *outputs])
-    stop_btn.click(on_stop, [folder], [message, *outputs])
+    run_btn.click(needs("run", on_run), [folder, model, adapter, questions, tokens, name], [message, *outputs])
+    stop_btn.click(needs("run", on_stop), [folder], [message, *outputs])
     csv_btn.click(guarded(download), [folder], csv_file)
     folder.submit(refreshed, [folder], outputs)
     timer.tick(changes_only(refreshed, watched, len(outputs)), [last, folder], [*outputs, last], trigger_mode="once",

@@ -29,9 +29,10 @@ from kd_core.tuneshift import expansion, seeds as seed_files
 from kd_core.tuneshift.gaps import DEFAULT_THRESHOLDS, METRICS, GapConfig
 from kd_core.tuneshift.generators import GENERATORS
 from kd_core.tuneshift.pool import Pool
+from ui.access import needs
 from ui.errors import guarded
 from ui.polling import changes_only, stamp
-from ui.tab import Context, Tab, has_project, project_at, project_dir, reread
+from ui.tab import Context, Tab, has_project, model_name, project_at, project_dir, reread
 
 ROUND_COLUMNS = ["round", "candidates", "added", "duplicates", "new above", "pool size"]
 POLL_S = 2.0
@@ -117,7 +118,8 @@ def start(project: str | None, upload: str | None, pasted: str | None, demo: boo
     seeds, said = stage_seeds(project, upload, pasted, demo)
     if seeds is None and not project_at(project).pool.exists():
         raise KDError(f"{root} holds no prompts yet: upload seeds, paste some, or tick 'demo seeds'")
-    return expansion.start_expand(root, config, seeds, *expansion.named_models(base, finetuned, adapter)), said
+    models = expansion.named_models(model_name(base, project), model_name(finetuned, project), model_name(adapter, project))
+    return expansion.start_expand(root, config, seeds, *models), said
 
 
 def save_recipe(project: str | None, upload: str | None, pasted: str | None, demo: bool, base: str | None, finetuned: str | None,
@@ -128,6 +130,7 @@ def save_recipe(project: str | None, upload: str | None, pasted: str | None, dem
     config = settings(*values)
     root = project_dir(project)
     seeds, _ = stage_seeds(project, upload, pasted, demo)
+    base, finetuned, adapter, target = (model_name(v, project) for v in (base, finetuned, adapter, target))
     recipe = recipes.recipe_from_settings(config, seeds, base, finetuned, adapter, target, name=root.name)
     path = recipes.save_recipe(root, recipe, "Saved from the Expand tab of KD Studio.")
     return f"Saved `{path}`. Run every stage with `kd-studio run {path} --project {root}`."
@@ -259,11 +262,11 @@ def build(ctx: Context) -> Tab:
         return [f"Expansion {s.get('state')}: the pool keeps what was committed; run again to resume.",
                 *refreshed(project_, *values_)]
 
-    run_btn.click(on_run, [folder, upload, pasted, demo, base, finetuned, adapter, *values], [message, *view_outputs])
+    run_btn.click(needs("run", on_run), [folder, upload, pasted, demo, base, finetuned, adapter, *values], [message, *view_outputs])
     for trigger in (upload.change, pasted.blur):  # a bad file is named at once, before anything runs
-        trigger(guarded(preview), [upload, pasted], [seeds_said, seeds_table])
-    save_btn.click(guarded(save_recipe), [folder, upload, pasted, demo, base, finetuned, adapter, target, *values], message)
-    stop_btn.click(on_stop, [folder, *values], [message, *view_outputs])
+        trigger(needs("settings", guarded(preview)), [upload, pasted], [seeds_said, seeds_table])
+    save_btn.click(needs("settings", guarded(save_recipe)), [folder, upload, pasted, demo, base, finetuned, adapter, target, *values], message)
+    stop_btn.click(needs("run", on_stop), [folder, *values], [message, *view_outputs])
     folder.submit(refreshed, [folder, *values], view_outputs)
     metric.change(lambda m: str(DEFAULT_THRESHOLDS[m]), [metric], [threshold])
     for widget in values:  # the shell command follows every setting at once

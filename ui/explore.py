@@ -23,8 +23,9 @@ from kd_core.errors import KDError
 from kd_core.figures import gap_histogram, gap_scatter, token_heatmap
 from kd_core.project import Project
 from kd_core.tuneshift.gaps import DEFAULT_THRESHOLDS, GAP_COLUMNS, METRICS, GapConfig, label_counts, load_scores, relabel
+from ui.access import needs
 from ui.errors import guarded
-from ui.tab import Context, Tab, has_project, reread
+from ui.tab import Context, Tab, has_project, input_file, project_dir, reread
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,10 +89,10 @@ def more_like(path: str | None, picked: str | None) -> str:
     """Start a round of more prompts like the picked ones in the open project."""
     from kd_core.tuneshift.expansion import more_like as start
 
-    if not has_project(path) or not Project.at(path).pool.exists():
+    if not has_project(path) or not Project.at(project_dir(path)).pool.exists():
         raise KDError("open a project folder (its pool) to generate more prompts: a scored table has no pool to add to")
     ids = parse_ids(picked)
-    status = start(Project.at(path).root, ids)
+    status = start(project_dir(path), ids)
     return (f"Round started (pid {status.get('pid')}) from {len(ids)} prompt{'s' * (len(ids) != 1)}: follow it in the "
             "**Expand** tab; the new prompts land in the pool for Curate.")
 
@@ -119,7 +120,10 @@ def view(df: pd.DataFrame, metric: str, threshold: float) -> tuple[pd.DataFrame,
 
 def load_table(path: str) -> pd.DataFrame:
     """A scored table, or the scored prompts of a project's pool (a folder with pool.sqlite)."""
-    folder = Path(str(path).strip()).expanduser()
+    text = str(path or "").strip()
+    # The demo's own scores are shipped read-only with the app; anything else a page names
+    # is confined to the projects the account may open (ui.tab.input_file).
+    folder = DEMO_SCORES if text == str(DEMO_SCORES) else input_file(text)
     if folder.is_dir():
         from kd_core.tuneshift.expansion import scored_frame
         from kd_core.tuneshift.pool import Pool
@@ -218,7 +222,7 @@ def build(ctx: Context) -> Tab:
         return said, token_heatmap(row)
 
     point.change(on_point, [df_state, point], [point_said, tokens])
-    more.click(guarded(more_like), [path, picked], more_message)
+    more.click(needs("run", guarded(more_like)), [path, picked], more_message)
     app.load(None, None, None, js=SELECTION_JS)
     if Path(first).exists():
         app.load(on_open, [path, metric], [*outputs, threshold])

@@ -13,14 +13,16 @@ from kd_core.errors import KDError
 from kd_core.models.chat import MODELS
 from kd_core.models.loading import ModelSpec
 from kd_core.models.preflight import preflight, report_markdown
+from ui.access import needs
 from ui.errors import guarded
-from ui.tab import Context, Tab
+from ui.tab import Context, Tab, model_name
 
 
 def specs_from(base: str, finetuned: str, adapter: str, target: str, device: str, dtype: str, four_bit: bool) -> dict[str, ModelSpec]:
     """The three roles; an empty field is the demo's model for that role, and an adapter
     without a fine-tuned model goes on the base."""
-    base, finetuned, adapter, target = ((v or "").strip() for v in (base, finetuned, adapter, target))
+    # Confined to the server's models folders and the caller's projects when served (ui.tab.model_name).
+    base, finetuned, adapter, target = (model_name(v) for v in (base, finetuned, adapter, target))
     base_spec = ModelSpec(base) if base else demo_spec("base")
     if finetuned or adapter:
         ft_spec = ModelSpec(finetuned or base_spec.name, adapter=adapter or None)
@@ -85,9 +87,9 @@ def build(ctx: Context) -> Tab:
         MODELS.clear()
         return loaded_text()
 
-    check_btn.click(on_check, inputs, [report, shell])
-    load_btn.click(on_load, inputs, loaded)
-    unload_btn.click(on_unload, None, loaded)
+    check_btn.click(needs("models", on_check), inputs, [report, shell])
+    load_btn.click(needs("models", on_load), inputs, loaded)
+    unload_btn.click(needs("models", on_unload), None, loaded)
     ctx.app.load(loaded_text, None, loaded)
     for widget in inputs:
         widget.change(command, inputs, shell, show_progress="hidden")

@@ -18,6 +18,7 @@ import gradio as gr
 
 from kd_core.errors import KDError
 from kd_core.project import Project
+from ui import access
 
 OnOpen = Callable[[Any], None]  # given the project bar's event (a Gradio dependency), chains on it
 
@@ -62,13 +63,36 @@ def has_project(project: str | None) -> bool:
     return bool(project and str(project).strip())
 
 
-def project_dir(project: str | None) -> Path:
-    """The project folder as an absolute path (relative to the server's folder, like --project)."""
+def project_dir(project: str | None, action: str = "open") -> Path:
+    """The project folder as an absolute path: confined by the server's gate (a folder
+    under its projects root that the signed-in account may open; kd_core.access.gate);
+    without a gate (the tabs' functions called from Python), relative to the working folder."""
     if not has_project(project):
-        raise KDError("Project folder: empty (type the folder that holds the project; jobs go into its jobs/)")
-    return Path(str(project).strip()).expanduser().resolve()
+        raise KDError("Project folder: empty (pick or type a project under the projects root)")
+    confined = access.project(project, action)
+    return confined if confined is not None else Path(str(project).strip()).expanduser().resolve()
 
 
 def project_at(project: str | None) -> Project:
     """The project folder's layout (kd_core.project.Project), the folder resolved as `project_dir` does."""
     return Project.at(project_dir(project))
+
+
+def input_file(text: str | None, project: str | None = None) -> Path:
+    """A file a page names to be read (documents, questions, training data, a pool):
+    inside a project the account may open (relative: inside `project`) when served."""
+    g = access.gate()
+    base = project_dir(project) if has_project(project) else None
+    if g is None:
+        p = Path(str(text or "").strip()).expanduser()
+        return (base / p if base and not p.is_absolute() else p).resolve()
+    return g.file(access.caller(), text, base)
+
+
+def model_name(text: str | None, project: str | None = None) -> str:
+    """A model a page names (demo:NAME, hub id, folder, .gguf, adapter): confined to the
+    server's models folders and the account's projects when served."""
+    g = access.gate()
+    if g is None or not str(text or "").strip():
+        return str(text or "").strip()  # empty: the caller's default (the demo's model for the role)
+    return g.model(access.caller(), text, project_dir(project) if has_project(project) else None)

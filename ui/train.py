@@ -24,14 +24,17 @@ import gradio as gr
 import pandas as pd
 import yaml
 
+from kd_core.data.files import write_atomic
 from kd_core.demo.models import demo_spec
 from kd_core.errors import InputFileError, KDError
 from kd_core.figures import empty_figure, loss_curve
 from kd_core.project import Project
 from kd_core.runtime import jobs
 from kd_core.training.config import LOSSES, TrainConfig
+from ui import access
+from ui.access import needs
 from ui.errors import guarded
-from ui.tab import Context, Tab, has_project, project_at, project_dir, reread
+from ui.tab import Context, Tab, has_project, input_file, model_name, project_at, project_dir, reread
 
 DEFAULT_STUDENT = demo_spec("target").name  # the demo's transfer target
 DATA_FILE = "dataset.jsonl"  # what Curate's export writes into the project's export folder
@@ -84,9 +87,12 @@ def default_data(project: str | None) -> str:
     return str(project_at(project).exports_dir / DATA_FILE) if has_project(project) else ""
 
 
-def _model_name(text: str) -> str:
+def _model_name(text: str, project: str | None = None) -> str:
     # A local folder typed relative to the server's folder must still be found by the job
-    # process, which runs in the job folder; hub ids and demo: names stay as typed.
+    # process, which runs in the job folder; hub ids and demo: names stay as typed.  Served,
+    # the gate resolves it (confined to the models folders and the account's projects).
+    if access.gate() is not None:
+        return model_name(text, project)
     path = Path(text).expanduser()
     return str(path.resolve()) if not text.startswith("demo:") and path.exists() else text
 
@@ -116,12 +122,12 @@ def _number(value: Any, label: str, integer: bool, required: bool = True) -> Any
 def config_mapping(form: TrainForm) -> dict[str, Any]:
     """The YAML mapping `load_job_config` reads, for the form's values."""
     student = (form.student or "").strip()
-    student_value: Any = _model_name(student) if student else ""
+    student_value: Any = _model_name(student, form.project) if student else ""
     if form.load_in_4bit and student:
         student_value = {"name": student_value, "load_in_4bit": True}
     teacher = (form.teacher or "").strip()
     data = (form.data or "").strip()
-    data = str(Path(data).expanduser().resolve()) if data else default_data(form.project)
+    data = str(input_file(data, form.project)) if data else default_data(form.project)
     train: dict[str, Any] = {
         "loss": (form.loss or "").strip(),
         "epochs": _number(form.epochs, LABELS["train.epochs"], integer=False),
@@ -138,7 +144,7 @@ def config_mapping(form: TrainForm) -> dict[str, Any]:
         mapping["name"] = form.name.strip()
     mapping["student"] = student_value
     if teacher:
-        mapping["teacher"] = _model_name(teacher)
+        mapping["teacher"] = _model_name(teacher, form.project)
     mapping["data"] = data
     mapping["train"] = train
     return mapping
@@ -203,9 +209,8 @@ def launch(form: TrainForm) -> dict[str, Any]:
     data, so a bad line fails here), start_job (a process that outlives this server)."""
     check_form(form)  # bad values never overwrite the project's saved config
     project = project_dir(form.project)
-    project.mkdir(parents=True, exist_ok=True)
     path = config_path(form.project)
-    path.write_text(config_yaml(config_mapping(form)), encoding="utf-8")
+    write_atomic(path, config_yaml(config_mapping(form)))
     config = jobs.load_job_config(path)
     try:
         job_dir = jobs.create_job(project, config)
@@ -431,12 +436,12 @@ def build(ctx: Context) -> Tab:
 
     for widget in form_inputs:
         widget.change(on_form, form_inputs, [yaml_code, command, check], trigger_mode="always_last", show_progress="hidden")
-    launch_btn.click(on_launch, form_inputs, [selected_state, *job_outputs])
+    launch_btn.click(needs("train", on_launch), form_inputs, [selected_state, *job_outputs])
     jobs_table.select(on_select, [folder, drawn_state], [selected_state, *job_outputs])
     state_inputs = [folder, selected_state, drawn_state]
-    stop_btn.click(acted(stop), state_inputs, job_outputs)
-    cancel_btn.click(acted(cancel), state_inputs, job_outputs)
-    resume_btn.click(acted(resume), state_inputs, job_outputs)
+    stop_btn.click(needs("train", acted(stop)), state_inputs, job_outputs)
+    cancel_btn.click(needs("train", acted(cancel)), state_inputs, job_outputs)
+    resume_btn.click(needs("train", acted(resume)), state_inputs, job_outputs)
     # "once": a slow read of the folders never piles up ticks behind it.
     timer.tick(refreshed, state_inputs, job_outputs, trigger_mode="once", show_progress="hidden")
     folder.submit(refreshed, state_inputs, job_outputs)

@@ -112,14 +112,18 @@ class Curation:
         index.add(id, new_text)
         return True
 
-    def undo(self, who: str) -> UndoResult | None:
-        """Revert the latest decision batch not yet undone (a single decision, an edit, or a
-        whole bulk decision), logged as an 'undo' batch.  None when there is nothing to undo."""
+    def undo(self, who: str, only_own: bool = True) -> UndoResult | None:
+        """Revert `who`'s latest decision batch not yet undone (a single decision, an edit,
+        or a whole bulk decision), logged as an 'undo' batch by `who`; `only_own=False`:
+        the latest batch of anyone.  None when there is nothing to undo.  Per user, so
+        curators working on one pool at once never undo each other's work."""
         who = self._who(who)
         with self._write() as conn:
             target = conn.execute(
                 "SELECT batch, action, who FROM decisions d WHERE action != 'undo' "
-                "AND NOT EXISTS (SELECT 1 FROM decisions u WHERE u.undoes = d.batch) ORDER BY batch DESC LIMIT 1"
+                "AND NOT EXISTS (SELECT 1 FROM decisions u WHERE u.undoes = d.batch) "
+                + ("AND d.who = ? " if only_own else "") + "ORDER BY batch DESC LIMIT 1",
+                (who,) if only_own else (),
             ).fetchone()
             if target is None:
                 return None
