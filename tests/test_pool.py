@@ -452,19 +452,34 @@ def test_bulk_accept_of_a_filter(pool):
         pool.bulk_set_state(None, "edited", "bob")
 
 
+def test_undo_is_per_user_and_never_overwrites_a_later_decision_of_someone_else(pool):
+    ids = seeded(pool)
+    pool.accept(ids[0], "ann")
+    pool.reject(ids[1], "bob")
+    pool.reject(ids[2], "ann")
+    assert pool.undo("bob").summary() == "undid reject by bob on 1 prompt"  # bob's own, not ann's later one
+    assert [pool.get(i).state for i in ids[:3]] == ["accepted", "pending", "rejected"]
+    assert pool.undo("bob") is None  # nothing more of bob's
+    pool.reject(ids[0], "bob")  # bob overrides ann's accept
+    assert pool.undo("ann").prompt_ids == [ids[2]]
+    with pytest.raises(KDError, match=f"cannot undo accept of prompt {ids[0]}: bob changed it since"):
+        pool.undo("ann")
+    assert pool.get(ids[0]).state == "rejected"  # bob's decision stands
+
+
 def test_undo_walks_back_single_decisions_one_at_a_time(pool):
     ids = seeded(pool)
     pool.accept(ids[0], "ann")
     pool.reject(ids[0], "bob")
     pool.reject(ids[1], "ann")
-    assert pool.undo("ann").summary() == "undid reject by ann on 1 prompt"
+    assert pool.undo("ann", only_own=False).summary() == "undid reject by ann on 1 prompt"
     assert pool.get(ids[1]).state == "pending"
-    u = pool.undo("ann")
+    u = pool.undo("ann", only_own=False)  # anyone's latest (an admin's undo from the shell)
     assert (u.action, u.prompt_ids, u.who) == ("reject", [ids[0]], "bob")
     assert pool.get(ids[0]).state == "accepted"
-    assert pool.undo("ann").action == "accept"
+    assert pool.undo("ann", only_own=False).action == "accept"
     assert pool.get(ids[0]).state == "pending"
-    assert pool.undo("ann") is None
+    assert pool.undo("ann", only_own=False) is None
     undos = pool.decisions().query("action == 'undo'")
     assert undos["undoes"].tolist() == [3, 2, 1] and set(undos["who"]) == {"ann"}  # undos are logged too
 

@@ -151,7 +151,7 @@ def start(project: str | None, stages: Sequence[str], model: str | None, chunk_t
 def command(project: str | None, stages: Sequence[str]) -> str:
     """What a start runs, for people who would rather use a shell."""
     root = project_dir(project) if has_project(project) else Path("PROJECT")
-    return " ".join(["kd-studio", *pd_core.pd_args(root, stages)])
+    return pd_core.pd_command(root, stages)  # each argument quoted
 
 
 # ---------------------------------------------------------------------------

@@ -143,7 +143,7 @@ def command(project: str | None, *values: Any) -> str:
         config = settings(*values)
     except KDError as e:
         return f"# {e}"
-    return " ".join(["kd-studio", "expand", "--project", str(root), "--seeds", "SEEDS", *expansion.cli_args(config)])
+    return expansion.cli_command(root, "SEEDS", config)  # each argument quoted
 
 
 def read_view(project: str | None, metric: str = "logratio", threshold: Any = None) -> dict[str, Any]:

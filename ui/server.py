@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import anyio
 import gradio as gr
@@ -130,7 +130,7 @@ class _Guard:
         return await self.app(scope, receive, send)
 
 
-def sign_in(accounts: dict[str, Account], backoff: Backoff):
+def sign_in(accounts: dict[str, Account], backoff: Backoff) -> Callable[[str, str], Awaitable[bool]]:
     """Gradio's auth callback: the hash checked off the event loop; a user name in
     back-off is refused without checking (a guess costs the server nothing)."""
 

@@ -132,6 +132,15 @@ class Curation:
                 "SELECT prompt_id, old_state, new_state, old_text, new_text, old_results FROM decisions WHERE batch = ? ORDER BY id DESC",
                 (batch,),
             ).fetchall()
+            for prompt_id, _, new_state, _, new_text, _ in rows:
+                # Someone changed the prompt since this decision: undoing it would overwrite
+                # their work, so the undo stops here and says so.
+                current = conn.execute("SELECT state, text FROM prompts WHERE id = ?", (prompt_id,)).fetchone()
+                if current is not None and (current[0] != new_state or (new_text is not None and current[1] != new_text)):
+                    later = conn.execute("SELECT who FROM decisions WHERE prompt_id = ? AND batch > ? ORDER BY batch DESC LIMIT 1",
+                                         (prompt_id, batch)).fetchone()
+                    raise KDError(f"cannot undo {action} of prompt {prompt_id}: {later[0] if later else 'someone'} "
+                                  f"changed it since (now {current[0]})")
             now, undo_batch = _now(), self._next_batch(conn)
             for prompt_id, old_state, new_state, old_text, new_text, old_results in rows:
                 if old_text is None:
