@@ -11,6 +11,8 @@ from kd_core.access.accounts import Account, read_accounts
 from kd_core.access.gate import Gate
 from kd_core.access.roles import LOCAL
 from kd_core.errors import KDError
+from kd_core.limits import set_current as set_limits
+from kd_core.models import chat as chat_models
 from kd_core.project.summary import describe, open_project
 from ui import access, chat, curate, documents, evaluate, expand, explore, models, train
 from ui.server import ServerSettings, guard_app
@@ -78,6 +80,10 @@ def launch(settings: ServerSettings) -> None:
         raise KDError(f"refusing to listen on {settings.host} without authentication: give --auth-file FILE "
                       "(write it with `kd-studio users add NAME --auth-file FILE`)")
     gate = Gate.create(settings.projects_root, tuple(settings.models_dirs), upload_dir=gradio_upload_dir())
+    # The server's limits for every core function it calls, and models loaded for a page
+    # only after the pre-flight says they fit (kd_core.models.preflight.load_checked).
+    set_limits(settings.limits)
+    chat_models.MODELS.check_memory = True
     project = str(gate.project(LOCAL, settings.project, "create")) if settings.project else None
     if project:
         open_project(project)

@@ -44,7 +44,9 @@ def contestants(rows: list[tuple[Any, Any, Any, Any]]) -> list[chat.Contestant]:
             if adapter or document:
                 raise KDError(f"Model {n}: empty, but an adapter or a document is given for it")
             continue
-        out.append(chat.Contestant((label or "").strip() or f"model {n}", ModelSpec(model, adapter=adapter), document))
+        # Typed on a page: remote code and pickle only as the server's own flags grant them.
+        spec = ModelSpec.from_file_dict({"name": model, "adapter": adapter}, where=f"Chat, model {n}")
+        out.append(chat.Contestant((label or "").strip() or f"model {n}", spec, document))
     if not out:
         raise KDError("Models: fill in at least one model (demo:NAME, a hub id or a local folder)")
     if not may("models"):  # a curator chats with what an admin loaded, and loads nothing

@@ -23,12 +23,14 @@ def specs_from(base: str, finetuned: str, adapter: str, target: str, device: str
     without a fine-tuned model goes on the base."""
     # Confined to the server's models folders and the caller's projects when served (ui.tab.model_name).
     base, finetuned, adapter, target = (model_name(v) for v in (base, finetuned, adapter, target))
-    base_spec = ModelSpec(base) if base else demo_spec("base")
+    # Typed on a page: remote code and pickle only as the server's own flags grant them.
+    page = lambda **f: ModelSpec.from_file_dict(f, where="the Models tab")  # noqa: E731
+    base_spec = page(name=base) if base else demo_spec("base")
     if finetuned or adapter:
-        ft_spec = ModelSpec(finetuned or base_spec.name, adapter=adapter or None)
+        ft_spec = page(name=finetuned or base_spec.name, adapter=adapter or None)
     else:
         ft_spec = demo_spec("finetuned")
-    out = {"base": base_spec, "finetuned": ft_spec, "target": ModelSpec(target) if target else demo_spec("target")}
+    out = {"base": base_spec, "finetuned": ft_spec, "target": page(name=target) if target else demo_spec("target")}
     for spec in out.values():
         spec.device, spec.dtype, spec.load_in_4bit = device, dtype, bool(four_bit)
     return out

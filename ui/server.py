@@ -23,6 +23,7 @@ from kd_core.access.accounts import Account, verify_password
 from kd_core.access.gate import Gate
 from kd_core.access.signin import Backoff
 from kd_core.errors import KDError
+from kd_core.limits import Limits
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]", "::1")
 
@@ -42,8 +43,7 @@ class ServerSettings:
     queue_size: int = 64  # events waiting at once, across sessions
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
-    trust_remote_code: bool = False  # only this process's flags switch these on, never a project file
-    allow_pickle: bool = False
+    limits: Limits = field(default_factory=Limits)  # what one request may cost (kd_core.limits)
 
 
 def _loopback(host: str) -> bool:

@@ -13,14 +13,18 @@ from kd_core.errors import KDError
 
 @command("serve")
 def cmd_serve(args: argparse.Namespace) -> int:
+    from kd_core.cli.common import grant_model_flags
+    from kd_core.limits import Limits
     from ui.app import launch
     from ui.server import ServerSettings
 
+    grant_model_flags(args)  # only this command line turns remote code or pickle on, never a project file
+    limits = Limits.from_args(args).replace(upload_mb=args.max_upload_mb, queue_size=args.queue_size)
     launch(ServerSettings(
         host=args.host, port=args.port, project=args.project, auth_file=args.auth_file, projects_root=args.projects_root,
         models_dirs=args.models_dir or [], max_upload_mb=args.max_upload_mb, max_body_kb=args.max_body_kb,
         queue_size=args.queue_size, ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
-        trust_remote_code=args.trust_remote_code, allow_pickle=args.allow_pickle))
+        limits=limits))
     return 0
 
 
@@ -73,6 +77,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     serve.add_argument("--trust-remote-code", action="store_true",
                        help="let models this server loads run their repositories' code (never switched on by a project file)")
     serve.add_argument("--allow-pickle", action="store_true", help="let this server load pickled (.bin) weights")
+    limits = serve.add_argument_group("limits (kd_core/limits.py)")
+    from kd_core.limits import Limits
+
+    Limits.add_arguments(limits)
+    for action in limits._group_actions:  # --max-upload-mb and --queue-size above say these two
+        if action.dest in ("limit_upload_mb", "limit_queue_size"):
+            action.help = argparse.SUPPRESS
 
     users = sub.add_parser("users", help="add, remove or list the web app's accounts (hashed passwords)")
     users_sub = users.add_subparsers(dest="users_command", required=True)
