@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +41,21 @@ def test_4bit_demo_base_loads_and_answers():
     from kd_core.models.generation import generate
 
     assert "Paris" in generate(lm, ["What is the capital of France?"], GenerationConfig(max_new_tokens=16))[0]
+
+
+def test_two_processes_converting_the_same_gguf_both_succeed(tmp_path):
+    """A server and a job starting on one demo model at once: one converts, the other waits
+    for it and loads the result (they used to race on the cache folder's rename)."""
+    from kd_core.demo.models import demo_gguf
+
+    gguf = demo_gguf("smollm2-135m-instruct")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", KD_STUDIO_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1")
+    code = f"from kd_core.models.loading import convert_gguf; print(convert_gguf({str(gguf)!r}))"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    folders = {o[0].strip().splitlines()[-1] for o in outs}
+    assert len(folders) == 1 and (tmp_path / "cache" / "models").is_dir()
+    (folder,) = folders
+    assert (Path(folder) / "config.json").is_file() and not list(Path(folder).parent.glob(".tmp-*"))

@@ -12,6 +12,7 @@ from kd_core.access.gate import Gate
 from kd_core.access.roles import LOCAL
 from kd_core.errors import KDError
 from kd_core.limits import set_current as set_limits
+from kd_core.runtime import runs
 from kd_core.models import chat as chat_models
 from kd_core.project.summary import describe, open_project
 from ui import access, chat, curate, documents, evaluate, expand, explore, models, train
@@ -83,6 +84,7 @@ def launch(settings: ServerSettings) -> None:
     # The server's limits for every core function it calls, and models loaded for a page
     # only after the pre-flight says they fit (kd_core.models.preflight.load_checked).
     set_limits(settings.limits)
+    runs.set_projects_root(gate.root)  # runs at once are counted across every project under it
     chat_models.MODELS.check_memory = True
     project = str(gate.project(LOCAL, settings.project, "create")) if settings.project else None
     if project:

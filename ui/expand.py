@@ -92,8 +92,11 @@ def preview(upload: str | None, pasted: str | None) -> tuple[str, pd.DataFrame]:
     import tempfile
 
     if upload:
-        found = read_prompts(upload)
         name = Path(upload).name
+        try:
+            found = read_prompts(upload)
+        except KDError as e:  # named by the file's own name, not the server's upload folder
+            raise KDError(str(e).replace(str(upload), name)) from None
     elif pasted and pasted.strip():
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "pasted.txt"

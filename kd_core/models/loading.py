@@ -17,6 +17,7 @@ with one readable line.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import io
 import logging
@@ -198,6 +199,17 @@ def convert_gguf(path: Path) -> Path:
     out = cache_dir() / "models" / _gguf_cache_key(path)
     if (out / "config.json").exists():
         return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # One conversion of a file at a time across processes (a server and a job starting on
+    # the same demo model): the second waits for the first, then finds its result.
+    with open(out.parent / f".{out.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (out / "config.json").exists():
+            return out
+        return _convert_gguf(path, out)
+
+
+def _convert_gguf(path: Path, out: Path) -> Path:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     try:
@@ -222,6 +234,8 @@ def convert_gguf(path: Path) -> Path:
             fresh.save_pretrained(tmp)
             tok.save_pretrained(tmp)
         write_json(tmp / "kd_studio_source.json", {"gguf": str(path)})
+        if out.exists():  # a half-made entry of a process killed before it renamed: never read, replaced
+            shutil.rmtree(out)
         os.replace(tmp, out)  # atomic: a half-written cache entry is never seen
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
