@@ -158,3 +158,34 @@ def test_with_accounts_the_app_answers_nothing_before_a_sign_in(tmp_path, serve_
     finally:
         stop_server(serve_app.procs[-1])  # its log is whole once it has exited
     assert "correct-horse" not in Path(serve_app.procs[-1].log_path).read_text()
+
+
+# The events every signed-in account may call (action "view", the default): each reads or
+# shows, or (the project bar, Evaluate's CSV) checks its own action in the core gate. A new
+# event lands here only after a look: one that changes anything declares its action
+# (ui.access.needs), and a curator can then not call it.
+VIEW_EVENTS = {
+    "ui.app.build_app.<locals>.on_open",  # "open", or "create" through the gate
+    "ui.chat.on_leave",
+    "ui.curate.build.<locals>.on_filter", "ui.curate.build.<locals>.on_load", "ui.curate.build.<locals>.on_open",
+    "ui.curate.build.<locals>.on_select",
+    "ui.documents.build.<locals>.on_load", "ui.documents.build.<locals>.refreshed",
+    "ui.evaluate.build.<locals>.refreshed", "ui.evaluate.download",
+    "ui.expand.build.<locals>.<lambda>", "ui.expand.build.<locals>.refreshed", "ui.expand.command",
+    "ui.explore.build.<locals>.on_load", "ui.explore.build.<locals>.on_metric", "ui.explore.build.<locals>.on_open",
+    "ui.explore.build.<locals>.on_point", "ui.explore.build.<locals>.on_select", "ui.explore.build.<locals>.on_threshold",
+    "ui.models.build.<locals>.loaded_text", "ui.models.command",
+    "ui.polling.changes_only.<locals>.tick",
+    "ui.train.build.<locals>.on_form", "ui.train.build.<locals>.on_select", "ui.train.build.<locals>.refreshed",
+}
+
+
+def test_every_event_that_changes_something_declares_an_action_curators_lack(tmp_path):
+    from ui.app import build_app
+
+    events = build_app(None, Gate.create(tmp_path / "root"), None).kd_events
+    viewed = {name for _, name, action in events if action == "view"}
+    assert viewed == VIEW_EVENTS, ("an event without a declared action (ui.access.needs) is callable by every account: "
+                                   f"new {sorted(viewed - VIEW_EVENTS)}, gone {sorted(VIEW_EVENTS - viewed)}")
+    declared = {action for _, _, action in events}
+    assert {"models", "run", "train", "settings", "curate", "chat"} <= declared
