@@ -166,6 +166,7 @@ def test_with_accounts_the_app_answers_nothing_before_a_sign_in(tmp_path, serve_
 # (ui.access.needs), and a curator can then not call it.
 VIEW_EVENTS = {
     "ui.app.build_app.<locals>.on_open",  # "open", or "create" through the gate
+    "ui.app.build_app.<locals>.<lambda>", "ui.app.build_app.<locals>.listed",  # the project list
     "ui.chat.on_leave",
     "ui.curate.build.<locals>.on_filter", "ui.curate.build.<locals>.on_load", "ui.curate.build.<locals>.on_open",
     "ui.curate.build.<locals>.on_select",

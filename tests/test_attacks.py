@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -437,6 +438,12 @@ def test_in_the_browser_a_curator_meets_plain_refusals(world, server, browser):
 
     context, page = sign_in(browser, server["url"], CURATOR)
     try:
+        # The project list offers the account's own projects, and nothing else of the root.
+        page.locator("#project-pick input").click()
+        expect(page.get_by_role("option")).to_have_text([re.compile(r"crafted$"), re.compile(r"demo$")], timeout=30_000)
+        page.get_by_role("option", name="demo").click()
+        expect(page.locator("#project-message")).to_contain_text("demo", timeout=30_000)
+
         def bar(text: str):
             def run():
                 page.locator("#project-folder textarea, #project-folder input").first.fill(text)

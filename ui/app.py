@@ -42,8 +42,11 @@ def build_app(project: str | None = None, gate: Gate | None = None, accounts: di
             "Move specialized knowledge from a fine-tuned model into another model, without the original data."
         )
         with gr.Row():
+            # The projects this account may open, by name (kd_core.access.gate), read per session.
+            picker = gr.Dropdown([], value=None, label="Projects", scale=2, elem_id="project-pick",
+                                 info="the projects under the server's root you may open")
             bar = gr.Textbox(str(project) if project else "", label="Project folder: every tab opens it (a new folder is created)",
-                             scale=5, elem_id="project-folder")
+                             scale=4, elem_id="project-folder")
             open_btn = gr.Button("Open / create", scale=1, elem_id="project-open")
         said = gr.Markdown(elem_id="project-message")
         ctx = Context(app, str(project) if project else None)
@@ -65,10 +68,19 @@ def build_app(project: str | None = None, gate: Gate | None = None, accounts: di
             shown = summary["path"] if g is None else str(Path(summary["path"]).relative_to(g.root))
             return [describe(summary).replace(summary["path"], shown), *[shown] * len(folders)]
 
-        # The bar sets every tab's project box, then each tab re-reads what it shows.
+        def listed() -> gr.Dropdown:
+            g = access.gate()
+            return gr.Dropdown(choices=g.projects(access.caller()) if g is not None else [], value=None)
+
+        # The bar sets every tab's project box, then each tab re-reads what it shows; a
+        # project picked from the list goes into the bar and opens the same way.
         opened = open_btn.click(on_open, [bar], [said, *folders])
-        for tab in tabs:
-            tab.on_open(opened)
+        picked = picker.input(lambda name: name or gr.skip(), picker, bar).success(on_open, [bar], [said, *folders])
+        for event in (opened, picked):
+            for tab in tabs:
+                tab.on_open(event)
+        app.load(listed, None, picker)
+        opened.success(listed, None, picker)  # a new project joins the list
     app.kd_events = access.install(app, gate, accounts)
     return app
 
