@@ -52,3 +52,23 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, tiny_llama_dir, args, expect
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines == [lines[0]] and lines[0].startswith("kd-studio: error: ") and expected in lines[0], err
+
+
+def test_help_imports_no_torch_and_says_nothing_on_stderr():
+    """`kd-studio --help` (and every command's) builds the parser only: no torch, transformers
+    or bitsandbytes (seconds of imports and their warnings) until a command runs."""
+    import subprocess
+    import sys
+
+    from kd_core.cli import recipes
+    from kd_core.tuneshift.recipe_config import STAGES
+
+    assert recipes.RECIPE_STAGES == STAGES  # the help's copy of the stages
+    code = ("import sys; from kd_core.cli import build_parser; p = build_parser()\n"
+            "heavy = [m for m in ('torch', 'transformers', 'bitsandbytes', 'peft') if m in sys.modules]\n"
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "" and out.stderr == "", (out.stdout, out.stderr)
+    for argv in (["--help"], ["serve", "--help"], ["train", "--help"], ["users", "add", "--help"]):
+        out = subprocess.run([sys.executable, "-m", "kd_core.cli", *argv], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0 and out.stderr == "" and "usage: kd-studio" in out.stdout, (argv, out.stderr[-500:])

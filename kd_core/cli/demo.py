@@ -7,16 +7,20 @@ import json
 
 from kd_core.cli.common import command
 from kd_core.data.files import write_atomic
-from kd_core.demo.models import DEMO_ADAPTER_DIR
-from kd_core.demo.world import DemoBuildConfig
+
+# kd_core.demo imports torch (through kd_core.models): only a demo command that runs loads it,
+# never `kd-studio --help`.  The defaults shown are DemoBuildConfig's (a test checks they agree).
+BUILD_EPOCHS, BUILD_LR, ADAPTER_DIR = 4.0, 1.5e-3, "assets/demo/adapter"
 
 
 @command("demo build-adapter")
 def cmd_demo_build_adapter(args: argparse.Namespace) -> int:
     """Train the demo's fine-tuned LoRA into assets/demo/adapter (deterministic for a seed)."""
-    from kd_core.demo.world import build_adapter
+    from kd_core.demo.models import DEMO_ADAPTER_DIR
+    from kd_core.demo.world import DemoBuildConfig, build_adapter
 
-    summary = build_adapter(DemoBuildConfig(epochs=args.epochs, learning_rate=args.lr, seed=args.seed, out_dir=args.out))
+    out = args.out if args.out != ADAPTER_DIR else str(DEMO_ADAPTER_DIR)  # the repository's, wherever it runs from
+    summary = build_adapter(DemoBuildConfig(epochs=args.epochs, learning_rate=args.lr, seed=args.seed, out_dir=out))
     print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))
     return 0
 
@@ -56,10 +60,10 @@ def cmd_demo_coverage(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="the embedded demo world").add_subparsers(dest="demo_command", required=True)
     build = demo.add_parser("build-adapter", help="train the demo's fine-tuned LoRA into assets/demo/adapter")
-    build.add_argument("--epochs", type=float, default=DemoBuildConfig.epochs)
-    build.add_argument("--lr", type=float, default=DemoBuildConfig.learning_rate)
+    build.add_argument("--epochs", type=float, default=BUILD_EPOCHS)
+    build.add_argument("--lr", type=float, default=BUILD_LR)
     build.add_argument("--seed", type=int, default=0)
-    build.add_argument("--out", default=str(DEMO_ADAPTER_DIR))
+    build.add_argument("--out", default=ADAPTER_DIR)
     dev = demo.add_parser("evaluate", help="measure the demo: accuracies and the generic-control perplexity check")
     dev.add_argument("--out", default="assets/demo/report.json")
     dev.add_argument("--roles", default="base,finetuned,target")

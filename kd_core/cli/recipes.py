@@ -49,12 +49,15 @@ def run_recipe_printed(recipe: TuneShiftRecipe | PDConfig, project: str, stages:
     return 0
 
 
-def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from kd_core.tuneshift.recipe_config import STAGES
+# kd_core.tuneshift.recipe_config.STAGES, spelled here so that building the parser (and
+# `--help`) imports no torch; tests/test_cli.py checks the two agree.
+RECIPE_STAGES = ("expand", "data", "train", "evaluate", "report")
 
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="run a recipe file: expand, data, train, evaluate, report (or a pd: recipe's stages)")
     run.add_argument("recipe", help="recipe YAML (recipes/demo-tuneshift.yaml, recipes/demo-prompt-distillation.yaml, ...)")
     run.add_argument("--project", required=True, help="project folder: every stage writes here and resumes from it")
     code_flags(run)
-    run.add_argument("--stages", default=None, help=f"comma-separated subset of {','.join(STAGES)} (default: all)")
+    run.add_argument("--stages", default=None, help=f"comma-separated subset of {','.join(RECIPE_STAGES)} (default: all)")
     run.add_argument("--arms", default=None, help="comma-separated arms to prepare, train and evaluate (default: all)")
