@@ -272,7 +272,13 @@ def pick_job(project: str | None, selected: str | None) -> str | None:
 def _job_dir(project: str | None, job_id: str | None) -> Path:
     if not job_id:
         raise KDError("no job selected: launch one, or select a row in the jobs list")
-    return jobs.find_job(job_id, project_dir(project))
+    # A job of this project only: the id comes from the page (a table row), so a path in
+    # its place must not reach another folder's job.
+    root = project_dir(project)
+    found = jobs.find_job(Path(str(job_id)).name, root)
+    if not found.is_relative_to(Project.at(root).jobs_dir.resolve()):
+        raise KDError(f"no job '{Path(str(job_id)).name}' in this project")
+    return found
 
 
 def _progress_html(status: dict[str, Any], last: dict[str, Any]) -> str:
