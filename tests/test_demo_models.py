@@ -59,3 +59,14 @@ def test_two_processes_converting_the_same_gguf_both_succeed(tmp_path):
     assert len(folders) == 1 and (tmp_path / "cache" / "models").is_dir()
     (folder,) = folders
     assert (Path(folder) / "config.json").is_file() and not list(Path(folder).parent.glob(".tmp-*"))
+
+
+def test_the_untrained_gemma_answers_a_demo_question_and_stops_at_its_answer():
+    """Gemma 3 270M has no chat template: KD Studio's "Question: / Answer:" one is used, and
+    generation ends where the model starts a new "Question:" turn instead of inventing pairs."""
+    from kd_core.models.chat import Contestant, compare
+
+    question = demo.qa_items("test")[0].question
+    events = list(compare([Contestant("target", demo_spec("target"))], question, GenerationConfig(max_new_tokens=96)))
+    answer = events[-1]["answers"][0]
+    assert answer.strip() and "Question:" not in answer and "Answer:" not in answer, answer
