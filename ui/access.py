@@ -1,10 +1,12 @@
 """The server's gate in the app: who sent the event being handled, what it may touch.
 
-`install(app, gate, accounts)` runs after the tabs are built.  It wraps every event
-function of the Blocks with a check of the action the function declared with `needs`
+`install(app)` runs after the tabs are built.  It wraps every event function of the
+Blocks with a check of the action the function declared with `needs`
 (kd_core.access.roles; undeclared: "view"), so the check holds for a click, a timer
-and a direct HTTP API call alike, and sets the gate the tabs' path helpers (ui.tab)
-confine through.  A curator's refused action raises a plain message, nothing else.
+and a direct HTTP API call alike.  `serve(gate, accounts)`, called once by the server
+(ui.app.launch), sets who can sign in and the gate the tabs' path helpers (ui.tab)
+confine through; an app built without it (tests calling the tabs' functions) runs as
+this machine's user with no gate.  A refused action raises a plain message, nothing else.
 """
 
 from __future__ import annotations
@@ -104,11 +106,15 @@ def _checked(fn: Callable, action: str) -> Callable:
     return _same_kind(fn, check)
 
 
-def install(app: gr.Blocks, server_gate: Gate | None, accounts: dict[str, Account] | None) -> list[tuple[str, str]]:
-    """Check every event of `app` against its declared action; returns (event id, function,
-    action) for each, the table the tests hold the app to."""
+def serve(server_gate: Gate, accounts: dict[str, Account] | None) -> None:
+    """The server's gate and accounts, for every event this process handles from now on."""
     global _GATE, _ACCOUNTS
     _GATE, _ACCOUNTS = server_gate, accounts
+
+
+def install(app: gr.Blocks) -> list[tuple[int, str, str]]:
+    """Check every event of `app` against its declared action; returns (event id, function,
+    action) for each, the table the tests hold the app to."""
     table = []
     for fn_id, block_fn in app.fns.items():
         if block_fn.fn is None:  # a js-only event

@@ -7,7 +7,7 @@ import gradio as gr
 from pathlib import Path
 
 from kd_core.access import LOCAL_HOSTS
-from kd_core.access.accounts import Account, read_accounts
+from kd_core.access.accounts import read_accounts
 from kd_core.access.gate import Gate
 from kd_core.access.roles import LOCAL
 from kd_core.errors import KDError
@@ -32,9 +32,9 @@ TABS = [("Models", models), ("Expand", expand), ("Explore", explore), ("Document
         ("Train", train), ("Chat", chat), ("Evaluate", evaluate)]
 
 
-def build_app(project: str | None = None, gate: Gate | None = None, accounts: dict[str, Account] | None = None) -> gr.Blocks:
-    """The app; with a `gate` (a served app) every path a page sends is confined to its
-    projects root and every event checks its declared action against the caller's role."""
+def build_app(project: str | None = None) -> gr.Blocks:
+    """The app; every event checks its declared action against the caller's role, and once
+    the server set its gate (ui.access.serve) every path a page sends is confined to its root."""
     # Uploads and files handed to browsers are deleted after a day (checked hourly).
     with gr.Blocks(title="KD Studio", delete_cache=(3600, 86400)) as app:
         gr.Markdown(
@@ -81,7 +81,7 @@ def build_app(project: str | None = None, gate: Gate | None = None, accounts: di
                 tab.on_open(event)
         app.load(listed, None, picker)
         opened.success(listed, None, picker)  # a new project joins the list
-    app.kd_events = access.install(app, gate, accounts)
+    app.kd_events = access.install(app)
     return app
 
 
@@ -101,7 +101,8 @@ def launch(settings: ServerSettings) -> None:
     project = str(gate.project(LOCAL, settings.project, "create")) if settings.project else None
     if project:
         open_project(project)
-    app = build_app(project, gate, accounts)
+    access.serve(gate, accounts)
+    app = build_app(project)
     # One event of a kind at a time across every browser session: two sessions never load
     # two copies of a model or start two runs of a step at once (runs and jobs also lock).
     app.queue(default_concurrency_limit=1, max_size=settings.queue_size)
