@@ -182,9 +182,8 @@ VIEW_EVENTS = {
 
 
 def test_every_event_that_changes_something_declares_an_action_curators_lack(tmp_path):
-    from ui.app import build_app
-
     from ui import access
+    from ui.app import build_app
 
     events = build_app(None).kd_events
     assert access.gate() is None and not access.has_accounts()  # building an app sets no server state
