@@ -58,7 +58,8 @@ def test_two_processes_converting_the_same_gguf_both_succeed(tmp_path):
     folders = {o[0].strip().splitlines()[-1] for o in outs}
     assert len(folders) == 1 and (tmp_path / "cache" / "models").is_dir()
     (folder,) = folders
-    assert (Path(folder) / "config.json").is_file() and not list(Path(folder).parent.glob(".tmp-*"))
+    leftovers = [p.name for p in Path(folder).parent.iterdir() if p.name.endswith((".tmp", ".old"))]
+    assert (Path(folder) / "config.json").is_file() and leftovers == []  # no staged or aside folder left
 
 
 def test_the_untrained_gemma_answers_a_demo_question_and_stops_at_its_answer():

@@ -250,9 +250,11 @@ def projects(tmp_path):
     runs.set_projects_root(root)
     yield root
     runs.set_projects_root(None)
+    from kd_core.project import Project
+
     for project in root.iterdir():
-        for name in runs.RUN_NAMES:
-            runs.stop(project, name, wait_s=2)
+        for kind in Project.RUNS:
+            runs.stop(project, Project(project).run_dir(kind).name, wait_s=2)
 
 
 def test_a_server_refuses_a_run_past_its_runs_at_once_across_projects_and_takes_the_next_when_one_ends(projects):

@@ -18,16 +18,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from kd_core.access.roles import ROLES
-from kd_core.data.files import fsync_dir
+from kd_core.data.files import write_atomic
 from kd_core.errors import InputFileError, KDError
 
 # scrypt's cost: N=2^14, r=8 needs 128*N*r = 16 MiB a guess; p=1.  Stored with each hash,
@@ -127,21 +125,8 @@ def read_accounts(path: str | Path) -> dict[str, Account]:
 def write_accounts(path: str | Path, accounts: dict[str, Account]) -> None:
     """The whole file, atomically, readable by its owner only."""
     lines = [f"{a.user}:{a.role}:{','.join(a.projects)}:{a.password_hash}\n" for a in accounts.values()]
-    p = Path(path).expanduser()
-    p.parent.mkdir(parents=True, exist_ok=True)
-    # mkstemp creates the temp file 0600, so the hashes are never readable by others,
-    # not even between the write and the rename (write_atomic would leave the umask's mode).
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(HEADER + "".join(lines))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(p.parent)
+    # 0600 from the start: the hashes are never readable by others, not even before the rename.
+    write_atomic(Path(path).expanduser(), HEADER + "".join(lines), mode=0o600)
 
 
 def _existing(path: Path) -> dict[str, Account]:

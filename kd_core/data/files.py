@@ -50,15 +50,18 @@ def fsync_dir(folder: str | Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: str | Path, data: str | bytes) -> None:
+def write_atomic(path: str | Path, data: str | bytes, mode: int | None = None) -> None:
     """Write aside (unique temp name), fsync, rename, fsync the folder: a reader or a
     kill never leaves half a file under its name, and concurrent writers never collide
-    on the temp file (the last rename wins, whole).  `data` is text (UTF-8) or bytes."""
+    on the temp file (the last rename wins, whole).  `data` is text (UTF-8) or bytes.
+    `mode` (e.g. 0o600 for a file of secrets): the temp file is created with it, so the
+    data is never readable more widely, not even before the rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_name(path)
     try:
-        with open(tmp, "wb") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode)
+        with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
@@ -68,8 +71,6 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
         raise
     fsync_dir(path.parent)
 
-
-write_atomic_bytes = write_atomic  # the same writer; the name says bytes at call sites that write them
 
 
 def write_atomic_many(files: "dict[Path, str | bytes]") -> None:
@@ -102,7 +103,7 @@ def temp_dir_beside(target: str | Path) -> Path:
     into place), for `replace_dir`."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = _temp_name(target)
     tmp.mkdir()
     return tmp
 

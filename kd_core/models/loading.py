@@ -24,14 +24,13 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from kd_core.data.files import write_json
+from kd_core.data.files import replace_dir, temp_dir_beside, write_json
 from kd_core.data.references import is_reference, resolve_model
 from kd_core.errors import KDError, ModelLoadError
 from kd_core.models import devices
@@ -227,16 +226,13 @@ def _convert_gguf(path: Path, out: Path) -> Path:
     missing = [k for k in missing if not (cfg.tie_word_embeddings and k.endswith("lm_head.weight"))]
     if missing or unexpected:
         raise ModelLoadError(f"converting {path}: weights did not map cleanly (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=".tmp-"))
+    tmp = temp_dir_beside(out)
     try:
         with _quiet():
             fresh.save_pretrained(tmp)
             tok.save_pretrained(tmp)
         write_json(tmp / "kd_studio_source.json", {"gguf": str(path)})
-        if out.exists():  # a half-made entry of a process killed before it renamed: never read, replaced
-            shutil.rmtree(out)
-        os.replace(tmp, out)  # atomic: a half-written cache entry is never seen
+        replace_dir(tmp, out)  # swapped in whole (a half-made entry of a killed process is replaced)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -272,21 +268,18 @@ def gguf_converted(path: Path) -> Path | None:
 
 def resolve_source(name: str) -> str:
     """Turn a model name into what transformers loads: a directory or a hub id."""
+    gguf = gguf_file(name)  # a .gguf file, a folder holding one, a demo:NAME shipped as one
+    if gguf is not None:
+        return str(convert_gguf(gguf))
     if is_reference(name):  # demo:NAME and other plugins' models
-        path = resolve_model(name)
-        return str(convert_gguf(path)) if path.is_file() else str(path)
+        return str(resolve_model(name))
     if _is_pathlike(name):
         p = Path(name).expanduser()
         if not p.exists():
             raise ModelLoadError(f"model path does not exist: {name}")
         if p.is_file():
-            if p.suffix == ".gguf" or p.read_bytes()[:4] == b"GGUF":
-                return str(convert_gguf(p))
             raise ModelLoadError(f"{name} is a file, not a model directory or a .gguf model file")
         if not (p / "config.json").exists():
-            ggufs = sorted(p.glob("*.gguf"))
-            if len(ggufs) == 1:
-                return str(convert_gguf(ggufs[0]))
             hint = " (it holds a PEFT adapter: give it as the adapter, with its base model)" if (p / "adapter_config.json").exists() else ""
             raise ModelLoadError(f"{name} is not a model directory: no config.json in it{hint}")
         return str(p.resolve())

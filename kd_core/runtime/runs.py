@@ -92,7 +92,6 @@ def start(project: str | Path, name: str, cmd: Sequence[str], what: str, **field
 # Runs at once across the projects of a server
 
 _PROJECTS_ROOT: list[Path] = []  # set by a server (set_projects_root); empty: no cap (a command, a test)
-RUN_NAMES = ("expand", "pd", "evaluate", "recipe")  # kd_core.project.Project.RUNS' folders
 
 
 def set_projects_root(root: str | Path | None) -> None:
@@ -105,6 +104,7 @@ def live_runs(root: str | Path, depth: int = 2) -> list[str]:
     """The background runs and training jobs working now in the projects under `root`
     (a project folder at most `depth` levels down), each as "<project>/<run or jobs/id>";
     a run whose process died is not counted (and is recorded as failed)."""
+    from kd_core.project import Project
     from kd_core.runtime.job_folder import ACTIVE as JOB_ACTIVE, PROCESS
     from kd_core.runtime.process import pid_alive
 
@@ -112,10 +112,12 @@ def live_runs(root: str | Path, depth: int = 2) -> list[str]:
     folders = [root] + [p for n in range(1, depth + 1) for p in root.glob("/".join(["*"] * n)) if p.is_dir()]
     live = []
     for project in folders:
-        for name in RUN_NAMES:
-            if (project / name / STATUS).is_file() and status(project, name).get("state") in ACTIVE:
-                live.append(f"{project}/{name}")
-        jobs = project / "jobs"
+        place = Project(project)  # the project's own layout: its run folders and jobs/
+        for kind in Project.RUNS:
+            run = place.run_dir(kind)
+            if (run / STATUS).is_file() and status(project, run.name).get("state") in ACTIVE:
+                live.append(f"{project}/{run.name}")
+        jobs = place.jobs_dir
         if jobs.is_dir():
             for job in sorted(jobs.iterdir()):
                 current = read_json(job / STATUS)

@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from kd_core.data.files import write_atomic_bytes
+from kd_core.data.files import write_atomic
 from kd_core.errors import InputFileError, KDError
 
 METRICS = ("logratio", "diff", "topk", "max")
@@ -141,7 +141,7 @@ def save_scores(df: pd.DataFrame, path: str | Path) -> Path:
     meta[_META_KEY] = json.dumps(df.attrs.get("kd_scoring", {})).encode()
     sink = pa.BufferOutputStream()
     pq.write_table(table.replace_schema_metadata(meta), sink)
-    write_atomic_bytes(path, sink.getvalue().to_pybytes())  # a kill never leaves half a Parquet file
+    write_atomic(path, sink.getvalue().to_pybytes())  # a kill never leaves half a Parquet file
     return path
 
 
