@@ -105,5 +105,5 @@ def launch(settings: ServerSettings) -> None:
     app = build_app(project)
     # One event of a kind at a time across every browser session: two sessions never load
     # two copies of a model or start two runs of a step at once (runs and jobs also lock).
-    app.queue(default_concurrency_limit=1, max_size=settings.queue_size)
+    app.queue(default_concurrency_limit=1, max_size=settings.limits.queue_size)
     guard_app(app, settings, gate, accounts)

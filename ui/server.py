@@ -38,12 +38,10 @@ class ServerSettings:
     auth_file: str | None = None  # accounts (kd-studio users add); required off this machine
     projects_root: str = "projects"  # every project the browser names lives under it
     models_dirs: list[str] = field(default_factory=list)  # model folders a page may name besides the projects'
-    max_upload_mb: int = 200
     max_body_kb: int = 1024  # any request that is not an upload
-    queue_size: int = 64  # events waiting at once, across sessions
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
-    limits: Limits = field(default_factory=Limits)  # what one request may cost (kd_core.limits)
+    limits: Limits = field(default_factory=Limits)  # what one request may cost (kd_core.limits): uploads, queue, ...
 
 
 def _loopback(host: str) -> bool:
@@ -105,7 +103,7 @@ class _Guard:
         if "/file=" in path and not self._may_download(scope, headers, path):
             return await self._reply(send, 403, "not a file of a project you may open")
         size = int(headers.get("content-length") or 0)
-        limit = (self.settings.max_upload_mb * 1024 * 1024 + 65536) if "/upload" in path else self.settings.max_body_kb * 1024
+        limit = (self.settings.limits.upload_mb * 2**20 + 65536) if "/upload" in path else self.settings.max_body_kb * 1024
         if size > limit:
             return await self._reply(send, 413, f"request too large (at most {limit // 1024} KB here)")
         if path.rstrip("/").endswith("/login") and scope.get("method") == "POST":
@@ -167,7 +165,7 @@ def guard_app(app: gr.Blocks, settings: ServerSettings, gate: Gate, accounts: di
         share=False,  # never a public tunnel, whatever GRADIO_SHARE says
         auth=sign_in(accounts, backoff) if accounts else None,
         auth_message="KD Studio: sign in with your account (an admin adds it: kd-studio users add)" if accounts else None,
-        max_file_size=f"{settings.max_upload_mb}mb",
+        max_file_size=f"{settings.limits.upload_mb}mb",
         allowed_paths=[str(gate.root)],  # downloads (results CSV, reports) from inside the projects root only
         ssl_certfile=settings.ssl_certfile, ssl_keyfile=settings.ssl_keyfile,
         app_kwargs={"middleware": [Middleware(_Guard, settings=settings, backoff=backoff)]},

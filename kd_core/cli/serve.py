@@ -13,17 +13,15 @@ from kd_core.errors import KDError
 
 @command("serve")
 def cmd_serve(args: argparse.Namespace) -> int:
-    from kd_core.cli.common import grant_model_flags
     from kd_core.limits import Limits
     from ui.app import launch
     from ui.server import ServerSettings
 
-    grant_model_flags(args)  # only this command line turns remote code or pickle on, never a project file
+    # --trust-remote-code / --allow-pickle: granted by `main` from this command line, never from a project file
     limits = Limits.from_args(args).replace(upload_mb=args.max_upload_mb, queue_size=args.queue_size)
     launch(ServerSettings(
         host=args.host, port=args.port, project=args.project, auth_file=args.auth_file, projects_root=args.projects_root,
-        models_dirs=args.models_dir or [], max_upload_mb=args.max_upload_mb, max_body_kb=args.max_body_kb,
-        queue_size=args.queue_size, ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
+        models_dirs=args.models_dir or [], max_body_kb=args.max_body_kb, ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
         limits=limits))
     return 0
 

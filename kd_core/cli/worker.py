@@ -70,10 +70,7 @@ WORKERS: dict[str, Callable[[dict[str, Any]], int]] = {"expand": expand, "pd": p
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run the background run described by RUN_FOLDER/run.yaml. Its models' trust_remote_code
     and allow_pickle come from this command line (--trust-remote-code, --allow-pickle, which
-    the starter passes only when it was started with them), never from run.yaml."""
-    from kd_core.cli.common import grant_model_flags
-
-    grant_model_flags(args)
+    the starter passes only when it was started with them; `main` grants them), never from run.yaml."""
     run = read_run(args.folder)
     return WORKERS[run["kind"]](run)
 
