@@ -50,7 +50,7 @@ def test_an_evaluation_runs_in_its_own_process_into_the_results_table(tmp_path, 
     view = evaluate.read_view(str(project))
     assert "Evaluation: **completed**" in view["status"] and len(view["chart"].data) == 1
     csv = Path(evaluate.download(str(project)))
-    assert csv.read_text().splitlines()[0] == "name,model,questions,accuracy,correct,n,wall_s"
+    assert csv.read_text().splitlines()[0] == "name,model,questions,accuracy,95% interval,correct,n,exact_match,f1,wall_s"
 
 
 def test_a_bad_question_file_or_setting_is_named_and_nothing_runs(tmp_path, tiny_llama_dir):

@@ -51,6 +51,13 @@ def test_evaluate_qa_grades_each_item_and_summarises(tiny_llama_dir):
     assert list(res.items["id"]) == ["a", "b"]
     assert res.summary["n"] == 2 and 0 <= res.summary["accuracy"] <= 1
     assert res.summary["correct"] == int(res.items["correct"].sum())
+    # Exact match and token F1 beside the containment grade, per item and in the summary,
+    # and the accuracy's 95% interval.
+    assert {"exact_match", "f1"} <= set(res.items.columns)
+    assert res.summary["exact_match_correct"] == int(res.items["exact_match"].sum())
+    assert res.summary["f1"] == pytest.approx(res.items["f1"].mean(), abs=1e-4)
+    lo, hi = res.summary["accuracy_ci95"]
+    assert 0 <= lo <= res.summary["accuracy"] <= hi <= 1 and hi - lo > 0.3  # two questions: a wide interval
     # A gold of only an article normalizes to nothing and never counts as found.
     assert not res.items.loc[res.items["id"] == "b", "correct"].item()
 
@@ -61,7 +68,7 @@ def test_read_questions_names_the_bad_line(tmp_path):
     with pytest.raises(InputFileError, match=r"q.jsonl, line 2: not valid JSON"):
         read_questions(p)
     p.write_text(json.dumps({"question": "A?"}) + "\n")
-    with pytest.raises(InputFileError, match=r"line 1: needs a 'question' and an 'answer'"):
+    with pytest.raises(InputFileError, match=r"line 1: needs a 'question' and an 'answer' \(or 'answers'\); it has no 'answer'"):
         read_questions(p)
     p.write_text(json.dumps({"question": "A?", "answers": ["b", "c"], "id": "x"}) + "\n")
     assert read_questions(p)[0].answers == ["b", "c"]

@@ -1,93 +1,33 @@
 """Closed-book (or open-book) QA accuracy of any loaded model on a question set.
 
-Greedy answers; an answer is correct when a normalized gold answer (or alias) occurs
-in the normalized answer as whole words.  Normalization: lower case, number words to
-digits, thousands separators dropped, punctuation and the articles a/an/the removed.
-A substring match rather than exact match because chat models answer in sentences
-("Vellmar Harbor was founded by Ostra Quill."); whole words so "12" does not match "120".
+Greedy answers, each graded three ways (kd_core.evaluation.grading): the containment
+grade (``correct``: a normalized gold answer or alias occurs in the answer as whole
+words; the accuracy every table reports), SQuAD exact match and token F1.  Every
+accuracy carries its 95% Wilson interval (kd_core.evaluation.stats).
 """
 
 from __future__ import annotations
 
 import re
-import string
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from kd_core.data.files import jsonl_rows, read_json, write_atomic, write_json
-from kd_core.errors import InputFileError, KDError
+from kd_core.data.files import read_json, write_atomic, write_json
+from kd_core.errors import KDError
+from kd_core.evaluation.grading import exact_match, is_correct, normalize_answer, token_f1
+from kd_core.evaluation.questions import QAItem, question_set, read_questions
+from kd_core.evaluation.stats import interval_text, wilson
 from kd_core.models import devices
 from kd_core.models.generation import GenerationConfig, generate
 from kd_core.models.loading import LoadedModel
 from kd_core.project import Project
 
-_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-NUMBER_WORDS = {w: i for i, w in enumerate(_UNITS)} | {w: 10 * i for i, w in enumerate(_TENS) if w != "_"}
-_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
-
-
-def _words_to_numbers(text: str) -> str:
-    """'twenty-one' -> '21', 'three hundred' -> '300', 'seven' -> '7' (up to the thousands)."""
-    tokens = re.split(r"(\s+|-)", text)
-    out: list[str] = []
-    value: int | None = None
-    current = 0
-
-    def flush():
-        nonlocal value, current
-        if value is not None:
-            out.append(str(value + current))
-            value, current = None, 0
-
-    for tok in tokens:
-        w = tok.lower()
-        if w in NUMBER_WORDS:
-            value = value or 0
-            current += NUMBER_WORDS[w]
-        elif w in ("hundred", "thousand") and value is not None:
-            mult = 100 if w == "hundred" else 1000
-            if w == "hundred":
-                current = (current or 1) * mult
-            else:
-                value, current = (value + (current or 1)) * mult, 0
-        elif value is not None and (tok.isspace() or tok == "-" or w == "and"):
-            continue  # inside a number phrase
-        else:
-            flush()
-            out.append(tok)
-    flush()
-    return " ".join(t for t in out if t and not t.isspace())
-
-
-def normalize_answer(text: str) -> str:
-    text = text.lower()
-    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 2,350 -> 2350
-    text = _words_to_numbers(text)
-    text = re.sub(r"\b(" + "|".join(_ORDINALS) + r")\b", lambda m: str(_ORDINALS[m.group(1)]), text)
-    text = re.sub(r"(?<=\d)(st|nd|rd|th)\b", "", text)  # 3rd -> 3
-    text = "".join(" " if ch in string.punctuation or ch in "\u2018\u2019\u201c\u201d\u2013\u2014" else ch for ch in text)
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def is_correct(answer: str, golds: Sequence[str]) -> bool:
-    norm = f" {normalize_answer(answer)} "
-    return any(f" {g} " in norm for g in (normalize_answer(x) for x in golds) if g)
-
-
-@dataclass
-class QAItem:
-    id: str
-    question: str
-    answers: list[str]  # gold answer first, then aliases
-    context: str | None = None  # a document for open-book (RAG / teacher) prompts
-    meta: dict = field(default_factory=dict)
-
+# Re-exported: callers read question sets and grade through this module.
+__all__ = ["QAItem", "question_set", "read_questions", "is_correct", "normalize_answer", "exact_match", "token_f1"]
 
 CONTEXT_TEMPLATE = "{context}\n\n---\n\n{question}"  # the prompt-distillation paper's layout
 
@@ -112,6 +52,22 @@ def measured_before(out_dir: str | Path, **same: Any) -> dict | None:
     return summary if summary and all(summary.get(k) == v for k, v in same.items()) else None
 
 
+def grade_summary(items: pd.DataFrame) -> dict[str, Any]:
+    """The summary figures of graded items: n, correct, accuracy and its 95% Wilson
+    interval (the containment grade), exact match (count, rate, interval), mean token F1."""
+    n = len(items)
+    correct = int(items["correct"].sum()) if n else 0
+    out: dict[str, Any] = {"n": n, "correct": correct, "accuracy": round(correct / n, 4) if n else 0.0,
+                           "accuracy_ci95": [round(x, 4) for x in wilson(correct, n)]}
+    if "exact_match" in items:
+        em = int(items["exact_match"].sum()) if n else 0
+        out |= {"exact_match_correct": em, "exact_match": round(em / n, 4) if n else 0.0,
+                "exact_match_ci95": [round(x, 4) for x in wilson(em, n)]}
+    if "f1" in items:
+        out["f1"] = round(float(items["f1"].mean()), 4) if n else 0.0
+    return out
+
+
 def evaluate_qa(
     lm: LoadedModel,
     items: Sequence[QAItem],
@@ -130,49 +86,19 @@ def evaluate_qa(
     wall = time.perf_counter() - t0
     rows = []
     for it, ans in zip(items, answers):
-        rows.append({"id": it.id, "question": it.question, "answer": ans, "gold": it.answers[0],
-                     "correct": is_correct(ans, it.answers), **it.meta})
+        # meta first: a question file's extra columns never overwrite a grade
+        rows.append({"id": it.id, "question": it.question, **it.meta, "answer": ans, "gold": it.answers[0],
+                     "correct": is_correct(ans, it.answers), "exact_match": exact_match(ans, it.answers),
+                     "f1": round(token_f1(ans, it.answers), 4)})
     df = pd.DataFrame(rows)
-    n = len(df)
     summary = {
         "model": lm.spec.label(),
-        "n": n,
-        "correct": int(df["correct"].sum()) if n else 0,
-        "accuracy": round(float(df["correct"].mean()), 4) if n else 0.0,
+        **grade_summary(df),
         "wall_s": round(wall, 1),
         "max_new_tokens": config.max_new_tokens,
         "compute": devices.compute_name(lm.device, lm.dtype),  # bf16 and fp32 answers differ now and then
     }
     return EvalResult(df, summary)
-
-
-def read_questions(path: str | Path) -> list[QAItem]:
-    """A question set from JSONL: {"question": ..., "answer": ... or "answers": [...], "id"?, "context"?}."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"question file not found: {path}")
-    items = []
-    for n, row in jsonl_rows(path, path.read_text(encoding="utf-8-sig")):
-        golds = (row.get("answers") or ([row["answer"]] if row.get("answer") else [])) if isinstance(row, dict) else []
-        if not isinstance(row, dict) or not row.get("question") or not golds:
-            raise InputFileError(f"{path}, line {n}: needs a 'question' and an 'answer' (or 'answers')")
-        items.append(QAItem(str(row.get("id", n)), row["question"], [str(g) for g in golds], row.get("context")))
-    if not items:
-        raise InputFileError(f"{path}: no questions in it")
-    return items
-
-
-def question_set(ref: str, field: str = "questions") -> list[QAItem]:
-    """Questions with their answers: a reference such as ``demo:test`` (another demo
-    split; kd_core.data.references) or a JSONL file."""
-    from kd_core.data.references import is_reference, resolve_questions
-
-    if is_reference(ref):
-        try:
-            return resolve_questions(ref)
-        except ValueError as e:
-            raise KDError(f"{field}: {e}") from None
-    return read_questions(ref)
 
 
 # ---------------------------------------------------------------------------
@@ -181,13 +107,22 @@ def question_set(ref: str, field: str = "questions") -> list[QAItem]:
 EVAL_DIR = "eval"  # <project>/eval/<name>/: items.jsonl, summary.json
 EVAL_RUN = "evaluate"  # <project>/evaluate/: the run in the background (kd_core.runtime.runs)
 WHAT = "evaluation run"
-RESULT_COLUMNS = ["name", "model", "questions", "accuracy", "correct", "n", "wall_s"]
+RESULT_COLUMNS = ["name", "model", "questions", "accuracy", "95% interval", "correct", "n", "exact_match", "f1", "wall_s"]
 
 
 def evaluation_name(text: str) -> str:
     """A folder name from a label: letters, digits, '.', '_', '-' (nothing climbs out of eval/)."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:80]
     return name or "evaluation"
+
+
+def summary_interval(summary: dict) -> str:
+    """'23.1-31.9%': the 95% interval of a saved evaluation's accuracy, from its counts
+    (summaries written before intervals were recorded have them too); '' without counts."""
+    correct, n = summary.get("correct"), summary.get("n")
+    if not isinstance(correct, int) or not isinstance(n, int) or isinstance(correct, bool) or not 0 <= correct <= n:
+        return ""
+    return interval_text(correct, n)
 
 
 def project_results(project: str | Path) -> pd.DataFrame:
@@ -201,7 +136,7 @@ def project_results(project: str | Path) -> pd.DataFrame:
             if not s:
                 continue  # a summary that cannot be read is no result
             rows.append([prefix + summary_path.parent.name, s.get("model"), s.get("questions"), s.get("accuracy"),
-                         s.get("correct"), s.get("n"), s.get("wall_s")])
+                         summary_interval(s), s.get("correct"), s.get("n"), s.get("exact_match"), s.get("f1"), s.get("wall_s")])
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
