@@ -11,7 +11,8 @@ A job folder (default ``<project>/jobs/<job-id>/``) holds
 - ``status.json``: state, pid, times, the error message of a failed job, the summary
   of a finished one;
 - ``log.jsonl``: one row per logging step (step, epoch, loss, lr, tokens/s, ETA);
-- ``checkpoints/`` (Trainer checkpoints, resumable), ``adapter/`` (the result);
+- ``checkpoints/`` (Trainer checkpoints, on by default, resumable), ``adapter/`` (the result);
+- ``runs/``: TensorBoard event files (``train.report_to``; `tensorboard --logdir <job>/runs`);
 - ``process.log``: the job process's stdout and stderr (tracebacks land here);
 - ``process.json``: the process start_job started (pid, start time, its command),
   until the job writes its own pid into status.json;
@@ -82,6 +83,10 @@ class JobConfig:
         path = Path(data["data"]).expanduser()
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
+        train = TrainConfig.from_dict(data.get("train") or {})
+        if train.eval_data:  # like data: relative to the config file, absolute for the job process
+            eval_path = Path(train.eval_data).expanduser()
+            train.eval_data = str((base_dir / eval_path if not eval_path.is_absolute() and base_dir is not None else eval_path).resolve())
         teacher = data.get("teacher")
         name = data.get("name") or ""
         if not isinstance(name, str):
@@ -89,7 +94,7 @@ class JobConfig:
         return cls(
             student=model_spec_from(data["student"], "student", base_dir),
             data=str(path.resolve()),
-            train=TrainConfig.from_dict(data.get("train") or {}),
+            train=train,
             teacher=None if teacher in (None, "self") else model_spec_from(teacher, "teacher", base_dir),
             name=name,
         )

@@ -78,7 +78,7 @@ def _echo_callback(job_dir: Path, echo: Callable[[str], None]):
     class Echo(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kw):
             rows = read_log(job_dir)
-            if rows and "loss" in rows[-1]:
+            if rows and ("loss" in rows[-1] or "eval_loss" in rows[-1]):
                 echo(format_log_row(rows[-1]))
 
     return Echo()
@@ -88,7 +88,7 @@ def format_log_row(row: dict[str, Any]) -> str:
     """One progress line for people."""
     parts = [f"step {row.get('step')}/{row.get('max_steps')}", f"epoch {row.get('epoch', 0):.2f}"]
     for key, fmt in (("loss", "loss {:.4f}"), ("loss_sft", "sft {:.4f}"), ("loss_kd", "kd {:.4f}"),
-                     ("learning_rate", "lr {:.2e}"), ("tokens_per_s", "{:.0f} tok/s")):
+                     ("eval_loss", "eval_loss {:.4f}"), ("learning_rate", "lr {:.2e}"), ("tokens_per_s", "{:.0f} tok/s")):
         if key in row:
             parts.append(fmt.format(row[key]))
     if "eta_s" in row:

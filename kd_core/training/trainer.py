@@ -43,6 +43,7 @@ from kd_core.models.loading import LoadedModel, ModelSpec, guard_4bit_cpu, load_
 from kd_core.training.config import LoraSettings, TrainConfig
 from kd_core.training.data import Example, PairDataset, collate
 from kd_core.training.losses import TeacherCache, response_losses, sft_loss
+from kd_core.training.reports import TRACKIO_PROJECT, eval_summary, read_log_rows, reporter_callbacks, schedule, split_eval
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -145,9 +146,11 @@ class LossTrainer(Trainer):
             # gradients over processes, so the share is counted per process.
             share = response_token_count(inputs).to(mean.device) * self.accelerator.num_processes / self._step_tokens.clamp(min=1)
             loss = mean * share
-        else:
+        elif model.training:
             loss = mean / self.args.gradient_accumulation_steps
-        if self.kd_config.loss == "mix":
+        else:
+            loss = mean  # evaluation: eval_loss is the plain mean over its batches
+        if self.kd_config.loss == "mix" and model.training:
             for name in ("kd", "sft"):  # both parts in the log: which one moves is the story
                 self._parts.setdefault(f"loss_{name}", []).append(float(out[name].detach()))
         return (loss, out) if return_outputs else loss
@@ -255,7 +258,12 @@ def train_lora(
     this with the same arguments; `config.batch_size` stays the batch of one optimizer
     step, split across the processes, and only the first process writes files.
 
-    Returns a summary: steps, wall time, tokens/s, final loss, adapter path and size.
+    Reports (``config.report_to``) go to TensorBoard (output_dir/runs) and/or trackio's
+    local database; with an evaluation split (eval_fraction or eval_data) eval_loss is
+    logged every ``eval_steps`` and early stopping may watch it.  Checkpoints are on by
+    default (reports.schedule picks the interval from the run's length).
+
+    Returns a summary: steps, wall time, tokens/s, final loss (and eval losses), adapter path and size.
     """
     config.validate()
     if not config.output_dir:
@@ -271,7 +279,12 @@ def train_lora(
     model = add_lora(lm.model, config.lora, config.seed)
     if lm.spec.load_in_4bit:
         guard_4bit_cpu(model)
-    data = PairDataset(lm.tokenizer, examples, config.max_length, config.system, with_teacher=config.loss != "sft")
+    train_examples, eval_examples = split_eval(examples, config)
+    data = PairDataset(lm.tokenizer, train_examples, config.max_length, config.system, with_teacher=config.loss != "sft")
+    eval_data = PairDataset(lm.tokenizer, eval_examples, config.max_length, config.system,
+                            with_teacher=config.loss != "sft") if eval_examples else None
+    plan = schedule(config, len(data))
+    early = config.early_stopping_patience > 0
     n_tokens = sum(len(x["input_ids"]) for x in data.items)
     world = world_size()
     if config.batch_size % world:
@@ -297,10 +310,20 @@ def train_lora(
         lr_scheduler_type=config.scheduler,
         warmup_steps=config.warmup,
         logging_steps=config.logging_steps,
-        save_strategy="steps" if config.save_steps > 0 else "no",
-        save_steps=config.save_steps if config.save_steps > 0 else 500,
+        save_strategy="steps" if plan.save_steps > 0 else "no",
+        save_steps=plan.save_steps if plan.save_steps > 0 else 500,
         save_total_limit=config.save_total_limit,
-        report_to=[],
+        eval_strategy="steps" if eval_data is not None else "no",
+        eval_steps=plan.eval_steps or None,
+        per_device_eval_batch_size=config.batch_size,
+        prediction_loss_only=True,
+        label_names=["labels"],  # StudentLM's forward names no labels: without this, evaluation computes no loss
+        load_best_model_at_end=early,  # the adapter saved is the best by eval_loss
+        metric_for_best_model="eval_loss" if early else None,
+        greater_is_better=False if early else None,
+        report_to=[],  # reporter_callbacks: our own TensorBoard folder, trackio kept local
+        project=TRACKIO_PROJECT,
+        run_name=out.name,
         seed=config.seed,
         data_seed=config.seed,
         bf16=use_bf16,
@@ -311,14 +334,20 @@ def train_lora(
         disable_tqdm=os.environ.get("KD_STUDIO_PROGRESS") != "1",
     )
     main_process = args.process_index == 0  # the job folder has one writer
+    resume_step = _checkpoint_step(resume_from_checkpoint) if resume_from_checkpoint else None
     if main_process:
         if resume_from_checkpoint:
-            truncate_log(log_path, _checkpoint_step(resume_from_checkpoint))
+            truncate_log(log_path, resume_step)
         else:
             log_path.unlink(missing_ok=True)
+    reports = reporter_callbacks(config, out, resume_step) if main_process else []
+    if early:
+        from transformers import EarlyStoppingCallback
+
+        reports.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     trainer = LossTrainer(
-        model=model, args=args, train_dataset=data, data_collator=collate(lm.tokenizer.pad_token_id),
-        callbacks=[jsonl_logger(log_path, n_tokens), *callbacks],
+        model=model, args=args, train_dataset=data, eval_dataset=eval_data, data_collator=collate(lm.tokenizer.pad_token_id),
+        callbacks=[jsonl_logger(log_path, n_tokens), *reports, *callbacks],
         train_config=config, teacher=teacher_lm.model if teacher_lm is not None else None,
     )
     if not print_logs:  # the caller prints its own progress lines
@@ -327,6 +356,8 @@ def train_lora(
         trainer.remove_callback(PrinterCallback)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    if eval_data is not None and trainer.state.global_step % plan.eval_steps:
+        trainer.evaluate()  # the final adapter's eval_loss, when the last step was not an evaluation step
     wall = time.perf_counter() - t0
     adapter_dir = out / "adapter"
     teacher_label = None if config.loss == "sft" else (teacher_lm.spec.label() if teacher_lm else "self (adapter disabled)")
@@ -344,6 +375,10 @@ def train_lora(
         "tokens_per_epoch": n_tokens,
         "tokens_per_s": round(n_tokens * epochs_done / wall, 1) if wall > 0 else None,
         "final_loss": _last_loss(log_path),
+        **({"eval_examples": len(eval_data), **eval_summary(read_log_rows(log_path))} if eval_data is not None else {}),
+        "resumed_from_step": resume_step,
+        "checkpoint_every": plan.save_steps or None,
+        "reports": config.reporters(),
         "train_loss": round(result.training_loss, 4),
         "loss": config.loss,
         "teacher": teacher_label,
