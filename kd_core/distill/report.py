@@ -14,6 +14,7 @@ from kd_core.distill.config import META_QUESTION_STATS, MODES, EvalSettings, Log
 from kd_core.distill.stages import answers_path, live_questions, load_documents
 from kd_core.errors import KDError
 from kd_core.evaluation.qa import QAItem
+from kd_core.evaluation.stats import accuracy_text, compare_files, paired_text
 from kd_core.models.generation import GenerationConfig
 from kd_core.project import Project
 from kd_core.runtime import runs
@@ -77,7 +78,7 @@ def evaluate_stage(project: str | Path, model_spec: ModelSpec, chunks: Sequence[
                                   rag_k=settings.rag_k if use_rag else None, max_new_tokens=settings.max_new_tokens)
         if summary:
             results[system] = summary
-            log(f"evaluate {system}: {summary['accuracy']:.1%} (measured before)")
+            log(f"evaluate {system}: {accuracy_text(summary['correct'], summary['n'])} (measured before)")
             continue
         if adapter not in loaded:
             loaded.clear()  # one model in memory at a time
@@ -89,8 +90,30 @@ def evaluate_stage(project: str | Path, model_spec: ModelSpec, chunks: Sequence[
                    "wall_s": round(time.perf_counter() - t0, 1)}
         EvalResult(result.items, summary).save(out)
         results[system] = summary
-        log(f"evaluate {system}: {summary['accuracy']:.1%} ({summary['correct']}/{summary['n']}, {summary['wall_s']:.0f} s)")
+        log(f"evaluate {system}: {accuracy_text(summary['correct'], summary['n'])}, {summary['wall_s']:.0f} s")
     return results
+
+
+# The comparisons the report tests (first, second): each system against the closed-book
+# base (what training or retrieval added), and the method against its baselines.
+COMPARISONS = (("sft", "closed-book"), ("pd", "closed-book"), ("rag", "closed-book"), ("pd", "sft"), ("pd", "rag"),
+               ("pd+rag", "rag"), ("pd+rag", "pd"))
+
+
+def comparisons(project: str | Path, systems: Sequence[str]) -> list[dict[str, Any]]:
+    """McNemar's exact test of each of COMPARISONS whose two systems were evaluated on the
+    same questions (``pd/eval/<system>/items.jsonl``)."""
+    where = Project.at(project)
+    out = []
+    for first, second in COMPARISONS:
+        if first not in systems or second not in systems:
+            continue
+        try:
+            pair = compare_files(where.pd_evaluation(first), where.pd_evaluation(second))
+        except KDError:
+            continue  # an evaluation missing, damaged or of other questions: no paired figure
+        out.append({"first": first, "second": second, **pair.to_dict()})
+    return out
 
 
 def pd_report(project: Path, pool: Pool, chunks: Sequence[Chunk], items: Sequence[QAItem], results: dict[str, dict],
@@ -116,6 +139,7 @@ def pd_report(project: Path, pool: Pool, chunks: Sequence[Chunk], items: Sequenc
         "held_out": {"questions": config.eval.questions, "n": len(items), "repeated_by_training_questions": leaked_questions(pool, items, chunks)},
         "results": results,
         "pd_over_rag": round(results["pd"]["accuracy"] / rag, 3) if rag and "pd" in results else None,
+        "comparisons": comparisons(project, list(results)),
         "train": train,
         "stage_wall_s": runs.stage_times(Project.at(project).pd_dir),
         "config": config.to_dict(),
@@ -137,9 +161,16 @@ def results_markdown(report: dict[str, Any]) -> str:
              f"{report['documents']} documents, {report['chunks']} chunks, {report['questions']} training questions; "
              f"held-out: {report['held_out']['n']} questions ({report['held_out']['questions']}), "
              f"{report['held_out']['repeated_by_training_questions']} of them repeated by a training question.", "",
-             "| system | accuracy | correct | eval wall s |", "| --- | --- | --- | --- |"]
+             "| system | accuracy (95% interval) | eval wall s |", "| --- | --- | --- |"]
+    names = {}
     for system, r in report["results"].items():
-        name = _SYSTEM_NAMES[system].format(sft_t=cfg["teacher"]["sft_temperature"], kd_t=cfg["teacher"]["temperature"], k=cfg["eval"]["rag_k"])
-        lines.append(f"| {name} | {r['accuracy']:.1%} | {r['correct']}/{r['n']} | {r['wall_s']:.0f} |")
+        names[system] = _SYSTEM_NAMES[system].format(sft_t=cfg["teacher"]["sft_temperature"], kd_t=cfg["teacher"]["temperature"],
+                                                     k=cfg["eval"]["rag_k"])
+        lines.append(f"| {names[system]} | {accuracy_text(r['correct'], r['n'])} | {r['wall_s']:.0f} |")
+    if report.get("comparisons"):
+        lines += ["", "Paired comparisons on the same questions (McNemar's exact test): questions only the first "
+                  "system got right / only the second, and p.", "",
+                  "| first | second | only first / only second, p |", "| --- | --- | --- |"]
+        lines += [f"| {c['first']} | {c['second']} | {paired_text(c)} |" for c in report["comparisons"]]
     lines += ["", "| stage | wall s |", "| --- | --- |"] + [f"| {k} | {v:.0f} |" for k, v in report["stage_wall_s"].items()]
     return "\n".join(lines) + "\n"

@@ -64,7 +64,7 @@ class Paired:
         return self.only_a + self.only_b + self.both + self.neither
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "n": self.n}
 
 
 def mcnemar(a: Mapping[str, bool], b: Mapping[str, bool]) -> Paired:

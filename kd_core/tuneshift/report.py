@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from kd_core.data.files import damaged, load_json, write_atomic
 from kd_core.data.references import Coverage, coverage
+from kd_core.errors import KDError
+from kd_core.evaluation.stats import accuracy_text, compare_files, paired_text
 from kd_core.tuneshift.recipe_config import DATA_DIR, REPORT_DIR, Arm, TuneShiftRecipe
 
 if TYPE_CHECKING:
@@ -67,6 +69,37 @@ def _repeated(pool, data: Path, questions: str) -> int:
     return sum(index.check(it.question) is not None for it in question_set(questions))
 
 
+def _paired(project: Path, first: str, second: str, what: str) -> dict[str, Any] | None:
+    """McNemar's exact test of two of the project's evaluations of the same questions
+    (``eval/<name>/items.jsonl``), or None when one is missing or they differ in questions."""
+    from kd_core.evaluation.qa import EVAL_DIR
+
+    try:
+        pair = compare_files(project / EVAL_DIR / first, project / EVAL_DIR / second)
+    except KDError:
+        return None
+    return {"first": first, "second": second, "what": what, **pair.to_dict()}
+
+
+def comparisons(project: Path, arms: list[Arm]) -> list[dict[str, Any]]:
+    """Every before/after and arm-vs-arm comparison the report shows, each with McNemar's
+    exact test: each arm after against its target before transfer, and each arm against
+    the first arm of the same target (the recipe's reference), on both question sets."""
+    out = []
+    first: dict[str, str] = {}
+    for arm in arms:
+        ref = first.setdefault(arm.target, arm.name)
+        for split in ("test", "control"):
+            found = _paired(project, f"{arm.name}-{split}", f"{arm.target}-before-{split}", f"{arm.name} after vs before ({split})")
+            if found:
+                out.append(found)
+            if ref != arm.name:
+                found = _paired(project, f"{arm.name}-{split}", f"{ref}-{split}", f"{arm.name} vs {ref} ({split})")
+                if found:
+                    out.append(found)
+    return out
+
+
 def build_report(recipe: TuneShiftRecipe, project: Path, pool: Pool, arms: list[Arm], adapters: dict[str, str]) -> dict[str, Any]:
     """Everything the report shows, as data: rounds, per-arm data, training, evaluations,
     and accuracy split by whether the arm's prompts carry the question's fact."""
@@ -114,15 +147,16 @@ def build_report(recipe: TuneShiftRecipe, project: Path, pool: Pool, arms: list[
             row["split"] = {n: _split(project, n, covered) for n in (f"{arm.name}-test", "teacher-test")}
         out["arms"][arm.name] = row
     out["facts_total"] = facts_total
+    out["comparisons"] = comparisons(project, arms)
     return out
 
 
 def _pct(s: dict | None) -> str:
-    return f"{100 * s['accuracy']:.1f}% ({s['correct']}/{s['n']})" if s else "-"
+    return accuracy_text(s["correct"], s["n"]) if s else "-"
 
 
 def _frac(pair: list[int] | None) -> str:
-    return f"{100 * pair[0] / pair[1]:.1f}% ({pair[0]}/{pair[1]})" if pair and pair[1] else "-"
+    return accuracy_text(pair[0], pair[1]) if pair and pair[1] else "-"
 
 
 def report_markdown(report: dict[str, Any]) -> str:
@@ -155,6 +189,13 @@ def report_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {name} | {a['target']} | {data} | {a['prompts'] or '-'} | {facts} | {_pct(a['test'])} | {ratio} | "
                      f"{_pct(a['control'])} | {_frac(mine.get('covered'))} / {_frac(teacher.get('covered'))} | {_frac(mine.get('not_covered'))} | "
                      f"{a.get('held_out_repeated', '-')} | {wall} |")
+    if report.get("comparisons"):
+        lines += ["", "## Paired comparisons", "",
+                  "Each pair answered the same questions; McNemar's exact test on the questions only one of them got right "
+                  "(p: how likely a split at least this uneven is if the two were equally good). Accuracies above: "
+                  "95% Wilson intervals.", "",
+                  "| comparison | questions | right only in the first / only in the second, p |", "| --- | --- | --- |"]
+        lines += [f"| {c['what']} | {c['n']} | {paired_text(c)} |" for c in report["comparisons"]]
     if report.get("stage_wall_s"):
         lines += ["", "## Stage wall times", "", "| stage | seconds |", "| --- | --- |"]
         lines += [f"| {k} | {v:.0f} |" for k, v in report["stage_wall_s"].items()]
