@@ -48,3 +48,20 @@ def test_the_pd_report_pairs_systems_evaluated_on_the_same_questions(tmp_path):
     md = results_markdown(report)
     assert "19.9% (79/396; 95% CI 16.3-24.2%)" in md  # SFT as recorded (79/396 is 19.95%: the README rounded twice)
     assert "| pd | sft | 47 / 38, p = 0.39 |" in md
+
+
+def test_the_readme_intervals_script_reproduces_the_recorded_figures(tmp_path):
+    import subprocess
+    import sys
+
+    out, tests = tmp_path / "intervals.md", tmp_path / "intervals.json"
+    subprocess.run([sys.executable, str(RUNS / "intervals.py"), "--out", str(out), "--json", str(tests)], check=True,
+                   capture_output=True, text=True)
+    text = out.read_text()
+    assert "| Gemma after (208 accepted), held-out | 27.3% (108/396) | 23.1-31.9% |" in text
+    assert "| oracle 208 vs accepted, held-out | 48.0% (190/396) | 27.3% (108/396) | 112 / 30 | p = 2.5e-12 | differ (p < 0.05) |" in text
+    found = json.loads(tests.read_text())
+    assert found["gemma_control"]["verdict"] == "within noise (p >= 0.05)"  # 38% -> 28% on 50 questions
+    assert found["c_sft"]["verdict"] == "within noise (p >= 0.05)"  # counts only: p >= 0.05 for any overlap
+    assert found["pd_sft"]["verdict"] == "differ (p < 0.05)"
+    assert "## Which conclusions stand" in text

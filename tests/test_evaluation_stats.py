@@ -17,6 +17,7 @@ from kd_core.evaluation.stats import (
     grades_of,
     mcnemar,
     mcnemar_p,
+    mcnemar_range,
     paired_text,
     wilson,
 )
@@ -64,6 +65,17 @@ def test_accuracy_text_shows_the_interval():
 def test_mcnemar_exact_p_matches_known_values(only_a, only_b, p):
     assert mcnemar_p(only_a, only_b) == pytest.approx(p, rel=0.02)
     assert mcnemar_p(only_b, only_a) == mcnemar_p(only_a, only_b)  # two-sided: symmetric
+
+
+def test_mcnemar_range_bounds_the_p_of_any_pairing_of_two_counts():
+    # 74 vs 79 of 396: at best 0 / 5 discordant (p = 2 / 32), never below 0.05 whatever the overlap
+    low, high = mcnemar_range(74, 79, 396)
+    assert low == pytest.approx(0.0625) and high == pytest.approx(mcnemar_p(74, 79))
+    # 22 vs 79: significant even when the two share no correct answer
+    high = mcnemar_range(22, 79, 396)[1]
+    assert high == pytest.approx(mcnemar_p(22, 79)) and high < 1e-7
+    # 45 and 48 of 50: at least 43 both right, so at most 2 / 5 discordant
+    assert mcnemar_range(45, 48, 50) == (pytest.approx(mcnemar_p(0, 3)), pytest.approx(mcnemar_p(2, 5)))
 
 
 def test_mcnemar_pairs_by_question_and_counts_the_discordant_ones():

@@ -161,7 +161,7 @@ def results_markdown(report: dict[str, Any]) -> str:
              f"{report['documents']} documents, {report['chunks']} chunks, {report['questions']} training questions; "
              f"held-out: {report['held_out']['n']} questions ({report['held_out']['questions']}), "
              f"{report['held_out']['repeated_by_training_questions']} of them repeated by a training question.", "",
-             "| system | accuracy (95% interval) | eval wall s |", "| --- | --- | --- |"]
+             "| system | accuracy | eval wall s |", "| --- | --- | --- |"]
     names = {}
     for system, r in report["results"].items():
         names[system] = _SYSTEM_NAMES[system].format(sft_t=cfg["teacher"]["sft_temperature"], kd_t=cfg["teacher"]["temperature"],

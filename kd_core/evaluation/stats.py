@@ -49,6 +49,17 @@ def mcnemar_p(only_a: int, only_b: int) -> float:
     return min(1.0, 2 * tail / 2**n)  # exact integers first: no underflow at n in the thousands
 
 
+def mcnemar_range(correct_a: int, correct_b: int, n: int) -> tuple[float, float]:
+    """(lowest, highest) McNemar p over every way two evaluations with these counts on the
+    same `n` questions could pair up, for results whose per-question grades were not kept:
+    when even the highest p is small the difference stands however the answers overlap, when
+    even the lowest is large it is noise whatever they were."""
+    if not (0 <= correct_a <= n and 0 <= correct_b <= n):
+        raise ValueError(f"counts must lie in 0..{n} (got {correct_a}, {correct_b})")
+    ps = [mcnemar_p(correct_a - both, correct_b - both) for both in range(max(0, correct_a + correct_b - n), min(correct_a, correct_b) + 1)]
+    return min(ps), max(ps)
+
+
 @dataclass(frozen=True)
 class Paired:
     """Two evaluations of the same questions: how their grades cross, and McNemar's p."""

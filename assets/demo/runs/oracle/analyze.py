@@ -5,9 +5,11 @@ against the recorded TuneShift arms on the same 396 questions with McNemar's exa
 """
 
 import json
-import math
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[4]))  # the repository root
+from kd_core.evaluation.stats import grades, mcnemar, wilson  # noqa: E402  (the statistics live in the core)
 
 RUNS = Path(__file__).resolve().parent.parent
 P = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/oracle")
@@ -27,24 +29,7 @@ CONTROL = {"oracle 208, 4 ep": P / "eval/oracle-208-control/summary.json", "orac
 
 
 def items(path: Path) -> dict[str, bool]:
-    return {r["id"]: bool(r["correct"]) for r in map(json.loads, path.read_text().splitlines())}
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return c - h, c + h
-
-
-def mcnemar(a: dict[str, bool], b: dict[str, bool]) -> tuple[int, int, float]:
-    """(only a right, only b right, exact two-sided p)."""
-    only_a = sum(a[i] and not b[i] for i in a)
-    only_b = sum(b[i] and not a[i] for i in a)
-    n = only_a + only_b
-    tail = sum(math.comb(n, k) for k in range(min(only_a, only_b) + 1)) / 2**n if n else 1.0
-    return only_a, only_b, min(1.0, 2 * tail)
+    return grades(path).by_id
 
 
 found = {k: items(v[0]) for k, v in ARMS.items() if v[0].exists()}
@@ -58,8 +43,8 @@ for name, got in found.items():
     vs = []
     for ref in ("accepted, 4 ep", "quiz, 8 ep (best)"):
         if ref in found and ref != name and name not in ("teacher", "gemma before"):
-            a, b, p = mcnemar(got, found[ref])
-            vs.append(f"{a} / {b}, p = {p:.2g}")
+            pair = mcnemar(got, found[ref])
+            vs.append(f"{pair.only_a} / {pair.only_b}, p = {pair.p:.2g}")
         else:
             vs.append("")
     print(f"| {name} | {ARMS[name][1]} | {k / n:.1%} ({k}/{n}) | {lo:.1%}-{hi:.1%} | {k / n / TEACHER:.0%} | "
