@@ -376,6 +376,7 @@ def train_lora(
         "tokens_per_s": round(n_tokens * epochs_done / wall, 1) if wall > 0 else None,
         "final_loss": _last_loss(log_path),
         **({"eval_examples": len(eval_data), **eval_summary(read_log_rows(log_path))} if eval_data is not None else {}),
+        **({"best_checkpoint": Path(trainer.state.best_model_checkpoint).name} if early and trainer.state.best_model_checkpoint else {}),
         "resumed_from_step": resume_step,
         "checkpoint_every": plan.save_steps or None,
         "reports": config.reporters(),
