@@ -59,13 +59,18 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) ->
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
-def start_server(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 90) -> tuple[subprocess.Popen, str]:
+def start_server(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 90,
+                 demo: bool = False) -> tuple[subprocess.Popen, str]:
     """`kd-studio serve --port FREE *args` as a user would start it, run in `cwd` with its
     output in `cwd/server-PORT.log` (proc.log_path); returns (process, URL) once it answers.
-    Its projects root is `cwd` unless `args` give one."""
+    Its projects root is `cwd` unless `args` give one.  `demo`: a first start makes and opens
+    the demo project (kd_core.demo.project), as `make run` does; off, a test's root holds only
+    what the test put there."""
     port = free_port()
     if "--projects-root" not in args:  # the folder it runs in holds the projects a test opens
         args = ("--projects-root", str(cwd), *args)
+    if not demo:
+        args = (*args, "--no-demo")
     # Into a file, not a pipe: nobody reads a pipe while a test runs, and a server that
     # fills one blocks on its next write.
     log_path = Path(cwd) / f"server-{port}.log"

@@ -19,8 +19,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     # --trust-remote-code / --allow-pickle: granted by `main` from this command line, never from a project file
     limits = Limits.from_args(args).replace(upload_mb=args.max_upload_mb, queue_size=args.queue_size)
+    project = args.project
+    if project is None and not args.no_demo:
+        from kd_core.demo.project import first_start
+
+        # A first start opens the demo project, made now from the recorded runs (seconds, no model runs).
+        project = first_start(args.projects_root)
+        if project:
+            print(f"opening the demo project {os.path.join(args.projects_root, project)} (--no-demo: start with none)")
     launch(ServerSettings(
-        host=args.host, port=args.port, project=args.project, auth_file=args.auth_file, projects_root=args.projects_root,
+        host=args.host, port=args.port, project=project, auth_file=args.auth_file, projects_root=args.projects_root,
         models_dirs=args.models_dir or [], max_body_kb=args.max_body_kb, ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
         limits=limits))
     return 0
@@ -62,7 +70,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     serve.add_argument("--projects-root", default=os.environ.get("KD_STUDIO_PROJECTS", "projects"),
                        help="the folder every project of the web app lives in; a page can name nothing outside it "
                             "(default: projects/ in the folder the server starts in)")
-    serve.add_argument("--project", default=None, help="project (under the projects root) to open first")
+    serve.add_argument("--project", default=None,
+                       help="project (under the projects root) to open first; default: the demo project, made on the "
+                            "first start (when the projects root holds no project) from the recorded demo runs")
+    serve.add_argument("--no-demo", action="store_true", help="open no project when --project is not given")
     serve.add_argument("--models-dir", action="append", default=None,
                        help="a folder of models pages may name (repeatable); demo:NAME and hub ids need none")
     serve.add_argument("--auth-file", default=None,

@@ -140,7 +140,7 @@ def answer_and_score(pool: Pool, base: LoadedModel, finetuned: LoadedModel, conf
 
         df = score_prompts(base, finetuned, list(rows["text"]), score_config, progress=step)
         results = [
-            Results(int(pid), r.response, scores=_scores(r), gap=_num(r[config.gap.column]), gap_metric=config.gap.metric,
+            Results(int(pid), r.response, scores=pair_scores(r), gap=_num(r[config.gap.column]), gap_metric=config.gap.metric,
                     auto_label=r.label, prompt_text=text)
             for pid, text, (_, r) in zip(rows["id"], rows["text"], df.iterrows())
         ]
@@ -159,7 +159,8 @@ def _num(x) -> float | None:
     return None if np.isnan(x) else x
 
 
-def _scores(r) -> dict[str, Any]:
+def pair_scores(r: Any) -> dict[str, Any]:
+    """A scores table's row (kd_core.tuneshift.scoring) as a pool stores it."""
     out = {k: _num(r[k]) for k in ("ll_ft", "ll_base", "ppl_ft", "ppl_base", "gap_diff", "gap_logratio", "gap_topk", "gap_max")}
     out["n_tokens"] = int(r["n_tokens"])
     out["tokens"] = list(r["tokens"])
