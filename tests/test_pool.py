@@ -678,9 +678,10 @@ def test_export_writes_chat_jsonl_parquet_and_a_data_card(pool, tmp_path):
     assert card["thresholds"] == {"gap_metric": "logratio", "tau": 0.5}
     assert card["gap"]["metrics"] == ["logratio"] and card["dedup"]["threshold"] == 0.8
     assert card["files"]["dataset.jsonl"]["sha256"] == sha(tmp_path / "out" / "dataset.jsonl")
-    md = (tmp_path / "out" / "data_card.md").read_text()
+    md = (tmp_path / "out" / "README.md").read_text()
     assert "Rows: **2**" in md and "- base: `demo:base`" in md and "| edited | 1 |" in md
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["data_card.json", "data_card.md", "dataset.jsonl", "dataset.parquet"]
+    assert md.startswith("---\n") and "configs:" in md and "path: dataset.jsonl" in md and "num_examples: 2" in md
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["README.md", "data_card.json", "dataset.jsonl", "dataset.parquet"]
 
 
 def test_export_can_refuse_rows_without_a_response_or_take_another_filter(pool, tmp_path):
@@ -699,13 +700,13 @@ def test_failed_export_leaves_the_old_one_intact(pool, tmp_path):
     out = tmp_path / "out"
     export_dataset(pool, out)
     before = {p.name: sha(p) for p in out.iterdir()}
-    (out / "data_card.md").unlink()
-    (out / "data_card.md").mkdir()  # cannot be replaced by a file
+    (out / "README.md").unlink()
+    (out / "README.md").mkdir()  # cannot be replaced by a file
     pool.accept(5, "ann")  # the new export would differ
-    with pytest.raises(KDError, match="data_card.md is not a file"):
+    with pytest.raises(KDError, match="README.md is not a file"):
         export_dataset(pool, out)
     after = {p.name: sha(p) for p in out.iterdir() if p.is_file()}
-    assert after == {k: v for k, v in before.items() if k != "data_card.md"}  # no temp files left either
+    assert after == {k: v for k, v in before.items() if k != "README.md"}  # no temp files left either
 
 
 def test_cli_pool_show_and_export(tmp_path, capsys):

@@ -16,7 +16,9 @@ with some of these methods (a missing one means the plugin ships no such thing):
 - ``coverage(name) -> Coverage | None``: how a question set's facts are recognized in
   training pairs (the recipe report's fact coverage);
 - ``default_model(role) -> dict``: ``{"name": ..., "adapter": ...}`` of the model a run
-  uses for `role` (base, finetuned, target) when none is named.
+  uses for `role` (base, finetuned, target) when none is named;
+- ``hub_id(name) -> str | None``: the Hugging Face Hub id a model was made from (what
+  adapters and model cards name as their base, so they mean something elsewhere).
 """
 
 from __future__ import annotations
@@ -92,6 +94,13 @@ def resolve_model(ref: str) -> Path:
     """A model reference's weights: a ``.gguf`` file or a model folder."""
     method, name = _method(ref, "model", "models")
     return Path(method(name))
+
+
+def hub_id(ref: str) -> str | None:
+    """The Hub id a model reference was made from, when its plugin knows one."""
+    scheme, name = split(ref)
+    method = getattr(_resolver(scheme), "hub_id", None)
+    return method(name) if method is not None else None
 
 
 def resolve_questions(ref: str) -> list[Any]:

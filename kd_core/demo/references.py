@@ -44,6 +44,12 @@ class DemoReferences:
 
         return demo_gguf(name)
 
+    def hub_id(self, name: str) -> str | None:
+        from kd_core.demo.models import DEMO_MODELS
+
+        demo = DEMO_MODELS.get(name)
+        return demo.hub_id if demo is not None else None
+
     def questions(self, name: str) -> list[Any]:
         from kd_core.demo.world import qa_items
 

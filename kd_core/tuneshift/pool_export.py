@@ -1,13 +1,20 @@
-"""The curated pool as a training dataset, with a data card.
+"""The curated pool as a training dataset, with a dataset card.
 
 `export_dataset` writes four files into a folder:
 
-- ``dataset.jsonl`` and ``dataset.parquet``: one record per prompt in chat form,
-  ``{"messages": [{"role": "user", "content": prompt}, {"role": "assistant",
-  "content": response}], "id", "source", "round", "gap"}``, ordered by id;
-- ``data_card.json`` and ``data_card.md``: what is in it and how it was made (counts
-  by state / round / source, the gap metric and thresholds, the models, dedup
-  settings, each file's SHA-256).
+- ``dataset.jsonl`` and ``dataset.parquet``: one record per prompt in chat form (TRL's
+  conversational form), ``{"messages": [{"role": "user", "content": prompt},
+  {"role": "assistant", "content": response}], "id", "source", "round", "gap"}``,
+  ordered by id;
+- ``README.md``: the dataset card as the Hub reads it, YAML front matter (``configs``
+  pointing at dataset.jsonl, so ``datasets.load_dataset(folder)`` reads it as the
+  ``train`` split; its features and row count) and what is in it and how it was made
+  (counts by state / round / source, the gap metric and thresholds, the models, dedup
+  settings, each file's SHA-256);
+- ``data_card.json``: the same facts as data, for programs.
+
+Nothing machine-local goes in: the pool is named by its folder, models as the Hub
+names them (kd_core.data.cards).
 
 Prompts without a response (accepted before they were answered, or edited since) are
 skipped and counted: the count is in the result, the data card and the CLI's output.
@@ -29,12 +36,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
+from kd_core.data.cards import dataset_card, feature, portable_name, scrub_paths
 from kd_core.data.files import jsonl_text, write_atomic_many
 from kd_core.errors import KDError
 from kd_core.tuneshift.pool import ACCEPTED, Pool, PoolFilter
 
 DATASET_FILES = ("dataset.jsonl", "dataset.parquet")
-CARD_FILES = ("data_card.json", "data_card.md")
+CARD_FILES = ("data_card.json", "README.md")
+FEATURES = [feature("messages", "messages"), feature("id", "int64"), feature("source", "string"),
+            feature("round", "int64"), feature("gap", "float64")]
 
 
 @dataclass
@@ -98,9 +108,9 @@ def export_dataset(
     card = data_card(pool, records, skipped, filter, contents)
     if extra:
         card["rows"] = len(public)
-        card["added"] = {"rows": len(extra), **(extra_card or {})}
+        card["added"] = scrub_paths({"rows": len(extra), **(extra_card or {})})
     contents["data_card.json"] = (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    contents["data_card.md"] = card_markdown(card).encode("utf-8")
+    contents["README.md"] = readme(card).encode("utf-8")
     try:
         # All four written aside and synced before any is renamed; the cards renamed last
         # (they describe the dataset files).
@@ -141,11 +151,11 @@ def data_card(pool: Pool, records: list[dict], skipped: int, filter: PoolFilter,
         "kind": "kd-studio dataset",
         "kd_studio_version": __version__,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "pool": str(pool.path),
+        "pool": Path(pool.path).name,  # the folder's name: the path means nothing on another machine
         "filter": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(filter).items() if v is not None},
         "rows": len(records),
         "skipped_without_response": skipped,
-        "format": "chat messages: user = prompt, assistant = the fine-tuned model's response",
+        "format": "chat messages (TRL's conversational form): user = prompt, assistant = the fine-tuned model's response",
         "exported": {
             "by_state": _tally(records, "_state"),
             "by_round": {str(k): v for k, v in _tally(records, "round").items()},
@@ -157,10 +167,11 @@ def data_card(pool: Pool, records: list[dict], skipped: int, filter: PoolFilter,
             "max": max(gaps, default=None),
             "mean": sum(gaps) / len(gaps) if gaps else None,
         },
-        "models": meta.get("models"),
+        "models": {role: portable_name(n) if isinstance(n, str) else scrub_paths(n) for role, n in meta["models"].items()}
+        if isinstance(meta.get("models"), dict) else scrub_paths(meta.get("models")),
         "thresholds": meta.get("thresholds"),
         "dedup": meta.get("dedup"),
-        "settings": {k: v for k, v in meta.items() if k not in ("models", "thresholds", "dedup")},
+        "settings": scrub_paths({k: v for k, v in meta.items() if k not in ("models", "thresholds", "dedup")}),
         "pool_counts": {**counts, "by_round": {str(k): v for k, v in counts["by_round"].items()}},
         "files": {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in files.items()},
     }
@@ -170,6 +181,18 @@ def _md_table(rows: dict[str, int] | dict[str, dict], first: str) -> list[str]:
     if not rows:
         return ["(none)", ""]
     return [f"| {first} | prompts |", "| --- | ---: |", *(f"| {k} | {v} |" for k, v in rows.items()), ""]
+
+
+def readme(card: dict[str, Any]) -> str:
+    """The dataset card (README.md): the Hub's front matter, then `card_markdown`."""
+    load = ["## Load it", "", "```python", "from datasets import load_dataset", "",
+            'ds = load_dataset("path/to/this/folder", split="train")  # or: load_dataset("json", data_files="dataset.jsonl")',
+            "```", "", "Each row's `messages` is TRL's conversational form: `trl.SFTTrainer` trains on it as it is.", ""]
+    body = card_markdown(card).split("\n")
+    body[1:1] = ["", *load]  # after the title
+    return dataset_card([{"name": "default", "file": "dataset.jsonl", "rows": card["rows"], "features": FEATURES}],
+                        scrub_paths("\n".join(body)), tags=["synthetic", "conversational", "tuneshift-kd"],
+                        pretty_name="KD Studio dataset")
 
 
 def card_markdown(card: dict[str, Any]) -> str:
