@@ -70,7 +70,7 @@ SEED_CASES = [
     ("JSONL with no usable line", "seeds.jsonl", '{"text": 1}\n[1, 2]\n', "rejected",
      r"seeds\.jsonl: no usable prompt \(2 bad rows; first at line 1"),
     ("JSON of one object without a prompt", "seeds.json", '{"a": 1}', "rejected",
-     r"seeds\.json: no usable prompt \(1 bad rows; first at item 1: no 'prompt' or 'messages' field"),
+     r"seeds\.json: no usable prompt \(1 bad rows; first at item 1: no 'prompt', 'messages', 'conversations' or 'instruction' field"),
     ("JSON cut short", "seeds.json", '["Who founded Kell?", "Wh', "rejected", r"seeds\.json: line 1: not valid JSON"),
     ("Parquet that is not Parquet", "seeds.parquet", b"PAR1 this is not parquet", "rejected",
      r"seeds\.parquet: (not a Parquet file|cannot read Parquet)"),

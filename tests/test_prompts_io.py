@@ -88,9 +88,9 @@ def test_jsonl_prompt_field_chat_messages_and_bad_lines(tmp_path):
     assert pf.prompts == ["Plain", "last user", "multi", "a bare string"]
     assert [(p.line, p.reason.split(" (")[0]) for p in pf.problems] == [
         (4, "not valid JSON"),
-        (5, "no 'prompt' or 'messages' field"),
+        (5, "no 'prompt', 'messages', 'conversations' or 'instruction' field"),
         (6, "'prompt' is int, not text"),
-        (7, "'messages' has no user message"),
+        (7, "field 'messages': no user message"),
         (10, "expected a string or an object, found list"),
     ]
     assert str(pf.problems[0]).startswith("line 4: not valid JSON")

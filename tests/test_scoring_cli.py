@@ -25,7 +25,7 @@ def test_score_writes_table_and_figures(tmp_path, tiny_llama_dir, tiny_llama_ada
     for name in ("gap_scatter.html", "gap_histogram.html", "top_tokens.html"):
         assert (tmp_path / "html" / name).stat().st_size > 10_000
     assert "3 prompts from" in captured.out and "1 bad row skipped" in captured.out and "1 duplicate dropped" in captured.out
-    assert "skipped line 3: no 'prompt' or 'messages' field" in captured.out
+    assert "skipped line 3: no 'prompt', 'messages', 'conversations' or 'instruction' field" in captured.out
     n_above = int((df["label"] == "above").sum())
     assert f"topk > 0.1: {n_above} above, {3 - n_above} below" in captured.out
 

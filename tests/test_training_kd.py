@@ -200,7 +200,7 @@ def test_read_examples_takes_both_forms_and_names_a_bad_line(tmp_path):
     assert read_examples(good) == [Example("Q1?", "A1.", "Doc. Q1?"), Example("Q2?", "A2.")]
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"prompt": "Q?", "response": "A."}) + "\n" + json.dumps({"prompt": "Q?"}) + "\n")
-    with pytest.raises(InputFileError, match=r"bad\.jsonl, line 2: missing field\(s\) 'response'"):
+    with pytest.raises(InputFileError, match=r"bad\.jsonl, line 2: missing field\(s\): 'prompt' needs 'completion' \(or 'response'\)"):
         read_examples(bad)
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"prompt": "Q?", "response": "A."}\n{"prompt": \n')

@@ -4,9 +4,12 @@
 - `.csv` / `.tsv`: the `prompt` column (any case), or the only column.  A one-column
   file's first row is a header when it looks like one (``question``, ``text``, ...).
 - `.jsonl`: one JSON value per line; `.json`: a list of them (or ``{"prompts": [...]}``).
-  A value is a string, an object with a ``prompt`` field, or a chat object with
-  ``messages``, whose last user message is the prompt.
-- `.parquet`: a ``prompt`` column, a ``messages`` column, or the only column.
+  A value is a string or a row in any form training data takes
+  (kd_core.data.record_formats): a ``prompt`` (text, or TRL's conversational list of
+  messages; a ``completion`` beside it is ignored), chat ``messages``, ShareGPT
+  ``conversations``, alpaca ``instruction``/``input``; the prompt is the last user message.
+- `.parquet`: a ``prompt``, ``messages``, ``conversations`` or ``instruction`` column,
+  or the only column.
 
 A file that cannot be used at all (missing, empty, binary, not UTF-8, not valid JSON
 as a whole, no usable prompt) raises `InputFileError` with one line naming the file
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kd_core.data.record_formats import RowError, last_user_message
 from kd_core.errors import InputFileError
 from kd_core.limits import Limits, check_count, current as current_limits
 
@@ -273,14 +277,19 @@ def _read_parquet(name: str, data: bytes, limits: Limits) -> tuple[list[str], li
         raise InputFileError(f"{name}: {stored / 2**20:,.0f} MB uncompressed is more than the {limits.parquet_uncompressed_mb:,} MB "
                              "a Parquet prompt file may hold (limit parquet_uncompressed_mb)")
     cols = {c.lower(): c for c in names}
+    wrap = None  # the field a nested column's values are read as
     if "prompt" in cols:
         key = cols["prompt"]
-    elif "messages" in cols:
-        key = cols["messages"]
+    elif "messages" in cols or "conversations" in cols:
+        wrap = "messages" if "messages" in cols else "conversations"
+        key = cols[wrap]
+    elif "instruction" in cols and "input" not in cols:
+        key = cols["instruction"]
     elif len(cols) == 1:
         key = names[0]
     else:
-        raise InputFileError(f"{name}: no 'prompt' or 'messages' column (columns: {', '.join(names[:8])})")
+        raise InputFileError(f"{name}: no 'prompt', 'messages', 'conversations' or 'instruction' column "
+                             f"(columns: {', '.join(names[:8])}; alpaca files with an 'input' column: use JSONL)")
     if meta.num_rows == 0:
         raise InputFileError(f"{name}: no prompts in the file")
     prompts, problems, decoded, i = [], [], 0, 0
@@ -303,7 +312,7 @@ def _read_parquet(name: str, data: bytes, limits: Limits) -> tuple[list[str], li
                 if decoded > cap:
                     raise InputFileError(f"{name}: more than the {limits.parquet_uncompressed_mb:,} MB a Parquet prompt file "
                                          "may hold once decoded (limit parquet_uncompressed_mb)")
-                values = [_prompt_from_value({"messages": v} if key == cols.get("messages") else v) for v in column.to_pylist()]
+                values = [_prompt_from_value({wrap: v} if wrap else v) for v in column.to_pylist()]
             for prompt, reason in values:
                 i += 1
                 if prompt is None:
@@ -329,28 +338,17 @@ def _prompt_from_value(value: Any) -> tuple[str | None, str]:
         return None, "empty prompt"
     if not isinstance(value, dict):
         return None, f"expected a string or an object, found {type(value).__name__}"
-    if "prompt" in value:
-        if not isinstance(value["prompt"], str):
-            return None, f"'prompt' is {type(value['prompt']).__name__}, not text"
+    if "prompt" in value and not isinstance(value["prompt"], (str, list)):
+        return None, f"'prompt' is {type(value['prompt']).__name__}, not text"
+    if isinstance(value.get("prompt"), str):
         return _non_empty(value["prompt"])
-    if "messages" in value:
-        return _last_user_message(value["messages"])
-    keys = ", ".join(list(value)[:6]) or "none"
-    return None, f"no 'prompt' or 'messages' field (fields: {keys})"
-
-
-def _last_user_message(messages: Any) -> tuple[str | None, str]:
-    if not isinstance(messages, list):
-        return None, "'messages' is not a list"
-    for m in reversed(messages):
-        if isinstance(m, dict) and m.get("role") == "user":
-            content = m.get("content")
-            if isinstance(content, list):  # multi-part content: keep the text parts
-                content = "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type", "text") == "text")
-            if not isinstance(content, str):
-                return None, "the last user message has no text content"
-            return _non_empty(content)
-    return None, "'messages' has no user message"
+    if not any(k in value for k in ("prompt", "messages", "conversations", "instruction")):
+        keys = ", ".join(list(value)[:6]) or "none"
+        return None, f"no 'prompt', 'messages', 'conversations' or 'instruction' field (fields: {keys})"
+    try:
+        return _non_empty(last_user_message(value))
+    except RowError as e:
+        return None, str(e)
 
 
 def _non_empty(s: str) -> tuple[str | None, str]:
