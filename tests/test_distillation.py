@@ -73,7 +73,25 @@ def test_teacher_prompts_hold_the_chunk_and_student_prompts_do_not(tmp_path, tin
     sft_rows = [json.loads(line) for line in training_data(tmp_path, pool, chunks, "sft")[0].read_text().splitlines()]
     assert [r["prompt"] for r in sft_rows] == [r["prompt"] for r in rows] and all("teacher_prompt" not in r for r in sft_rows)
     # The KD answers are also the pool's responses: what the Curate tab shows beside each question.
-    assert {r["prompt"]: r["response"] for r in rows} == {q.text: q.response for q in pool.query().itertuples()}
+    assert {r["prompt"]: r["completion"] for r in rows} == {q.text: q.response for q in pool.query().itertuples()}
+    # TRL's prompt-completion form, described by a dataset card that datasets reads
+    from datasets import load_dataset
+
+    assert set(rows[0]) == {"prompt", "completion", "teacher_prompt"}
+    kd = load_dataset(str(kd_path.parent), "kd", split="train")
+    assert kd.num_rows == 3 and set(kd.column_names) == {"prompt", "completion", "teacher_prompt"}
+    assert load_dataset(str(kd_path.parent), "sft", split="train").column_names == ["prompt", "completion"]
+
+
+def test_training_data_still_reads_answers_files_written_with_response(tmp_path, tiny_llama_dir):
+    lm = load_model(ModelSpec(str(tiny_llama_dir)))
+    pool, chunks = _project(tmp_path, lm)
+    answers = answers_path(tmp_path, "kd")
+    old = [{**{k: v for k, v in r.items() if k != "completion"}, "response": r["completion"]}
+           for r in map(json.loads, answers.read_text().splitlines())]
+    answers.write_text("".join(json.dumps(r) + "\n" for r in old))  # as versions before `completion` wrote it
+    rows = [json.loads(line) for line in training_data(tmp_path, pool, chunks, "kd")[0].read_text().splitlines()]
+    assert {r["prompt"]: r["completion"] for r in rows} == {r["prompt"]: r["response"] for r in old} and len(rows) == 3
 
 
 def test_curation_decides_what_is_trained_on_and_an_edit_is_answered_again(tmp_path, tiny_llama_dir):

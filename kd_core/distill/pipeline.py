@@ -14,7 +14,10 @@ what an earlier run already wrote (kill it anywhere, run it again, it goes on):
               ``{chunk}\\n\\n---\\n\\n{question}``) answers every live question twice:
               sampled as the method prescribes, for the KD student, and at a low
               temperature, for the SFT baseline (``pd/answers-kd.jsonl``,
-              ``pd/answers-sft.jsonl``: student prompt, teacher prompt, answer).
+              ``pd/answers-sft.jsonl``: ``prompt`` (the student's), ``teacher_prompt``,
+              ``completion``); the train files ``pd/train-kd.jsonl`` and
+              ``pd/train-sft.jsonl`` are in TRL's prompt-completion form, described by
+              the dataset card ``pd/README.md``.
 4. train      ``jobs/pd-kd-<digest>``: LoRA with the `kd` loss, the teacher being the
               student with its adapter disabled, reading the teacher prompt;
               ``jobs/pd-sft-<digest>``: cross-entropy on the low-temperature answers

@@ -224,10 +224,10 @@ def answer_questions(project: str | Path, pool: Pool, teacher: LoadedModel, chun
             if not out.strip():
                 empty += 1  # nothing to learn from; asked again on the next run
                 continue
-            keep.append({"id": r.id, "prompt": r.text, "teacher_prompt": tp, "response": out, "chunk": r.source})
+            keep.append({"id": r.id, "prompt": r.text, "teacher_prompt": tp, "completion": out, "chunk": r.source})
         append_jsonl(path, keep)
         if mode == "kd" and keep:
-            pool.set_results_many([Results(k["id"], k["response"], scores={"chunk": k["chunk"], "teacher": "chunk in prompt"},
+            pool.set_results_many([Results(k["id"], k["completion"], scores={"chunk": k["chunk"], "teacher": "chunk in prompt"},
                                            prompt_text=k["prompt"]) for k in keep])
         answered += len(keep)
         if progress:
@@ -239,7 +239,10 @@ def answer_questions(project: str | Path, pool: Pool, teacher: LoadedModel, chun
 
 def training_data(project: str | Path, pool: Pool, chunks: Sequence[Chunk], mode: str) -> tuple[Path, int]:
     """``pd/train-<mode>.jsonl``: the answers to the live questions in their current
-    wording; KD rows keep the teacher prompt (chunk + question), SFT rows do not."""
+    wording, in TRL's prompt-completion form (``{"prompt", "completion"}``); KD rows keep
+    the teacher prompt (chunk + question) beside them, SFT rows do not.  Answers files
+    written before ``completion`` (their answer under ``response``) are still read.
+    ``pd/README.md``, the dataset card of the train files, is written beside them."""
     answers: dict[tuple[int, str], dict] = {}
     for r in read_jsonl(answers_path(project, mode)):
         answers[(r["id"], r["prompt"])] = r  # the latest answer to a wording wins
@@ -248,7 +251,7 @@ def training_data(project: str | Path, pool: Pool, chunks: Sequence[Chunk], mode
         a = answers.get((q.id, q.text))
         if a is None:
             continue
-        row = {"prompt": a["prompt"], "response": a["response"]}
+        row = {"prompt": a["prompt"], "completion": a["completion"] if "completion" in a else a["response"]}
         if mode == "kd":
             row["teacher_prompt"] = a["teacher_prompt"]
         rows.append(row)
@@ -256,5 +259,41 @@ def training_data(project: str | Path, pool: Pool, chunks: Sequence[Chunk], mode
         raise KDError(f"no answered questions for '{mode}' training in {project}: run the answers stage first")
     path = Project.at(project).pd_train_data(mode)
     write_atomic(path, jsonl_text(rows))
+    write_atomic(Project.at(project).pd_dir / "README.md", pd_dataset_card(project))
     return path, len(rows)
+
+
+def pd_dataset_card(project: str | Path) -> str:
+    """The dataset card of a project's prompt-distillation train files: one config per
+    file (``kd``: with the teacher's prompt; ``sft``: prompt and completion only)."""
+    from kd_core.data.cards import dataset_card, feature
+
+    configs = []
+    for mode in MODES:
+        path = Project.at(project).pd_train_data(mode)
+        if path.exists():
+            features = [feature("prompt", "string"), feature("completion", "string")]
+            if mode == "kd":
+                features.append(feature("teacher_prompt", "string"))
+            configs.append({"name": mode, "file": path.name, "rows": len(read_jsonl(path)), "features": features})
+    rows = ", ".join(f"{c['name']}: {c['rows']} rows" for c in configs)
+    body = "\n".join([
+        "# KD Studio prompt-distillation data",
+        "",
+        "Questions a writer model asked about the project's documents, answered by the teacher (the model itself "
+        "reading the document chunk before the question), in TRL's prompt-completion form.",
+        "",
+        f"- Configs: {rows}",
+        "- `kd` (`train-kd.jsonl`): the teacher's answers sampled at the KD temperature; `teacher_prompt` is what "
+        "the teacher read (`{chunk}\\n\\n---\\n\\n{question}`); a student trained on it sees `prompt` alone.",
+        "- `sft` (`train-sft.jsonl`): the low-temperature answers, for the SFT baseline.",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        'kd = load_dataset("path/to/pd", "kd", split="train")  # prompt, completion, teacher_prompt',
+        "```",
+        "",
+    ])
+    return dataset_card(configs, body, tags=["synthetic", "prompt-distillation"], pretty_name="KD Studio prompt distillation")
 
