@@ -1,3 +1,5 @@
-"""Question-answer evaluation: question sets, grading, and evaluation runs of a model (and
-adapter) over them.
+"""Question-answer evaluation: question sets (`questions`: the one strict reader of question
+files), grading (`grading`: containment, SQuAD exact match and token F1), evaluation runs of
+a model and adapter over a set (`qa`), and the figures' uncertainty (`stats`: Wilson
+intervals, McNemar's exact test).
 """
