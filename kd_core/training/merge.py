@@ -21,9 +21,11 @@ from typing import Any, Sequence
 
 import torch
 
-from kd_core.data.files import replace_dir, temp_dir_beside, write_json
+from kd_core.data.cards import portable_name
+from kd_core.data.files import replace_dir, temp_dir_beside, write_atomic, write_json
 from kd_core.errors import KDError
 from kd_core.models.loading import ModelSpec, load_model
+from kd_core.training.cards import merged_card
 from kd_core.training.data import Example, PairDataset
 
 DTYPES = ("bfloat16", "float16", "float32")
@@ -86,7 +88,9 @@ def merge_adapter(
 
     Saves safetensors weights, the config, and the tokenizer with the chat template the
     adapter was trained with (the adapter folder's own tokenizer when it has one, as
-    `train_lora` writes it), plus ``kd_studio_export.json`` (provenance and the check).
+    `train_lora` writes it), a model card (``README.md``: the base as the Hub names it,
+    the check, the adapter's own card) and ``kd_studio_export.json`` (provenance and the
+    check); neither names a path of this machine.
     Raises KDError when the merged model's log-likelihoods differ from the adapter
     model's by more than `tolerance` (default per dtype, `DEFAULT_TOLERANCE`); nothing is
     left in `out_dir` then.
@@ -124,7 +128,10 @@ def merge_adapter(
                 f"merged model does not match the adapter model: mean log-likelihood differs by up to {diff:.3g} nats "
                 f"per token (tolerance {tolerance:g}, {dtype}); nothing was written to {out}"
             )
-        write_json(tmp / "kd_studio_export.json", {"base": spec.name, "adapter": spec.adapter, "check": report.to_dict()})
+        base_name = portable_name(spec.name)
+        check = {k: v for k, v in report.to_dict().items() if k != "out_dir"}  # the folder is wherever it is copied to
+        write_json(tmp / "kd_studio_export.json", {"base": base_name, "adapter": Path(spec.adapter).name, "check": check})
+        write_atomic(tmp / "README.md", merged_card(base_name, check, Path(spec.adapter) / "README.md"))
         # Synced, then swapped in: an earlier export is renamed aside, the new one renamed in,
         # the old one removed (removing it first would leave a half-deleted export to a kill).
         replace_dir(tmp, out)

@@ -27,6 +27,7 @@ import torch
 from peft import PeftModelForCausalLM
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
+from kd_core.data.cards import portable_name
 from kd_core.data.files import (
     append_jsonl,
     jsonl_text,
@@ -40,6 +41,7 @@ from kd_core.data.files import (
 from kd_core.errors import KDError
 from kd_core.models import devices
 from kd_core.models.loading import LoadedModel, ModelSpec, guard_4bit_cpu, load_model
+from kd_core.training.cards import AdapterFacts, adapter_card, write_adapter_card
 from kd_core.training.config import LoraSettings, TrainConfig
 from kd_core.training.data import Example, PairDataset, collate
 from kd_core.training.losses import TeacherCache, response_losses, sft_loss
@@ -362,13 +364,13 @@ def train_lora(
     adapter_dir = out / "adapter"
     teacher_label = None if config.loss == "sft" else (teacher_lm.spec.label() if teacher_lm else "self (adapter disabled)")
     if main_process:
-        save_adapter(model, lm.tokenizer, adapter_dir)
+        save_adapter(model, lm.tokenizer, adapter_dir, base_name=portable_name(lm.spec.name))
         write_json(out / "train_config.json",
                    {"config": config.to_dict(), "student": lm.spec.to_dict(), "teacher": teacher_label, "processes": world})
     trainer.accelerator.wait_for_everyone()  # every process returns with the adapter on disk
     size = sum(f.stat().st_size for f in adapter_dir.glob("adapter_model*"))
     epochs_done = (trainer.state.epoch or 0.0) - (_checkpoint_epoch(resume_from_checkpoint) if resume_from_checkpoint else 0.0)
-    return {
+    summary = {
         "steps": result.global_step,
         "wall_s": round(wall, 1),
         "examples": len(data),
@@ -392,14 +394,22 @@ def train_lora(
             "hits": trainer.teacher_cache.hits, "misses": trainer.teacher_cache.misses,
             "mb": round(trainer.teacher_cache.bytes / 2**20, 1)},
     }
+    if main_process:  # the card, now with the run's figures (save_adapter wrote one without them)
+        write_adapter_card(adapter_dir, lm.spec.name, config, summary, examples, teacher_label)
+    return summary
 
 
-def save_adapter(model: Any, tokenizer: Any, adapter_dir: str | Path) -> Path:
+def save_adapter(model: Any, tokenizer: Any, adapter_dir: str | Path, base_name: str | None = None) -> Path:
     """Save the LoRA (and the tokenizer: the chat template used travels with the adapter)
     into `adapter_dir` durably: written whole into a folder beside it, synced, then
     swapped in (kd_core.data.files.replace_dir: an earlier adapter is renamed aside, the
     new one renamed in, the old one removed), so a kill during the save leaves the
-    previous adapter or the new one, never a half-written one."""
+    previous adapter or the new one, never a half-written one.
+
+    `base_name` is what adapter_config.json and the model card name as the base (the
+    Hub's way, kd_core.data.cards.portable_name), instead of the folder the weights were
+    loaded from, which may be a converted GGUF in KD Studio's cache on this machine only."""
+    import json
     import shutil
 
     adapter_dir = Path(adapter_dir)
@@ -407,6 +417,13 @@ def save_adapter(model: Any, tokenizer: Any, adapter_dir: str | Path) -> Path:
     try:
         model.save_pretrained(staged)
         tokenizer.save_pretrained(staged)
+        if base_name:
+            # Set in the saved file, not on the model: PEFT's save would look the name up
+            # (on the Hub, for a hub id) to see whether the vocabulary changed.
+            config = read_json(staged / "adapter_config.json")
+            write_atomic(staged / "adapter_config.json", json.dumps({**config, "base_model_name_or_path": base_name}, indent=2, sort_keys=True))
+            # PEFT's empty template card (naming the local folder) replaced by a filled one
+            write_atomic(staged / "README.md", adapter_card(AdapterFacts(base=base_name)))
         replace_dir(staged, adapter_dir)
     finally:
         shutil.rmtree(staged, ignore_errors=True)  # gone after the swap; a failed save leaves no staged folder
