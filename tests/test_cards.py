@@ -49,9 +49,10 @@ def trained(tiny_llama_dir, tmp_path_factory):
     """A KD job's adapter: the base given as an absolute path, the teacher too."""
     tmp = tmp_path_factory.mktemp("job")
     data = tmp / "facts.jsonl"
-    data.write_text("".join(json.dumps({"prompt": q, "completion": a}) + "\n" for q, a in PAIRS * 2))
+    data.write_text("".join(json.dumps({"prompt": q, "completion": a}) + "\n" for q, a in PAIRS * 4))
     summary = train_lora(ModelSpec(str(tiny_llama_dir)), read_examples(data), TrainConfig(
         output_dir=str(tmp / "job"), loss="kd", max_steps=2, batch_size=2, warmup=0.0, logging_steps=1,
+        eval_fraction=0.25, eval_steps=1, report_to=["none"],
         lora=LoraSettings(r=4, alpha=8, dropout=0.0)), teacher=ModelSpec(str(tiny_llama_dir)), print_logs=False)
     return Path(summary["adapter"]), summary
 
@@ -73,7 +74,8 @@ def test_a_trained_adapter_names_its_base_portably_and_carries_a_filled_card(tra
     meta, body = read_card(adapter / "README.md")
     assert meta["base_model"] == tiny_llama_dir.name and meta["library_name"] == "peft"
     assert {"lora", "peft", "kd-studio", "knowledge-distillation", f"base_model:adapter:{tiny_llama_dir.name}"} <= set(meta["tags"])
-    assert "- From: `facts.jsonl`" in body and "- Rows: 4 (forms: prompt-completion: 4)" in body
+    assert "- From: `facts.jsonl`" in body and "- Rows: 8 (forms: prompt-completion: 8)" in body
+    assert f"| best eval loss | {summary['best_eval_loss']} |" in body and "| evaluation examples (held out) | 2 |" in body
     assert f"- Teacher: `{tiny_llama_dir.name}`" in body and "| kd_temperature | `2.0` |" in body
     assert f"| optimizer steps | {summary['steps']} |" in body
     assert "kd-studio eval --role finetuned" in body  # not evaluated yet: how to

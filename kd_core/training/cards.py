@@ -179,7 +179,10 @@ def adapter_card(facts: AdapterFacts) -> str:
         *(_settings_table(cfg) if cfg else []),
     ]
     figures = [("optimizer steps", s.get("steps")), ("mean training loss", s.get("train_loss")),
-               ("last logged loss", s.get("final_loss")), ("eval loss", s.get("eval_loss")),
+               ("last logged loss", s.get("final_loss")), ("evaluation examples (held out)", s.get("eval_examples")),
+               ("best eval loss", s.get("best_eval_loss")), ("step of the best eval loss", s.get("best_eval_step")),
+               ("final eval loss", s.get("final_eval_loss")), ("adapter saved from", s.get("best_checkpoint")),
+               ("stopped early", s.get("stopped_early") or None),
                ("tokens/s", s.get("tokens_per_s")), ("wall time (s)", s.get("wall_s")), ("adapter size (MB)", s.get("adapter_mb"))]
     figures = [(k, v) for k, v in figures if v is not None]
     if figures:
