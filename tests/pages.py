@@ -14,6 +14,12 @@ def fill(page, elem_id: str, value: str) -> None:
     box.press("Tab")
 
 
+def choose(page, elem_id: str, option: str) -> None:
+    """Pick `option` (its label) in the dropdown `elem_id`, as a user does: open it, click the option."""
+    page.locator(f"#{elem_id} input").first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
 def open_project(page, url: str, project) -> None:
     """Open `url` (a server shared by several tests) and switch every tab to `project`
     through the project bar, as a user would (a new folder is created); returns once the

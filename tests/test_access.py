@@ -166,13 +166,15 @@ def test_with_accounts_the_app_answers_nothing_before_a_sign_in(tmp_path, serve_
 # (ui.access.needs), and a curator can then not call it.
 VIEW_EVENTS = {
     "ui.app.build_app.<locals>.on_open",  # "open", or "create" through the gate
-    "ui.app.build_app.<locals>.<lambda>", "ui.app.build_app.<locals>.listed",  # the project list
-    "ui.chat.on_leave",
-    "ui.curate.build.<locals>.on_filter", "ui.curate.build.<locals>.on_load", "ui.curate.build.<locals>.on_open",
+    "ui.app.build_app.<locals>.listed",  # the project list
+    "ui.app.select_tab.<locals>.select",  # Start here: shows a tab
+    "ui.tab.show_typed",  # a picker's "other (type a path)" box
+    "ui.chat.on_leave", "ui.chat.build.<locals>.on_preset", "ui.chat.build.<locals>.on_project",
+    "ui.curate.build.<locals>.on_filter", "ui.curate.build.<locals>.on_load",
     "ui.curate.build.<locals>.on_select",
-    "ui.documents.build.<locals>.on_load", "ui.documents.build.<locals>.refreshed",
-    "ui.evaluate.build.<locals>.refreshed", "ui.evaluate.download",
-    "ui.expand.build.<locals>.<lambda>", "ui.expand.build.<locals>.refreshed", "ui.expand.command",
+    "ui.documents.build.<locals>.on_load",
+    "ui.evaluate.build.<locals>.on_adapter", "ui.evaluate.build.<locals>.on_project", "ui.evaluate.download",
+    "ui.expand.build.<locals>.<lambda>", "ui.expand.build.<locals>.on_project", "ui.expand.command",
     "ui.explore.build.<locals>.on_load", "ui.explore.build.<locals>.on_metric", "ui.explore.build.<locals>.on_open",
     "ui.explore.build.<locals>.on_point", "ui.explore.build.<locals>.on_select", "ui.explore.build.<locals>.on_threshold",
     "ui.models.build.<locals>.loaded_text", "ui.models.command",

@@ -77,13 +77,46 @@ def test_votes_send_the_prompt_to_the_pool_accepted_or_rejected(tmp_path):
         assert [d["who"] for d in pool.decisions().to_dict("records")][-2:] == ["chat", "chat"]
 
 
+def test_the_preset_compares_the_teacher_the_target_before_and_the_best_evaluated_student(tmp_path):
+    from kd_core.data.files import jsonl_text
+    from kd_core.project import Project
+    from tests.test_catalog import make_job, record_evaluation
+
+    place = Project.at(tmp_path / "p")
+    with pytest.raises(KDError, match="No evaluated job in this project yet"):
+        chat_ui.preset(str(place.root))
+    data = tmp_path / "data.jsonl"
+    data.write_text(jsonl_text([{"prompt": "Who founded Kell?", "response": "Ada Kell."}]))
+    low, high = make_job(place, data, "a", 1.0), make_job(place, data, "b", 2.0)
+    record_evaluation(place, "a-test", low / "adapter", "demo:test", [True, True, False, False])
+    record_evaluation(place, "b-test", high / "adapter", "demo:test", [False, True, True, True])
+    record_evaluation(place, "a-control", low / "adapter", "demo:control", [True, True, True, True])  # not held-out
+    slots, question, said = chat_ui.preset(str(place.root))
+    assert slots == [("teacher (fine-tuned)", chat_ui.DEFAULTS[0][1], chat_ui.DEFAULTS[0][2]),  # no other teacher recorded
+                     ("target before", "demo:gemma3-270m", ""),
+                     ("transferred student", "demo:gemma3-270m", str(high / "adapter"))]
+    assert question == "Question 1?" and "75.0% of held-out questions" in said  # a question the student answered right
+
+
+def test_the_perplexity_table_is_coloured_along_each_row_lowest_green():
+    import pandas as pd
+
+    table = pd.DataFrame([["teacher", 2.0, 40.0, None], ["student", 8.0, 3.0, 500.0]],
+                         columns=["answer by", "ppl under teacher", "ppl under target", "ppl under student"])
+    styles = chat_ui.styled_scores(table)._compute().ctx  # {(row, col): [(property, value)]}
+    colour = {key: dict(value).get("background-color") for key, value in styles.items()}
+    assert colour[(0, 1)] == "rgb(120, 230, 120)" and colour[(0, 2)] == "rgb(255, 120, 120)"  # lowest green, highest red
+    assert colour[(1, 2)] == "rgb(120, 230, 120)" and colour[(1, 3)] == "rgb(255, 120, 120)"
+    assert colour.get((0, 3)) is None and colour.get((0, 0)) is None  # no score, and the label column, stay plain
+
+
 @pytest.mark.browser
 def test_a_browser_user_compares_two_streamed_answers_and_votes(serve_app, browser, tmp_path, tiny_llama_dir, tiny_gpt2_dir):
     import os
 
     from playwright.sync_api import expect
 
-    from tests.pages import fill
+    from tests.pages import choose, fill
 
     project = tmp_path / "project"
     project.mkdir()
@@ -92,7 +125,7 @@ def test_a_browser_user_compares_two_streamed_answers_and_votes(serve_app, brows
         page.goto(serve_app("--project", str(project)))
         page.get_by_role("tab", name="Chat").click()
         fill(page, "chat-model-0", str(tiny_llama_dir))
-        fill(page, "chat-adapter-0", "")
+        choose(page, "chat-adapter-0", "none")
         fill(page, "chat-model-1", str(tiny_gpt2_dir))
         fill(page, "chat-label-1", "gpt2")
         fill(page, "chat-max-new", "16")

@@ -222,10 +222,10 @@ def test_curating_in_the_browser_persists_across_reloads_and_undo_and_bulk_work(
     expect(counts).to_contain_text("pending 4 · accepted 1 · rejected 0 · edited 1")
     expect(page.locator("#curate-selected")).to_contain_text("Original text: " + PROMPTS[2][0])
 
-    # A folder that does not exist is an error message; the open project stays shown.
-    folder = page.locator("#curate-project textarea, #curate-project input").first
-    folder.fill(str(tmp_path / "nowhere"))
-    page.locator("#curate-open").click()
+    # A folder outside the projects root, typed in the project bar, is an error message; the open project stays shown.
+    folder = page.locator("#project-folder textarea, #project-folder input").first
+    folder.fill(str(tmp_path.parent / "nowhere"))
+    page.locator("#project-open").click()
     expect(page.get_by_text("not a project of this server").first).to_be_visible(timeout=15_000)  # missing or outside: one message
     expect(counts).to_contain_text("pending 4 · accepted 1 · rejected 0 · edited 1")
     page.close()

@@ -14,7 +14,7 @@ import pytest
 from kd_core.errors import KDError
 from kd_core.evaluation.qa import EVAL_RUN, evaluation_name, project_results, start_eval
 from kd_core.runtime import runs
-from tests.pages import fill, project_page
+from tests.pages import choose, fill, project_page
 from tests.waiting import wait_until
 from ui import evaluate
 
@@ -81,7 +81,8 @@ def test_a_browser_user_evaluates_a_model_and_sees_the_table_and_the_chart(serve
     with project_page(browser, served_app, project) as page:  # the session's shared server
         page.get_by_role("tab", name="Evaluate").click()
         fill(page, "eval-model", str(tiny_llama_dir))
-        fill(page, "eval-questions", str(_questions(tmp_path)))
+        choose(page, "eval-questions", "other (type a path)")
+        fill(page, "eval-questions-path", str(_questions(tmp_path)))
         fill(page, "eval-tokens", "4")
         fill(page, "eval-name", "tiny")
         page.locator("#eval-run").click()

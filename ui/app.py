@@ -5,6 +5,7 @@ from __future__ import annotations
 import kd_core  # noqa: F401  (offline defaults first)
 import gradio as gr
 from pathlib import Path
+from typing import Callable
 
 from kd_core.access import LOCAL_HOSTS
 from kd_core.access.accounts import read_accounts
@@ -32,6 +33,37 @@ TABS = [("Models", models), ("Expand", expand), ("Explore", explore), ("Document
         ("Train", train), ("Chat", chat), ("Evaluate", evaluate)]
 
 
+START_HERE = (
+    "The project bar above picks the project every tab works on (the demo project holds a finished "
+    "transfer: its pool, trained students and their evaluations). Three things to do with it:")
+# Each use of the Start here panel: (the tab it happens in, the button's words).
+START_USES_TABS = {
+    "explore": ("Explore", "1. Which prompts carry knowledge? (Explore: the gap scatter)"),
+    "curate": ("Curate", "2. Curate the prompts (Curate: accept, reject, edit)"),
+    "compare": ("Chat", "3. Compare teacher, target before and transferred student (Chat)"),
+}
+START_USES = {use: text for use, (_, text) in START_USES_TABS.items()}
+
+
+def select_tab(tab_id: str) -> Callable[[], gr.Tabs]:
+    """An event function that shows the tab `tab_id` (a view: it changes nothing)."""
+
+    def select() -> gr.Tabs:
+        return gr.Tabs(selected=tab_id)
+
+    return select
+
+
+def opened_name(project: str | None, g: Gate | None) -> str | None:
+    """The project as the bar's list names it: relative to the server's projects root."""
+    if not project or g is None:
+        return project or None
+    try:
+        return str(Path(project).resolve().relative_to(g.root))
+    except ValueError:
+        return str(project)
+
+
 def build_app(project: str | None = None) -> gr.Blocks:
     """The app; every event checks its declared action against the caller's role, and once
     the server set its gate (ui.access.serve) every path a page sends is confined to its root."""
@@ -42,18 +74,25 @@ def build_app(project: str | None = None) -> gr.Blocks:
             "Move specialized knowledge from a fine-tuned model into another model, without the original data."
         )
         with gr.Row():
-            # The projects this account may open, by name (kd_core.access.gate), read per session.
-            picker = gr.Dropdown([], value=None, label="Projects", scale=2, elem_id="project-pick",
+            # The projects this account may open, by name (kd_core.access.gate), read per session:
+            # the one place a project is picked; every tab follows it.
+            picker = gr.Dropdown([], value=None, label="Project: every tab opens it", scale=3, elem_id="project-pick",
                                  info="the projects under the server's root you may open")
-            bar = gr.Textbox(str(project) if project else "", label="Project folder: every tab opens it (a new folder is created)",
-                             scale=4, elem_id="project-folder")
-            open_btn = gr.Button("Open / create", scale=1, elem_id="project-open")
+            bar = gr.Textbox("", label="New project", scale=3, elem_id="project-folder",
+                             placeholder="a name under the projects root, e.g. my-transfer (an existing one opens)")
+            open_btn = gr.Button("Create / open", scale=1, elem_id="project-open")
         said = gr.Markdown(elem_id="project-message")
+        with gr.Accordion("Start here", open=True, elem_id="start-here"):
+            gr.Markdown(START_HERE)
+            with gr.Row():
+                go = {use: gr.Button(text, elem_id=f"start-{use}", size="sm") for use, text in START_USES.items()}
         ctx = Context(app, str(project) if project else None)
         tabs = []
-        for title, module in TABS:
-            with gr.Tab(title):
-                tabs.append(module.build(ctx))
+        with gr.Tabs() as tab_row:
+            for title, module in TABS:
+                with gr.Tab(title, id=title.lower(), elem_id=f"tab-{title.lower()}"):
+                    tabs.append(module.build(ctx))
+        by_title = dict(zip((t for t, _ in TABS), tabs))
         folders = [tab.folder for tab in tabs if tab.folder is not None]
 
         @guarded
@@ -66,21 +105,32 @@ def build_app(project: str | None = None) -> gr.Blocks:
                     path = str(g.project(access.caller(), path, "create"))
             summary = open_project(path)
             shown = summary["path"] if g is None else str(Path(summary["path"]).relative_to(g.root))
-            return [describe(summary).replace(summary["path"], shown), *[shown] * len(folders)]
+            return [describe(summary).replace(summary["path"], shown), listed(shown), *[shown] * len(folders)]
 
-        def listed() -> gr.Dropdown:
+        def listed(current: str | None = None) -> gr.Dropdown:
+            """The projects the account may open (a new one joins the list); the one open
+            (the server's, on a page load) selected."""
             g = access.gate()
-            return gr.Dropdown(choices=g.projects(access.caller()) if g is not None else [], value=None)
+            names = g.projects(access.caller()) if g is not None else []
+            shown = current or opened_name(ctx.project, g)
+            if shown and shown not in names:  # a project inside a folder (team-a/run-2), opened: listed too
+                names = sorted([*names, shown])
+            return gr.Dropdown(choices=names, value=shown)
 
         # The bar sets every tab's project box, then each tab re-reads what it shows; a
-        # project picked from the list goes into the bar and opens the same way.
-        opened = open_btn.click(on_open, [bar], [said, *folders])
-        picked = picker.input(lambda name: name or gr.skip(), picker, bar).success(on_open, [bar], [said, *folders])
+        # new name typed in the bar opens (or creates) the same way, and joins the list.
+        opened = open_btn.click(on_open, [bar], [said, picker, *folders])
+        picked = picker.input(on_open, [picker], [said, picker, *folders])
         for event in (opened, picked):
             for tab in tabs:
                 tab.on_open(event)
         app.load(listed, None, picker)
-        opened.success(listed, None, picker)  # a new project joins the list
+        # Start here: each use one click from where it happens; comparing also fills Chat's three slots.
+        for use, (title, _) in START_USES_TABS.items():
+            clicked = go[use].click(select_tab(title.lower()), None, tab_row)
+            action = by_title[title].actions.get("preset") if use == "compare" else None
+            if action is not None:
+                clicked.then(*action)
     app.kd_events = access.install(app)
     return app
 

@@ -20,10 +20,11 @@ from kd_core.errors import KDError
 from kd_core.models import chat
 from kd_core.models.generation import GenerationConfig
 from kd_core.models.loading import ModelSpec
+from kd_core.project import catalog
 from ui import access
 from ui.access import may, needs
 from ui.errors import guarded
-from ui.tab import Context, Tab, model_name, project_dir
+from ui.tab import NONE, OTHER, Context, Tab, has_project, model_name, picked, picker, picker_update, project_box, project_dir, reread
 
 SLOTS = 3
 # The demo's transfer, side by side: the fine-tuned teacher, and the target before training.
@@ -103,11 +104,93 @@ def on_leave(request: gr.Request) -> None:
         stop.set()
 
 
+def adapter_items(project: str | None) -> list[tuple[str, str]]:
+    """The adapters a slot can pick: the demo's fine-tune (the teacher), the fine-tuned
+    adapter the project's expansion ran with, and every trained job's, by name."""
+    items = [("teacher · the demo's fine-tune", str(DEMO_ADAPTER_DIR))]
+    if not has_project(project):
+        return items
+    root = project_dir(project)
+    recorded = catalog.teacher(root)
+    if recorded and recorded[1] and recorded[1] != str(DEMO_ADAPTER_DIR):
+        items.append((f"teacher · {catalog.short(recorded[0])} + the project's fine-tune", recorded[1]))
+    items += [(f"student · {job.label()}", str(job.adapter)) for job in catalog.jobs(root) if job.adapter is not None]
+    return items
+
+
+def example_question(evaluation: catalog.Evaluation | None) -> str:
+    """A held-out question the evaluated student answered right (the comparison shows what moved)."""
+    if evaluation is None:
+        return ""
+    from kd_core.data.files import read_jsonl
+
+    try:
+        rows = read_jsonl(evaluation.folder / "items.jsonl")
+    except KDError:
+        return ""
+    right = [r for r in rows if isinstance(r, dict) and r.get("correct") and r.get("question")]
+    return str(right[0]["question"]) if right else ""
+
+
+def preset(project: str | None) -> tuple[list[tuple[str, str, str]], str, str]:
+    """The three slots for "teacher / target before / transferred student" from the
+    project's best evaluated job (kd_core.project.catalog.best_job): (label, model,
+    adapter) each, a held-out question it answers, and a line saying what was filled."""
+    if not has_project(project):
+        raise KDError("No project open: pick one in the project bar at the top (the demo project holds a transferred student)")
+    root = project_dir(project)
+    job = catalog.best_job(root)
+    if job is None:
+        raise KDError("No evaluated job in this project yet: train one in **Train**, evaluate its adapter in **Evaluate**, "
+                      "or open the demo project")
+    teacher = catalog.teacher(root) or (DEFAULTS[0][1], DEFAULTS[0][2])
+    slots = [("teacher (fine-tuned)", teacher[0], teacher[1] or ""),
+             ("target before", job.student, ""),
+             ("transferred student", job.student, str(job.adapter))]
+    evaluation = next((e for e in catalog.evaluations(root) if e.name == job.evaluation), None)
+    said = (f"Compared: the teacher, {catalog.short(job.student)} before training, and job {job.id} "
+            f"({job.accuracy:.1%} of held-out questions). Press **Send**.")
+    return slots, example_question(evaluation), said
+
+
+def styled_scores(table: pd.DataFrame) -> Any:
+    """The perplexity table coloured along each row: green where a model finds the answer
+    natural (low perplexity), red where it is foreign to it (high); log scale, as
+    perplexities span orders of magnitude.  No matplotlib needed."""
+    cols = [c for c in table.columns if c.startswith("ppl under")]
+
+    def row_colours(row: pd.Series) -> list[str]:
+        values = [math.log(v) if isinstance(v, (int, float)) and v == v and v > 0 else None for v in row[cols]]
+        known = [v for v in values if v is not None]
+        lo, hi = (min(known), max(known)) if known else (0.0, 0.0)
+        out = []
+        for v in values:
+            if v is None:
+                out.append("")
+                continue
+            t = 0.0 if hi - lo < 1e-9 else (v - lo) / (hi - lo)  # 0: the lowest in the row, 1: the highest
+            red, green = int(120 + 135 * t), int(230 - 110 * t)
+            out.append(f"background-color: rgb({red}, {green}, 120); color: black")
+        return out
+
+    return table.style.apply(lambda row: ["", *row_colours(row)], axis=1)
+
+
+PPL_MEANING = ("**How to read it:** each row is one model's answer; each cell, how natural that answer is to a model "
+               "(perplexity). **Lower, greener: that model would have said it too, it knows it**; higher, redder: it is "
+               "foreign to it. A transferred student that learned the teacher's knowledge finds the teacher's answer "
+               "greener than the target before does.")
+
+
 def build(ctx: Context) -> Tab:
-    """The tab's widgets; it reads the project only when a vote sends a prompt to the pool."""
-    folder = gr.Textbox(label="Project folder (thumbs up / down go into its pool)", value=ctx.folder,
-                        elem_id="chat-project")
-    fields, outputs = [], []
+    """The tab's widgets; it reads the project for its adapter pickers, the preset and a
+    vote that sends a prompt to the pool."""
+    folder = project_box(ctx, "chat-project")
+    with gr.Row():
+        preset_btn = gr.Button("Preset: teacher / target before / transferred student", elem_id="chat-preset",
+                               variant="secondary", scale=1)
+        preset_said = gr.Markdown("Fills the three slots from the project's best evaluated job.", elem_id="chat-preset-said")
+    fields, outputs, adapters = [], [], []
     with gr.Row():
         for n in range(SLOTS):
             label, model, adapter = DEFAULTS[n]
@@ -115,24 +198,28 @@ def build(ctx: Context) -> Tab:
                 lab = gr.Textbox(label=f"Name {n + 1}", value=label, elem_id=f"chat-label-{n}")
                 mod = gr.Textbox(label=f"Model {n + 1}", value=model, elem_id=f"chat-model-{n}",
                                  info="demo:NAME, a hub id or a local folder; empty: unused")
-                ada = gr.Textbox(label="Adapter (optional)", value=adapter, elem_id=f"chat-adapter-{n}")
+                ada = picker("Adapter", f"chat-adapter-{n}", typed=adapter, optional=True)
                 doc = gr.Textbox(label="Document it reads first (optional)", lines=2, elem_id=f"chat-doc-{n}",
                                  info="the prompt-distillation teacher: the same model with the document in its prompt")
                 answer = gr.Textbox(label="Answer", lines=8, interactive=False, elem_id=f"chat-answer-{n}")
-            fields += [lab, mod, ada, doc]
+            fields += [lab, mod, *ada.inputs, doc]
+            adapters.append(ada)
             outputs.append(answer)
     with gr.Row():
         prompt = gr.Textbox(label="Prompt", scale=4, elem_id="chat-prompt", placeholder="Ask all models the same question")
         max_new = gr.Number(96, label="Max new tokens", precision=0, scale=1, elem_id="chat-max-new")
         send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
     scores = gr.Dataframe(label="Each answer's perplexity under every model", interactive=False, elem_id="chat-scores")
+    gr.Markdown(PPL_MEANING, elem_id="chat-scores-meaning")
     with gr.Row():
         up = gr.Button("Thumbs up: accept into the pool", elem_id="chat-up")
         down = gr.Button("Thumbs down: reject into the pool", elem_id="chat-down")
     voted = gr.Markdown(elem_id="chat-voted")
+    per_slot = 5  # label, model, adapter choice, adapter typed, document
 
     def rows_of(values: tuple) -> list[tuple]:
-        return [tuple(values[i : i + 4]) for i in range(0, 4 * SLOTS, 4)]
+        slots = [values[i : i + per_slot] for i in range(0, per_slot * SLOTS, per_slot)]
+        return [(lab_, mod_, picked(choice, typed), doc_) for lab_, mod_, choice, typed, doc_ in slots]
 
     def on_send(*values):
         *slot_values, prompt_, max_new_ = values
@@ -140,7 +227,7 @@ def build(ctx: Context) -> Tab:
         stop = _IN_FLIGHT[session] = threading.Event()
         try:
             for texts, table in run(rows_of(tuple(slot_values)), prompt_, max_new_, should_stop=stop.is_set):
-                yield [*texts, table if table is not None else gr.skip()]
+                yield [*texts, styled_scores(table) if table is not None else gr.skip()]
         except KDError as e:
             raise gr.Error(str(e)) from None
         finally:
@@ -151,11 +238,40 @@ def build(ctx: Context) -> Tab:
     def on_vote(project_, prompt_, is_up):
         return vote(project_, prompt_, is_up)
 
+    choices = [a.choice for a in adapters]
+    defaults = [DEFAULTS[n][2] or None for n in range(SLOTS)]
+
+    def on_project(project_: str | None, *current: str | None) -> list:
+        """Each slot's adapter picker offers the project's adapters (the choice kept while offered)."""
+        try:
+            items = adapter_items(project_)
+        except KDError:
+            items = adapter_items(None)
+        return [picker_update(items, c, optional=True, default=d if c in (None, OTHER) else None) for c, d in zip(current, defaults)]
+
+    def on_preset(project_: str | None) -> list:
+        """Fill the three slots (label, model, adapter picker) and a question; or say what to do first."""
+        try:
+            slots, question, said = preset(project_)
+            items = adapter_items(project_)
+        except KDError as e:
+            return [str(e), *[gr.skip()] * (3 * SLOTS + 1)]
+        out: list[Any] = [said]
+        for label_, model_, adapter_ in slots:
+            listed = items if not adapter_ or adapter_ in [v for _, v in items] else [*items, (adapter_, adapter_)]
+            out += [label_, model_, picker_update(listed, adapter_ or NONE, optional=True)]
+        return [*out, question or gr.skip()]
+
     # One comparison at a time in the whole app: models are shared, and a CPU runs one well.
     send.click(needs("chat", on_send), [*fields, prompt, max_new], [*outputs, scores], concurrency_id="models", concurrency_limit=1)
     prompt.submit(needs("chat", on_send), [*fields, prompt, max_new], [*outputs, scores], concurrency_id="models",
                   concurrency_limit=1)
     up.click(needs("curate", lambda p, q: on_vote(p, q, True)), [folder, prompt], voted)
     down.click(needs("curate", lambda p, q: on_vote(p, q, False)), [folder, prompt], voted)
+    slot_outputs = [w for n in range(SLOTS) for w in (fields[per_slot * n], fields[per_slot * n + 1], choices[n])]
+    preset_outputs = [preset_said, *slot_outputs, prompt]
+    preset_btn.click(on_preset, [folder], preset_outputs)
+    ctx.app.load(on_project, [folder, *choices], choices)
     ctx.app.unload(on_leave)
-    return Tab(folder)
+    return Tab(folder, reread(on_project, [folder, *choices], choices),
+               actions={"preset": (on_preset, [folder], preset_outputs)})

@@ -19,12 +19,12 @@ import gradio as gr
 import pandas as pd
 
 from kd_core.errors import KDError
-from kd_core.project import Project
+from kd_core.project import Project, catalog
 from kd_core.tuneshift.pool import STATES, Pool, PoolCounts, PoolFilter
 from kd_core.tuneshift.pool_export import export_dataset
 from ui.access import needs
 from ui.errors import guarded
-from ui.tab import Context, Tab, project_dir, reread
+from ui.tab import Context, Tab, project_box, project_dir, reread
 
 ALL = "all"
 TABLE_COLUMNS = ["id", "round", "source", "state", "gap", "prompt", "response"]
@@ -32,6 +32,8 @@ MAX_ROWS = 500  # the browser table stays responsive; filters reach the rest
 PROMPT_CHARS = 300
 RESPONSE_CHARS = 160
 DEFAULT_WHO = "ui"
+NO_PROJECT = "No project open: pick one in the project bar at the top (the demo project holds a curated pool)."
+NO_POOL = "No pool yet: expand seeds in **Expand** (or add documents in **Documents**), or open the demo project."
 
 # Shortcuts act only while the Curate tab is visible and focus is outside a text field,
 # so typing a prompt edit never triggers a decision.
@@ -138,7 +140,7 @@ def who_from(request: gr.Request | None) -> str:
 def open_pool(project: str | None) -> Pool:
     """The project's existing pool; viewing never creates one (`kd-studio expand` does)."""
     if not project or not str(project).strip():
-        raise KDError("no project open: type a project folder (one that holds pool.sqlite) and press Open")
+        raise KDError("no project open: pick one in the project bar at the top")
     return Pool(project_dir(project), create=False)  # confined to the projects the account may open
 
 
@@ -219,21 +221,27 @@ def export(project: str | None) -> str:
     return "\n".join([f"**{result.summary()}**", "", *(f"- `{name}`: {path}" for name, path in result.files.items())])
 
 
+def exported(project: str | None) -> str:
+    """What the project's export folder holds already (the Train tab's default data)."""
+    found = [item for item in catalog.datasets(project_dir(project)) if item.label.startswith("curated export")]
+    if not found:
+        return "Nothing exported yet: accept prompts, then **Export**."
+    return "Exported already: " + "; ".join(f"{item.label} (`{item.path}`)" for item in found)
+
+
 # ---------------------------------------------------------------------------
 # Widgets
 
 
 def build(ctx: Context) -> Tab:
     """The tab's widgets; the project bar re-opens the pool (as a page load does)."""
-    app, default = ctx.app, ctx.folder
+    app = ctx.app
     project_state = gr.State(None)  # the folder that is open; the textbox may hold an unopened one
     filter_state = gr.State(PoolFilter())  # the filter the table shows, which bulk decisions use
     selected_state = gr.State(None)  # id of the selected prompt
 
-    with gr.Row():
-        folder = gr.Textbox(label="Project folder (holds pool.sqlite)", value=default, scale=4, elem_id="curate-project")
-        open_btn = gr.Button("Open", scale=1, elem_id="curate-open")
-    counts = gr.Markdown("No project open.", elem_id="curate-counts")
+    folder = project_box(ctx, "curate-project")
+    counts = gr.Markdown(NO_PROJECT, elem_id="curate-counts")
     with gr.Row():
         f_state = gr.Dropdown([ALL, *STATES], value=ALL, label="State", elem_id="curate-filter-state")
         f_rounds = gr.Textbox(label="Round(s)", placeholder="all, or e.g. 0 or 1, 2", elem_id="curate-filter-rounds")
@@ -259,6 +267,7 @@ def build(ctx: Context) -> Tab:
     with gr.Row():
         export_btn = gr.Button("Export accepted to <project>/export/", elem_id="curate-export")
     export_md = gr.Markdown(elem_id="curate-export-summary")
+    opened_outputs_extra = [export_md]
 
     view_outputs = [counts, matching, table, f_source]
     selected_outputs = [prompt, response, info]
@@ -272,7 +281,7 @@ def build(ctx: Context) -> Tab:
     def on_open(folder_: str, st, rd, src, q, gap):
         filt = parse_filter(st, rd, src, q, gap)
         project_ = folder_.strip()
-        return [project_, filt, None, *shown(project_, filt, None)]
+        return [project_, filt, None, *shown(project_, filt, None), exported(project_)]
 
     def on_load(folder_: str, st, rd, src, q, gap):
         # A project the server was started on, or the project bar opened, may hold no pool yet: say so, without an error.
@@ -280,10 +289,9 @@ def build(ctx: Context) -> Tab:
         if root is not None and root.pool.is_file():
             return on_open(folder_, st, rd, src, q, gap)
         s = read_selected(None, None)
-        said = (f"No prompt pool in {root} yet: run rounds in the **Expand** tab or add documents, then **Open**."
-                if root is not None else "No project open.")
+        said = NO_POOL if root is not None else NO_PROJECT
         return [None, PoolFilter(), None, said, "", pd.DataFrame(columns=TABLE_COLUMNS),
-                gr.Dropdown(choices=[ALL]), s["prompt"], s["response"], s["info"]]
+                gr.Dropdown(choices=[ALL]), s["prompt"], s["response"], s["info"], ""]
 
     @guarded
     def on_filter(project_, selected, st, rd, src, q, gap):
@@ -322,9 +330,7 @@ def build(ctx: Context) -> Tab:
         return export(project_)
 
     filters = [f_state, f_rounds, f_source, f_search, f_gap]
-    opened = [project_state, filter_state, selected_state, *view_outputs, *selected_outputs]
-    open_btn.click(on_open, [folder, *filters], opened)
-    folder.submit(on_open, [folder, *filters], opened)
+    opened = [project_state, filter_state, selected_state, *view_outputs, *selected_outputs, *opened_outputs_extra]
     # .input, not .change: refreshing the source choices must not re-trigger a refresh.
     for trigger in (apply_btn.click, f_state.input, f_source.input, f_rounds.submit, f_search.submit, f_gap.submit):
         trigger(on_filter, [project_state, selected_state, *filters], [filter_state, *view_outputs, *selected_outputs])

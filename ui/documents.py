@@ -30,13 +30,28 @@ from kd_core.tuneshift.pool import Pool
 from ui.access import needs
 from ui.errors import guarded
 from ui.polling import changes_only, stamp
-from ui.tab import Context, Tab, has_project, model_name, project_at, project_dir, reread
+from ui.tab import Context, Tab, has_project, input_file, model_name, picked, picker, picker_update, project_at, project_box, project_dir, reread
 
 DOC_COLUMNS = ["id", "title", "characters", "chunks", "source"]
 CHUNK_COLUMNS = ["chunk", "tokens", "questions", "text"]
 RESULT_COLUMNS = ["system", "accuracy", "correct", "n", "eval wall s"]
 POLL_S = 2.0
 PREVIEW_CHARS = 160
+NO_PROJECT = "No project open: pick one in the project bar at the top, or make a new one there."
+NO_DOCUMENTS = ("No documents in this project yet: upload .txt or .md files (or pick the demo world's below) and press "
+                "**Add documents**, then **Generate questions**.")
+# Documents a page can add by name, without a file at hand (kd_core.data.references).
+NAMED = [("the demo world's documents (demo:documents)", "demo:documents")]
+
+
+def named_files(project: str | None, choice: str | None, typed: str | None) -> list[str]:
+    """The documents picked by name: a reference (the demo's), or a typed path confined to the project."""
+    from kd_core.data.references import is_reference, resolve_file
+
+    name = picked(choice, typed)
+    if not name:
+        return []
+    return [resolve_file(name) if is_reference(name) else str(input_file(name, project))]
 
 
 def project_config(project: str | None) -> pd_config.PDConfig:
@@ -97,7 +112,7 @@ def add_uploaded(project: str | None, files: Sequence[str] | None, model: str | 
 def read_view(project: str | None) -> dict[str, Any]:
     """Documents, chunks with their live question counts, the run status and the results table."""
     empty = {"docs": pd.DataFrame(columns=DOC_COLUMNS), "chunks": pd.DataFrame(columns=CHUNK_COLUMNS),
-             "status": "No project open.", "results": pd.DataFrame(columns=RESULT_COLUMNS), "running": False}
+             "status": NO_PROJECT, "results": pd.DataFrame(columns=RESULT_COLUMNS), "running": False}
     if not has_project(project):
         return empty
     root = project_dir(project)
@@ -125,6 +140,8 @@ def read_view(project: str | None) -> dict[str, Any]:
 
 
 def status_text(status: dict[str, Any], questions: int, chunks: int) -> str:
+    if not chunks:
+        return NO_DOCUMENTS
     head = f"**{questions} questions** (not rejected) over {chunks} chunks. "
     stages = ", ".join(status.get("stages") or [])
     return head + status_markdown(f"Run ({stages})", status, "No stage has run yet.")
@@ -173,8 +190,7 @@ def watched(project: str | None) -> tuple:
 def build(ctx: Context) -> Tab:
     """The tab's widgets; its timer re-reads the project folder when it changes."""
     app, initial = ctx.app, shown_settings(project_config(None))
-    folder = gr.Textbox(label="Project folder (documents/, pool.sqlite, pd/)", value=ctx.folder,
-                        elem_id="docs-project")
+    folder = project_box(ctx, "docs-project")
     with gr.Row():
         model = gr.Textbox(label="Model (teacher and student)", value=initial[0], elem_id="docs-model",
                            info="demo:NAME, a hub id or a local folder")
@@ -187,12 +203,15 @@ def build(ctx: Context) -> Tab:
         files = gr.File(label="Documents (.txt, .md, .jsonl with a 'text' field)", file_count="multiple",
                         file_types=[".txt", ".md", ".jsonl"], type="filepath", elem_id="docs-files")
         with gr.Column():
+            named = picker("...or documents by name", "docs-named", optional=True,
+                           info="used when no file is uploaded")
+        with gr.Column():
             add_btn = gr.Button("Add documents", variant="primary", elem_id="docs-add")
             questions_btn = gr.Button("Generate questions", elem_id="docs-questions")
             rest_btn = gr.Button("Answer, train, evaluate", elem_id="docs-rest")
             stop_btn = gr.Button("Stop", variant="stop", elem_id="docs-stop")
     message = gr.Markdown(elem_id="docs-message")
-    status = gr.Markdown("No project open.", elem_id="docs-status")
+    status = gr.Markdown(NO_PROJECT, elem_id="docs-status")
     shell = gr.Code(language="shell", label="The same from a shell", interactive=False, lines=2, elem_id="docs-command")
     gr.Markdown("Questions go into the project's prompt pool: accept, reject or edit them in the **Curate** tab "
                 "(open the same folder; source = chunk id).")
@@ -215,7 +234,8 @@ def build(ctx: Context) -> Tab:
         return [v["docs"], v["chunks"], v["status"], v["results"], command(project_, QUESTIONS)]
 
     @guarded
-    def on_add(project_, files_, *values):
+    def on_add(project_, files_, choice, typed, *values):
+        files_ = files_ or named_files(project_, choice, typed)
         text = add_uploaded(project_, files_, *values)
         return [text, *refreshed(project_)]
 
@@ -232,21 +252,21 @@ def build(ctx: Context) -> Tab:
         s = pd_core.stop_pd(project_dir(project_))
         return [f"Run {s.get('state')}: what it finished is kept; start the stage again to go on.", *refreshed(project_)]
 
-    add_btn.click(needs("settings", on_add), [folder, files, *settings], [message, *view_outputs])
+    add_btn.click(needs("settings", on_add), [folder, files, *named.inputs, *settings], [message, *view_outputs])
     questions_btn.click(needs("run", starter(QUESTIONS)), [folder, *settings], [message, *view_outputs])
     rest_btn.click(needs("run", starter(REST)), [folder, *settings], [message, *view_outputs])
     stop_btn.click(needs("run", on_stop), [folder], [message, *view_outputs])
-    folder.submit(refreshed, [folder], view_outputs)
     timer.tick(changes_only(refreshed, watched, len(view_outputs)), [last, folder], [*view_outputs, last],
                trigger_mode="once", show_progress="hidden")
 
-    def on_load(project_: str | None) -> list:
+    def on_load(project_: str | None, choice: str | None) -> list:
         """The settings the project saved, so a reload shows what its runs use."""
         try:
             values = shown_settings(project_config(project_))
         except KDError:
             values = [gr.skip()] * len(settings)
-        return [*values, *refreshed(project_)]
+        return [*values, *refreshed(project_), picker_update(NAMED, choice, optional=True)]
 
-    app.load(on_load, [folder], [*settings, *view_outputs])
-    return Tab(folder, reread(on_load, [folder], [*settings, *view_outputs]))
+    loaded = [*settings, *view_outputs, named.choice]
+    app.load(on_load, [folder, named.choice], loaded)
+    return Tab(folder, reread(on_load, [folder, named.choice], loaded))

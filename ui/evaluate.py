@@ -22,14 +22,19 @@ from kd_core.demo.models import demo_spec
 from kd_core.errors import KDError
 from kd_core.evaluation.qa import EVAL_RUN, RESULT_COLUMNS, project_results, start_eval
 from kd_core.figures import accuracy_bars
+from kd_core.project import catalog
 from kd_core.runtime import runs
 from kd_core.tuneshift.recipe_config import RECIPE_DIR
 from ui.access import needs
 from ui.errors import guarded
 from ui.polling import changes_only, stamp
-from ui.tab import Context, Tab, has_project, input_file, model_name, project_at, project_dir, reread
+from ui.tab import Context, Tab, has_project, input_file, model_name, picked, picker, picker_update, project_at, project_box, project_dir, reread
 
 POLL_S = 2.0
+DEFAULT_QUESTIONS = "demo:test"
+NO_PROJECT = "No project open: pick one in the project bar at the top (the demo project holds evaluations)."
+NO_EVALUATION = ("No evaluation in this project yet: pick a job's adapter above and press **Evaluate** "
+                 "(train one in **Train** first), or open the demo project.")
 
 
 NO_REPORT = "No recipe report in this project yet (`kd-studio run RECIPE.yaml --project FOLDER` writes one)."
@@ -37,17 +42,36 @@ NO_REPORT = "No recipe report in this project yet (`kd-studio run RECIPE.yaml --
 
 def read_view(project: str | None) -> dict[str, Any]:
     if not has_project(project):
-        return {"status": "No project open.", "table": pd.DataFrame(columns=RESULT_COLUMNS), "chart": accuracy_bars(None),
+        return {"status": NO_PROJECT, "table": pd.DataFrame(columns=RESULT_COLUMNS), "chart": accuracy_bars(None),
                 "recipe": "", "report": NO_REPORT, "report_file": None}
     place = project_at(project)
     root = place.root
     table = project_results(root)
     status = runs.status(root, EVAL_RUN)
-    said = runs.status_markdown("Evaluation", status, "No evaluation has run in this project yet.")
+    said = runs.status_markdown("Evaluation", status, NO_EVALUATION if table.empty else
+                                "No evaluation is running; the project's evaluations are below.")
     recipe = runs.status_markdown("Recipe run", runs.status(root, RECIPE_DIR), "")
     md, html = place.report_dir / "report.md", place.report_dir / "report.html"
     return {"status": said, "table": table, "chart": accuracy_bars(table), "recipe": recipe,
             "report": md.read_text() if md.exists() else NO_REPORT, "report_file": str(html) if html.exists() else None}
+
+
+def pickers(project: str | None) -> dict[str, list[tuple[str, str]]]:
+    """What the tab's pickers offer: the project's job adapters (by job, base model, date,
+    held-out accuracy) and its question sets (the demo's, then the project's files)."""
+    root = project_dir(project) if has_project(project) else None
+    adapters = [(job.label(), str(job.adapter)) for job in catalog.jobs(root) if job.adapter is not None] if root else []
+    return {"adapters": adapters, "questions": [(item.label, item.path) for item in catalog.question_sets(root)]}
+
+
+def base_of(project: str | None, adapter: str | None) -> str | None:
+    """The base model a picked job adapter was trained on (None: not one of the project's jobs)."""
+    if not has_project(project) or not adapter:
+        return None
+    for job in catalog.jobs(project_dir(project)):
+        if job.adapter is not None and str(job.adapter) == adapter:
+            return job.student
+    return None
 
 
 def watched(project: str | None) -> tuple:
@@ -73,15 +97,16 @@ def download(project: str | None) -> str:
 def build(ctx: Context) -> Tab:
     """The tab's widgets; its timer re-reads the project's evaluations when they change."""
     app = ctx.app
-    folder = gr.Textbox(label="Project folder (eval/ holds the results)", value=ctx.folder,
-                        elem_id="eval-project")
+    folder = project_box(ctx, "eval-project")
     with gr.Row():
+        with gr.Column(scale=2):
+            adapter = picker("Adapter: a job of this project", "eval-adapter", optional=True,
+                             info="picking a job's adapter sets the model to the base it was trained on")
         model = gr.Textbox(demo_spec("base").name, label="Model", info="demo:NAME, a hub id or a local folder",
                            elem_id="eval-model")
-        adapter = gr.Textbox(label="Adapter folder (optional)", info="e.g. <project>/jobs/<id>/adapter",
-                             elem_id="eval-adapter")
-        questions = gr.Textbox("demo:test", label="Questions", info="JSONL (question, answer or answers) or demo:test",
-                               elem_id="eval-questions")
+        with gr.Column(scale=2):
+            questions = picker("Questions", "eval-questions", info="demo:test: held-out; demo:control: what must not break; "
+                               "other: a JSONL file (question, answer or answers)")
         tokens = gr.Number(48, label="Answer tokens", precision=0, elem_id="eval-tokens")
         name = gr.Textbox(label="Name (optional)", info="default: the model's label", elem_id="eval-name")
     with gr.Row():
@@ -110,8 +135,19 @@ def build(ctx: Context) -> Tab:
             return [str(e), *[gr.skip()] * 5]
         return [v["status"], v["table"], v["chart"], v["recipe"], v["report"], v["report_file"]]
 
+    def on_project(project_: str | None, adapter_: str | None, questions_: str | None) -> list:
+        """The pickers offer the project's adapters and question sets, then the view is re-read."""
+        items = pickers(project_)
+        return [picker_update(items["adapters"], adapter_, optional=True),
+                picker_update(items["questions"], questions_, default=DEFAULT_QUESTIONS), *refreshed(project_)]
+
+    def on_adapter(project_: str | None, adapter_: str | None) -> Any:
+        base = base_of(project_, adapter_)
+        return base if base else gr.skip()
+
     @guarded
-    def on_run(project_, model_, adapter_, questions_, tokens_, name_):
+    def on_run(project_, model_, adapter_choice, adapter_typed, questions_choice, questions_typed, tokens_, name_):
+        adapter_, questions_ = picked(adapter_choice, adapter_typed), picked(questions_choice, questions_typed)
         try:
             n = int(tokens_)
         except (TypeError, ValueError):
@@ -127,11 +163,12 @@ def build(ctx: Context) -> Tab:
         s = runs.stop(project_dir(project_), EVAL_RUN)
         return [f"Evaluation {s.get('state')}.", *refreshed(project_)]
 
-    run_btn.click(needs("run", on_run), [folder, model, adapter, questions, tokens, name], [message, *outputs])
+    run_btn.click(needs("run", on_run), [folder, model, *adapter.inputs, *questions.inputs, tokens, name], [message, *outputs])
     stop_btn.click(needs("run", on_stop), [folder], [message, *outputs])
     csv_btn.click(guarded(download), [folder], csv_file)
-    folder.submit(refreshed, [folder], outputs)
+    adapter.choice.input(on_adapter, [folder, adapter.choice], model, show_progress="hidden")
     timer.tick(changes_only(refreshed, watched, len(outputs)), [last, folder], [*outputs, last], trigger_mode="once",
                show_progress="hidden")
-    app.load(refreshed, [folder], outputs)
-    return Tab(folder, reread(refreshed, [folder], outputs))
+    project_outputs = [adapter.choice, questions.choice, *outputs]
+    app.load(on_project, [folder, adapter.choice, questions.choice], project_outputs)
+    return Tab(folder, reread(on_project, [folder, adapter.choice, questions.choice], project_outputs))

@@ -24,6 +24,7 @@ from kd_core.data.prompt_files import read_prompts
 from kd_core.errors import KDError
 from kd_core.figures import gap_scatter
 from kd_core.models.generation import GenerationConfig
+from kd_core.project import catalog
 from kd_core.runtime.runs import LOG, STATUS, status_markdown
 from kd_core.tuneshift import expansion, seeds as seed_files
 from kd_core.tuneshift.gaps import DEFAULT_THRESHOLDS, METRICS, GapConfig
@@ -32,11 +33,14 @@ from kd_core.tuneshift.pool import Pool
 from ui.access import needs
 from ui.errors import guarded
 from ui.polling import changes_only, stamp
-from ui.tab import Context, Tab, has_project, model_name, project_at, project_dir, reread
+from ui.tab import Context, Tab, has_project, input_file, model_name, picked, picker, picker_update, project_at, project_box, project_dir, reread
 
 ROUND_COLUMNS = ["round", "candidates", "added", "duplicates", "new above", "pool size"]
 POLL_S = 2.0
 DEMO_SEEDS = "demo:seeds"
+NO_PROJECT = "No project open: pick one in the project bar at the top, or make a new one there."
+NO_POOL = ("No prompts in this project yet: give seeds (a file, pasted, or tick the demo's) and press **Run rounds**; "
+           "the demo project holds a finished expansion.")
 
 
 def settings(rounds: Any, per_round: Any, generators: list[str] | None, metric: str, threshold: Any, auto_accept: bool,
@@ -151,13 +155,13 @@ def command(project: str | None, *values: Any) -> str:
 
 def read_view(project: str | None, metric: str = "logratio", threshold: Any = None) -> dict[str, Any]:
     """Status, rounds, counts and the pool's scatter, from the project folder."""
-    empty = {"status": "No project open.", "rounds": pd.DataFrame(columns=ROUND_COLUMNS), "counts": "", "scatter": None,
+    empty = {"status": NO_PROJECT, "rounds": pd.DataFrame(columns=ROUND_COLUMNS), "counts": "", "scatter": None,
              "log": "", "running": False}
     if not has_project(project):
         return empty
     root = project_dir(project)
     status = expansion.expand_status(root)
-    view = {**empty, "status": status_text(status), "log": expansion.runs.log_tail(root, expansion.EXPAND_DIR),
+    view = {**empty, "status": status_text(status, project_at(project).pool.exists()), "log": expansion.runs.log_tail(root, expansion.EXPAND_DIR),
             "running": status.get("state") in expansion.runs.ACTIVE}
     if project_at(project).pool.exists():
         with Pool(root, create=False) as pool:
@@ -181,8 +185,9 @@ def round_row(h: dict[str, Any]) -> list[Any]:
             sum(x.get("exact_dups", 0) + x.get("near_dups", 0) for x in g), h.get("new_above"), h.get("pool_size")]
 
 
-def status_text(status: dict[str, Any]) -> str:
-    return status_markdown("Expansion", status, "No expansion is running from this tab (rounds already in the pool are listed below).")
+def status_text(status: dict[str, Any], has_pool: bool = True) -> str:
+    return status_markdown("Expansion", status, "No expansion is running from this tab (rounds already in the pool are listed below)."
+                           if has_pool else NO_POOL)
 
 
 # ---------------------------------------------------------------------------
@@ -201,9 +206,11 @@ def watched(project: str | None, *values: Any) -> tuple:
 def build(ctx: Context) -> Tab:
     """The tab's widgets; its timer re-reads the project folder when it changes."""
     app, defaults = ctx.app, expansion.ExpansionConfig()
-    folder = gr.Textbox(label="Project folder (pool.sqlite, seeds/, expand/)", value=ctx.folder,
-                        elem_id="expand-project")
+    folder = project_box(ctx, "expand-project")
     with gr.Row():
+        with gr.Column():
+            kept = picker("Seed file kept in the project", "expand-seed-file", optional=True,
+                          info="seeds/ holds every file uploaded or pasted before; none: upload, paste or the demo's")
         upload = gr.File(label="Seed prompts (.txt, .csv, .tsv, .jsonl, .json, .parquet)", type="filepath",
                          file_types=[".txt", ".csv", ".tsv", ".jsonl", ".json", ".parquet"], elem_id="expand-seeds")
         pasted = gr.Textbox(label="...or paste prompts, one per line", lines=5, elem_id="expand-paste")
@@ -233,7 +240,7 @@ def build(ctx: Context) -> Tab:
         target = gr.Textbox(label="Target model for a recipe (empty: the demo's Gemma 3 270M)", elem_id="expand-target")
         save_btn = gr.Button("Save as recipe", elem_id="expand-save-recipe")
     message = gr.Markdown(elem_id="expand-message")
-    status = gr.Markdown("No project open.", elem_id="expand-status")
+    status = gr.Markdown(NO_PROJECT, elem_id="expand-status")
     counts = gr.Markdown(elem_id="expand-counts")
     shell = gr.Code(language="shell", label="The same from a shell", interactive=False, lines=2, elem_id="expand-command")
     rounds_table = gr.Dataframe(headers=ROUND_COLUMNS, interactive=False, label="Rounds", elem_id="expand-rounds-table")
@@ -253,8 +260,24 @@ def build(ctx: Context) -> Tab:
             return [str(e), *[gr.skip()] * 5]
         return [v["status"], v["counts"], v["rounds"], v["scatter"], v["log"], command(project_, *values_)]
 
+    def seeds_of(project_: str | None, upload_: str | None, choice: str | None, typed: str | None) -> str | None:
+        """An upload, else the kept seed file picked (confined to the project), else none."""
+        if upload_:
+            return upload_
+        path = picked(choice, typed)
+        return str(input_file(path, project_)) if path else None
+
+    def on_project(project_: str | None, choice: str | None, *values_: Any) -> list:
+        """The seed picker offers the project's kept files, then the view is re-read."""
+        try:
+            items = [(item.label, item.path) for item in catalog.seed_files(project_dir(project_))] if has_project(project_) else []
+        except KDError:
+            items = []
+        return [picker_update(items, choice, optional=True), *refreshed(project_, *values_)]
+
     @guarded
-    def on_run(project_, upload_, pasted_, demo_, base_, ft_, adapter_, *values_):
+    def on_run(project_, upload_, choice, typed, pasted_, demo_, base_, ft_, adapter_, *values_):
+        upload_ = seeds_of(project_, upload_, choice, typed)
         s, said = start(project_, upload_, pasted_, demo_, base_, ft_, adapter_, *values_)
         gr.Info(f"expansion started (pid {s.get('pid')})")
         return [f"Started with {said}.", *refreshed(project_, *values_)]
@@ -265,16 +288,21 @@ def build(ctx: Context) -> Tab:
         return [f"Expansion {s.get('state')}: the pool keeps what was committed; run again to resume.",
                 *refreshed(project_, *values_)]
 
-    run_btn.click(needs("run", on_run), [folder, upload, pasted, demo, base, finetuned, adapter, *values], [message, *view_outputs])
+    run_btn.click(needs("run", on_run), [folder, upload, *kept.inputs, pasted, demo, base, finetuned, adapter, *values],
+                  [message, *view_outputs])
     for trigger in (upload.change, pasted.blur):  # a bad file is named at once, before anything runs
         trigger(needs("settings", guarded(preview)), [upload, pasted], [seeds_said, seeds_table])
-    save_btn.click(needs("settings", guarded(save_recipe)), [folder, upload, pasted, demo, base, finetuned, adapter, target, *values], message)
+    @guarded
+    def on_save(project_, upload_, choice, typed, *rest):
+        return save_recipe(project_, seeds_of(project_, upload_, choice, typed), *rest)
+
+    save_btn.click(needs("settings", on_save), [folder, upload, *kept.inputs, pasted, demo, base, finetuned, adapter, target, *values],
+                   message)
     stop_btn.click(needs("run", on_stop), [folder, *values], [message, *view_outputs])
-    folder.submit(refreshed, [folder, *values], view_outputs)
     metric.change(lambda m: str(DEFAULT_THRESHOLDS[m]), [metric], [threshold])
     for widget in values:  # the shell command follows every setting at once
         widget.change(command, [folder, *values], shell, show_progress="hidden")
     timer.tick(changes_only(refreshed, watched, len(view_outputs)), [last, folder, *values], [*view_outputs, last],
                trigger_mode="once", show_progress="hidden")
-    app.load(refreshed, [folder, *values], view_outputs)
-    return Tab(folder, reread(refreshed, [folder, *values], view_outputs))
+    app.load(on_project, [folder, kept.choice, *values], [kept.choice, *view_outputs])
+    return Tab(folder, reread(on_project, [folder, kept.choice, *values], [kept.choice, *view_outputs]))

@@ -12,7 +12,6 @@ loads the opened project's pool.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import gradio as gr
@@ -25,7 +24,7 @@ from kd_core.project import Project
 from kd_core.tuneshift.gaps import DEFAULT_THRESHOLDS, GAP_COLUMNS, METRICS, GapConfig, label_counts, load_scores, relabel
 from ui.access import needs
 from ui.errors import guarded
-from ui.tab import Context, Tab, has_project, input_file, project_dir, reread
+from ui.tab import OTHER, Context, Tab, has_project, input_file, picked, picker, project_box, project_dir, reread
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,20 +138,38 @@ def load_table(path: str) -> pd.DataFrame:
     return load_scores(path)
 
 
+POOL = "pool"  # the table picker's choice: the open project's pool
+TABLES = [("the open project's pool", POOL), ("the demo's scored table (demo_scores.parquet)", str(DEMO_SCORES))]
+NO_POOL = ("No scored pool in this project yet: run rounds in **Expand** (or open the demo project); "
+           "the demo's scored table is shown meanwhile.")
+
+
 def first_path(project: str | None) -> str:
     """What the tab shows first: the server's project when its pool exists, else the demo's scores."""
-    if has_project(project) and Project.at(project).pool.exists():
+    if has_project(project) and Project.at(project_dir(project)).pool.exists():
         return str(project)
     return str(DEMO_SCORES)
 
 
+def table_path(project: str | None, choice: str | None, typed: str | None) -> str:
+    """What the table picker names: the open project (its pool), the demo's table, or a typed path."""
+    name = picked(choice, typed)
+    if name == POOL:
+        if not has_project(project):
+            raise KDError("No project open: pick one in the project bar at the top (or pick the demo's scored table)")
+        return str(project_dir(project))
+    return name
+
+
 def build(ctx: Context) -> Tab:
     """The tab's widgets; its path box is the tab's project box (a project's pool is a scored table)."""
-    app, first = ctx.app, first_path(ctx.project)
+    app = ctx.app
     df_state = gr.State(None)
+    path = project_box(ctx, "explore-project")
     with gr.Row():
-        path = gr.Textbox(label="Scored table (.parquet, from `kd-studio score`) or a project folder (its pool)",
-                          value=first, scale=4, elem_id="explore-path")
+        with gr.Column(scale=4):
+            source = picker("Scored prompts", "explore-table", info="other: a scored .parquet table from `kd-studio score`",
+                            choices=[*TABLES, OTHER], value=POOL if first_path(ctx.project) != str(DEMO_SCORES) else TABLES[1][1])
         load = gr.Button("Load", scale=1, elem_id="explore-load")
     with gr.Row():
         metric = gr.Dropdown(list(METRICS), value="logratio", label="Gap metric")
@@ -172,25 +189,32 @@ def build(ctx: Context) -> Tab:
     tokens = gr.Plot(label="Where the knowledge sits: log p_ft - log p_base per answer token", elem_id="explore-tokens")
     outputs = [df_state, summary, scatter, hist, table]
 
-    def loaded(p: str, m: str):
-        df = load_table(p)
+    def loaded(project_: str, choice: str, typed: str, m: str):
+        df = load_table(table_path(project_, choice, typed))
         lo, hi = slider_range(df, m)
         tau = DEFAULT_THRESHOLDS[m]
         return (*view(df, m, tau), gr.Slider(minimum=lo, maximum=hi, value=tau))
 
-    def on_load(p: str, m: str):
+    def on_load(project_: str, choice: str, typed: str, m: str):
         try:
-            return loaded(p, m)
+            return loaded(project_, choice, typed, m)
         except (KDError, OSError) as e:
             raise gr.Error(str(e)) from None
 
-    def on_open(p: str, m: str):
-        """A folder opened (the project bar, a page load): its scores, or in the summary why
-        there are none yet; a new project is no error to pop up."""
+    def on_open(project_: str, m: str):
+        """A project opened (the project bar, a page load): its pool's scores when it has
+        some, else the demo's table with one line saying what to do; no error pops up."""
+        note = NO_POOL if has_project(project_) else ""
+        if has_project(project_) and first_path(project_) != str(DEMO_SCORES):
+            try:
+                return (*loaded(project_, POOL, "", m), POOL)
+            except (KDError, OSError):
+                pass  # a pool without scores yet: the demo's table, and the line saying so
         try:
-            return loaded(p, m)
+            shown = loaded(project_, TABLES[1][1], "", m)
         except (KDError, OSError) as e:
-            return (None, f"Nothing to explore yet: {e}", None, None, None, gr.Slider())
+            return (None, f"Nothing to explore yet: {e}", None, None, None, gr.Slider(), TABLES[1][1])
+        return (shown[0], f"{note}\n\n{shown[1]}" if note else shown[1], *shown[2:], TABLES[1][1])
 
     def on_metric(df, m: str):
         if df is None:
@@ -209,7 +233,8 @@ def build(ctx: Context) -> Tab:
             return None
         return token_heatmap(df.iloc[evt.index[0]])
 
-    load.click(on_load, [path, metric], [*outputs, threshold])
+    load.click(on_load, [path, *source.inputs, metric], [*outputs, threshold])
+    source.choice.input(on_load, [path, *source.inputs, metric], [*outputs, threshold])
     metric.change(on_metric, [df_state, metric], [*outputs, threshold])
     threshold.change(on_threshold, [df_state, metric, threshold], outputs, trigger_mode="always_last")
     table.select(on_select, [df_state], tokens)
@@ -224,6 +249,5 @@ def build(ctx: Context) -> Tab:
     point.change(on_point, [df_state, point], [point_said, tokens])
     more.click(needs("run", guarded(more_like)), [path, picked], more_message)
     app.load(None, None, None, js=SELECTION_JS)
-    if Path(first).exists():
-        app.load(on_open, [path, metric], [*outputs, threshold])
-    return Tab(path, reread(on_open, [path, metric], [*outputs, threshold]))
+    app.load(on_open, [path, metric], [*outputs, threshold, source.choice])
+    return Tab(path, reread(on_open, [path, metric], [*outputs, threshold, source.choice]))
