@@ -178,5 +178,7 @@ def test_a_job_sigkilled_mid_run_resumes_from_its_last_automatic_checkpoint(tiny
     assert summary["steps"] == steps and summary["resumed_from_step"] == k  # only steps - k were trained again
     rows = jobs.read_log(job)
     assert [r["step"] for r in rows if "loss" in r] == list(range(1, steps + 1))  # none lost, none twice
+    # TensorBoard too: the steps trained again after the checkpoint replace those logged before the kill.
+    assert [step for step, _ in _scalars(job / "runs")["train/loss"]] == list(range(1, steps + 1))
     assert int(jobs.last_checkpoint(job).name.rsplit("-", 1)[1]) == steps
     assert len(list((job / "checkpoints").glob("checkpoint-*"))) <= 2  # save_total_limit
