@@ -243,8 +243,8 @@ def test_a_browser_user_uploads_the_demo_seeds_runs_a_round_and_sees_the_pool(se
         if os.environ.get("KD_STUDIO_SCREENSHOTS"):
             page.screenshot(path=os.path.join(os.environ["KD_STUDIO_SCREENSHOTS"], "expand.png"), full_page=True)
 
+        page.reload()  # the project's pool, now with the round's prompts, in Curate
         page.get_by_role("tab", name="Curate").click()
-        page.locator("#curate-open").click()
         expect(page.locator("#curate-table")).to_contain_text("list", timeout=30_000)
     finally:
         page.close()
@@ -268,9 +268,11 @@ def test_a_browser_user_box_selects_points_of_a_pool_and_asks_for_more_like_them
         # the plot under the clicks below).
         page.get_by_role("tab", name="Explore").click()
         named = str(project.relative_to(tmp_path.parent))  # the page names it under the server's projects root
-        expect(page.locator("#explore-path input, #explore-path textarea").first).to_have_value(named, timeout=30_000)
+        expect(page.locator("#project-pick input").first).to_have_value(named, timeout=30_000)
+        expect(page.locator("#explore-table input").first).to_have_value("the open project's pool", timeout=30_000)
         expect(page.locator("#explore-summary")).to_contain_text(f"{len(known)} prompts", timeout=30_000)
         plot = page.locator("#explore-scatter .js-plotly-plot")
+        plot.scroll_into_view_if_needed()  # the clicks below are at the plot's place in the viewport
         # A click on a point shows its prompt, answer and token gaps (plotly's own hit test).
         x, y, pid = plot.evaluate("""(el) => {
             const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis, d = el._fullData[0], r = el.getBoundingClientRect();
