@@ -206,7 +206,7 @@ def test_an_arm_with_replay_trains_on_the_targets_own_generic_answers_kept_for_t
     assert [r["messages"][0]["content"] for r in replay] == ["How do I boil an egg?", "What is a good name for a cat?"]
     assert [r["messages"][1]["content"] for r in replay] == [trim_to_sentence(a) for a in own if a.strip()]
     card = json.loads((project / DATA_DIR / "gpt2" / "data_card.json").read_text())
-    assert card["rows"] == len(rows) and card["added"]["rows"] == 2 and card["added"]["answered_by"] == str(tiny_gpt2_dir)
+    assert card["rows"] == len(rows) and card["added"]["rows"] == 2 and card["added"]["answered_by"] == tiny_gpt2_dir.name
     assert first["arms"]["gpt2"]["replay"] == 2 and first["arms"]["gpt2"]["prompts"] == len(rows) - 2
     assert first["arms"]["gpt2"]["train"]["examples"] == len(rows)  # trained on both
     lines: list[str] = []
