@@ -125,7 +125,6 @@ def test_a_browser_user_uploads_a_document_and_gets_questions_to_curate(serve_ap
         # The same questions in the Curate tab, after a reload: the pool is the one truth.
         page.reload()
         page.get_by_role("tab", name="Curate").click()
-        page.locator("#curate-open").click()
         expect(page.locator("#curate-table")).to_contain_text(questions[0][:40], timeout=30_000)
         expect(page.locator("#curate-table")).to_contain_text("doc-03#")
     finally:
