@@ -129,6 +129,16 @@ def test_seed_files_take_the_same_forms(tmp_path):
     assert [str(p) for p in pf.problems] == ["line 7: field 'conversations': no user message"]
 
 
+def test_parquet_seed_files_take_conversational_prompts_and_sharegpt(tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"prompt": [[_user("conversational")], [_user("second")]]}).to_parquet(tmp_path / "p.parquet")
+    assert read_prompts(tmp_path / "p.parquet").prompts == ["conversational", "second"]
+    pd.DataFrame({"conversations": [[{"from": "human", "value": "sharegpt"}, {"from": "gpt", "value": "x"}]]}).to_parquet(
+        tmp_path / "c.parquet")
+    assert read_prompts(tmp_path / "c.parquet").prompts == ["sharegpt"]
+
+
 # ---------------------------------------------------------------------------
 # Out: the pool export and PD's files, in datasets and TRL
 

@@ -279,7 +279,7 @@ def _read_parquet(name: str, data: bytes, limits: Limits) -> tuple[list[str], li
     cols = {c.lower(): c for c in names}
     wrap = None  # the field a nested column's values are read as
     if "prompt" in cols:
-        key = cols["prompt"]
+        key, wrap = cols["prompt"], "prompt"  # text, or TRL's conversational prompt (a list of messages)
     elif "messages" in cols or "conversations" in cols:
         wrap = "messages" if "messages" in cols else "conversations"
         key = cols[wrap]
