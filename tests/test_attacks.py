@@ -29,6 +29,7 @@ import pytest
 from kd_core.access.accounts import add_user
 from tests.test_curate_ui import PROMPTS, make_project
 from tests.waiting import wait_until
+from ui.tab import OTHER
 
 pytestmark = pytest.mark.browser  # a real server (and Chromium for the page attempts)
 
@@ -235,28 +236,30 @@ def test_path_escapes_through_every_path_box_are_refused(world, server, events):
          {0: "secret"}),
         ("curator", "project bar: create a project", bob, bar,
          {0: "mine"}),
-        ("curator", "Curate: open a pool outside", bob, ev("curate", "on_open"),
-         {0: str(out / "theirs")}),
-        ("curator", "Curate: open the secret project's pool", bob, ev("curate", "on_open"),
-         {0: "secret"}),
         ("admin", "Train: training data outside", admin, ev("train", "on_launch"),
          {0: "demo", 3: str(out / "data.jsonl")}),
         ("admin", "Train: student model folder outside", admin, ev("train", "on_launch"),
          {0: "demo", 1: str(out / "model")}),
         ("admin", "Evaluate: question file outside", admin, ev("evaluate", "on_run"),
-         {0: "demo", 3: str(out / "q.jsonl")}),
+         {0: "demo", 4: OTHER, 5: str(out / "q.jsonl")}),
         ("admin", "Evaluate: adapter via ..", admin, ev("evaluate", "on_run"),
-         {0: "demo", 2: "../../outside/model"}),
+         {0: "demo", 2: OTHER, 3: "../../outside/model"}),
+        ("admin", "Evaluate: adapter forged as a picker's choice", admin, ev("evaluate", "on_run"),
+         {0: "demo", 2: str(out / "model")}),
         ("admin", "Evaluate: results CSV of a folder outside", admin, "ui.evaluate.download",
          {0: str(out / "theirs")}),
         ("admin", "Models: check a folder outside", admin, ev("models", "on_check"),
          {0: str(out / "model")}),
         ("admin", "Chat: a model folder outside", admin, ev("chat", "on_send"),
-         {1: str(out / "model"), 2: "", 5: "", 9: "", 12: "hi"}),
+         {1: str(out / "model"), 2: "none", 6: "", 11: "", 15: "hi"}),  # 5 inputs a slot, then the prompt
         ("admin", "Expand: run in a folder outside", admin, ev("expand", "on_run"),
          {0: str(out / "theirs")}),
         ("admin", "Expand: base model in the upload folder", admin, ev("expand", "on_run"),
-         {0: "demo", 4: "/tmp/gradio/x"}),
+         {0: "demo", 6: "/tmp/gradio/x"}),
+        ("admin", "Expand: a kept seed file outside, typed under other", admin, ev("expand", "on_run"),
+         {0: "demo", 2: OTHER, 3: str(out / "secret.txt")}),
+        ("admin", "Documents: a document outside, typed under other", admin, ev("documents", "on_add"),
+         {0: "demo", 2: OTHER, 3: str(out / "secret.txt")}),
         ("admin", "Documents: PD model outside", admin, ev("documents", "starter.<locals>.run"),
          {0: "demo", 1: str(out / "model")}),
     ]
@@ -265,10 +268,14 @@ def test_path_escapes_through_every_path_box_are_refused(world, server, events):
         assert row["blocked"] and not row["changed"], row
     # View events answer with a message in the page rather than an error.
     views = [
-        ("admin", "Explore: a scored table outside", lambda: _call(admin, events, ev("explore", "on_load"), {0: str(out / "theirs")})),
+        ("admin", "Explore: a scored table outside", lambda: _call(admin, events, ev("explore", "on_load"),
+                                                                    {0: "demo", 1: OTHER, 2: str(out / "theirs")})),
         ("curator", "Explore: a Parquet file in another project", lambda: _call(bob, events, ev("explore", "on_open"), {0: str(root / "secret")})),
-        ("curator", "Evaluate: read a folder outside", lambda: _call(bob, events, ev("evaluate", "refreshed"), {0: "/etc"})),
-        ("curator", "Expand: read a process log outside", lambda: _call(bob, events, ev("expand", "refreshed"), {0: str(out)})),
+        ("curator", "Curate: open a pool outside", lambda: _call(bob, events, ev("curate", "on_load"), {0: str(out / "theirs")})),
+        ("curator", "Curate: open the secret project's pool", lambda: _call(bob, events, ev("curate", "on_load"), {0: "secret"})),
+        ("curator", "Evaluate: read a folder outside", lambda: _call(bob, events, ev("evaluate", "on_project"), {0: "/etc"})),
+        ("curator", "Expand: read a process log outside", lambda: _call(bob, events, ev("expand", "on_project"), {0: str(out)})),
+        ("curator", "Chat: the preset from the secret project", lambda: _call(bob, events, ev("chat", "on_preset"), {0: "secret"})),
     ]
     for who, name, call in views:
         row = attempt(world, server, "path escape", who, name, lambda: _refused_in_output(call, CONFINED))

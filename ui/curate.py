@@ -285,7 +285,10 @@ def build(ctx: Context) -> Tab:
 
     def on_load(folder_: str, st, rd, src, q, gap):
         # A project the server was started on, or the project bar opened, may hold no pool yet: say so, without an error.
-        root = Project.at(project_dir(folder_)) if folder_.strip() else None
+        try:
+            root = Project.at(project_dir(folder_)) if folder_.strip() else None
+        except KDError as e:  # a project this account may not open: said in the page
+            return [None, PoolFilter(), None, str(e), *[gr.skip()] * 7]
         if root is not None and root.pool.is_file():
             return on_open(folder_, st, rd, src, q, gap)
         s = read_selected(None, None)

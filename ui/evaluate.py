@@ -137,7 +137,10 @@ def build(ctx: Context) -> Tab:
 
     def on_project(project_: str | None, adapter_: str | None, questions_: str | None) -> list:
         """The pickers offer the project's adapters and question sets, then the view is re-read."""
-        items = pickers(project_)
+        try:
+            items = pickers(project_)
+        except KDError as e:  # a project this account may not open: said in the page
+            return [gr.skip(), gr.skip(), str(e), *[gr.skip()] * 5]
         return [picker_update(items["adapters"], adapter_, optional=True),
                 picker_update(items["questions"], questions_, default=DEFAULT_QUESTIONS), *refreshed(project_)]
 

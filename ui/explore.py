@@ -205,7 +205,11 @@ def build(ctx: Context) -> Tab:
         """A project opened (the project bar, a page load): its pool's scores when it has
         some, else the demo's table with one line saying what to do; no error pops up."""
         note = NO_POOL if has_project(project_) else ""
-        if has_project(project_) and first_path(project_) != str(DEMO_SCORES):
+        try:
+            has_pool = has_project(project_) and first_path(project_) != str(DEMO_SCORES)
+        except KDError as e:  # a project this account may not open: said in the page
+            return (None, f"Nothing to explore: {e}", None, None, None, gr.Slider(), TABLES[1][1])
+        if has_pool:
             try:
                 return (*loaded(project_, POOL, "", m), POOL)
             except (KDError, OSError):
