@@ -87,7 +87,11 @@ def test_a_recipe_runs_every_stage_writes_its_report_and_a_second_run_redoes_not
         assert arm["test"]["n"] == 2 and arm["control"]["n"] == 2 and arm["test"]["model"].endswith("/adapter")
     assert report["teacher"]["test"]["n"] == 2 and report["targets"]["gpt2"]["test"]["model"] == str(tiny_gpt2_dir)
     md = (project / REPORT_DIR / "report.md").read_text()
-    assert sum(line.startswith("| gpt2") for line in md.splitlines()) == 3 and "## Rounds" in md and "## Stage wall times" in md
+    arms_table = md.split("## Paired comparisons")[0]
+    assert sum(line.startswith("| gpt2") for line in arms_table.splitlines()) == 3 and "## Rounds" in md and "## Stage wall times" in md
+    # Each arm against its target before training and against the first arm, on both question sets.
+    paired = [line for line in md.splitlines() if line.startswith("| gpt2-random vs gpt2 (test) | 2 |")]
+    assert len(paired) == 1 and "p = " in paired[0] and "| gpt2 after vs before (control) | 2 |" in md
     page = (project / REPORT_DIR / "report.html").read_text()
     assert page.count("Plotly.newPlot") == 5  # the scatter, three loss curves, the accuracy bars
     assert "<table>" in page and not re.search(r"<script[^>]*\bsrc=", page)  # plotly.js inlined: opens offline

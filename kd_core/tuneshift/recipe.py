@@ -290,6 +290,7 @@ def evaluate_stage(recipe: TuneShiftRecipe, project: Path, arms: list[Arm], adap
     """Every evaluation of `_eval_plan` into ``eval/<name>/``; one already measured (same
     model, questions and settings) is read back, not rerun."""
     from kd_core.evaluation.qa import EVAL_DIR, EvalResult, evaluate_qa, measured_before, question_set
+    from kd_core.evaluation.stats import accuracy_text
     from kd_core.models.loading import load_model
 
     config = GenerationConfig(max_new_tokens=recipe.eval.max_new_tokens, batch_size=recipe.eval.batch_size)
@@ -299,7 +300,7 @@ def evaluate_stage(recipe: TuneShiftRecipe, project: Path, arms: list[Arm], adap
         items = question_set(ref)
         summary = measured_before(out, model=spec.label(), n=len(items), questions=ref, max_new_tokens=config.max_new_tokens)
         if summary:
-            log(f"evaluate {name}: {summary['accuracy']:.1%} (measured before)")
+            log(f"evaluate {name}: {accuracy_text(summary['correct'], summary['n'])} (measured before)")
             results[name] = summary
             continue
         lm = load_model(spec)
@@ -307,7 +308,7 @@ def evaluate_stage(recipe: TuneShiftRecipe, project: Path, arms: list[Arm], adap
         del lm
         summary = {**result.summary, "questions": ref, "what": what}
         EvalResult(result.items, summary).save(out)
-        log(f"evaluate {name}: {summary['accuracy']:.1%} ({summary['correct']}/{summary['n']}, {summary['wall_s']:.0f} s)")
+        log(f"evaluate {name}: {accuracy_text(summary['correct'], summary['n'])}, {summary['wall_s']:.0f} s")
         results[name] = summary
     return results
 
