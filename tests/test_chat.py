@@ -98,6 +98,23 @@ def test_the_preset_compares_the_teacher_the_target_before_and_the_best_evaluate
     assert question == "Question 1?" and "75.0% of held-out questions" in said  # a question the student answered right
 
 
+def test_on_a_served_page_the_demo_fine_tune_loads_in_chat_and_its_neighbours_stay_confined(tmp_path):
+    from kd_core.access.gate import Gate
+    from kd_core.demo.models import DEMO_ADAPTER_DIR
+    from ui import access
+
+    (tmp_path / "root").mkdir()
+    (tmp_path / "uploads").mkdir()
+    access.serve(Gate.create(tmp_path / "root", upload_dir=tmp_path / "uploads"), None)
+    try:
+        (teacher,) = chat_ui.contestants([("teacher", "demo:smollm2-135m-instruct", str(DEMO_ADAPTER_DIR), "")])
+        assert teacher.spec.adapter == str(DEMO_ADAPTER_DIR)  # the preset's teacher: shipped with the app
+        with pytest.raises(KDError, match="not a model this server offers"):
+            chat_ui.contestants([("x", "demo:smollm2-135m-instruct", str(DEMO_ADAPTER_DIR.parent), "")])
+    finally:
+        access.serve(None, None)  # no server state left for later tests
+
+
 def test_the_perplexity_table_is_coloured_along_each_row_lowest_green():
     import pandas as pd
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import gradio as gr
@@ -20,7 +21,7 @@ from kd_core.errors import KDError
 from kd_core.models import chat
 from kd_core.models.generation import GenerationConfig
 from kd_core.models.loading import ModelSpec
-from kd_core.project import catalog
+from kd_core.project import Project, catalog
 from ui import access
 from ui.access import may, needs
 from ui.errors import guarded
@@ -39,7 +40,8 @@ def contestants(rows: list[tuple[Any, Any, Any, Any]]) -> list[chat.Contestant]:
     out = []
     for n, (label, model, adapter, document) in enumerate(rows, 1):
         model = model_name(model)  # confined to the server's models folders and the caller's projects
-        adapter = model_name(adapter) or None
+        # The demo's fine-tune ships read-only with the app (as demo: models do); anything else is confined.
+        adapter = str(DEMO_ADAPTER_DIR) if (adapter or "").strip() == str(DEMO_ADAPTER_DIR) else (model_name(adapter) or None)
         document = (document or "").strip() or None
         if not model:
             if adapter or document:
@@ -104,6 +106,15 @@ def on_leave(request: gr.Request) -> None:
         stop.set()
 
 
+def recorded_teacher(root: Path) -> tuple[str, str | None] | None:
+    """The fine-tuned model the project's expansion ran with, when a page may load it: its
+    adapter inside the project, or the demo's own fine-tune (else the demo's, as DEFAULTS)."""
+    found = catalog.teacher(root)
+    if found is None or not found[1] or found[1] == str(DEMO_ADAPTER_DIR) or Project(root).contains(found[1]):
+        return found
+    return None
+
+
 def adapter_items(project: str | None) -> list[tuple[str, str]]:
     """The adapters a slot can pick: the demo's fine-tune (the teacher), the fine-tuned
     adapter the project's expansion ran with, and every trained job's, by name."""
@@ -111,7 +122,7 @@ def adapter_items(project: str | None) -> list[tuple[str, str]]:
     if not has_project(project):
         return items
     root = project_dir(project)
-    recorded = catalog.teacher(root)
+    recorded = recorded_teacher(root)
     if recorded and recorded[1] and recorded[1] != str(DEMO_ADAPTER_DIR):
         items.append((f"teacher · {catalog.short(recorded[0])} + the project's fine-tune", recorded[1]))
     items += [(f"student · {job.label()}", str(job.adapter)) for job in catalog.jobs(root) if job.adapter is not None]
@@ -143,7 +154,7 @@ def preset(project: str | None) -> tuple[list[tuple[str, str, str]], str, str]:
     if job is None:
         raise KDError("No evaluated job in this project yet: train one in **Train**, evaluate its adapter in **Evaluate**, "
                       "or open the demo project")
-    teacher = catalog.teacher(root) or (DEFAULTS[0][1], DEFAULTS[0][2])
+    teacher = recorded_teacher(root) or (DEFAULTS[0][1], DEFAULTS[0][2])
     slots = [("teacher (fine-tuned)", teacher[0], teacher[1] or ""),
              ("target before", job.student, ""),
              ("transferred student", job.student, str(job.adapter))]
