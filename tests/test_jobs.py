@@ -231,3 +231,23 @@ def test_a_full_disk_during_a_checkpoint_fails_the_job_plainly_and_it_resumes_to
     done = _wait_state(job, jobs.FINAL, timeout=120)
     assert done["state"] == "completed", done
     assert jobs.last_checkpoint(job).name == "checkpoint-4" and (job / "adapter" / "adapter_config.json").exists()
+
+
+def test_a_recorded_recipe_job_keeps_its_id_under_the_settings_added_since():
+    """Reporting, evaluation-split and checkpoint settings came after these jobs were
+    trained; left at their defaults they leave the id alone, so a recipe run again on
+    such a project finds its finished jobs instead of training them again."""
+    import yaml
+
+    from kd_core.models.loading import ModelSpec
+    from kd_core.runtime.jobs import job_id_for
+    from kd_core.training.config import TrainConfig
+
+    recorded = Path(__file__).resolve().parent.parent / "assets" / "demo" / "runs" / "tuneshift-quiz" / "replay"
+    for arm, job in (("gemma3-270m", "gemma3-270m-67254fd6"), ("gemma3-270m-replay", "gemma3-270m-replay-f07d6aea")):
+        config = yaml.safe_load((recorded / "jobs" / job / "config.yaml").read_text())
+        train = {k: v for k, v in config["train"].items() if k != "save_steps"}  # as a recipe leaves it: the default
+        spec = ModelSpec.from_file_dict(config["student"])
+        assert job_id_for(arm, recorded / "data" / arm / "dataset.jsonl", spec, TrainConfig.from_dict(train)) == job
+        changed = TrainConfig.from_dict({**train, "eval_fraction": 0.1})
+        assert job_id_for(arm, recorded / "data" / arm / "dataset.jsonl", spec, changed) != job  # this one trains other weights

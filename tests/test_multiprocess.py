@@ -72,7 +72,7 @@ def test_two_gloo_processes_train_identical_weights_on_the_one_process_loss_curv
     status = jobs.job_status(two)
     assert status["state"] == "completed" and status["processes"] == 2 and status["summary"]["processes"] == 2
     assert [r["step"] for r in jobs.read_log(two) if "loss" in r] == list(range(1, STEPS + 1))
-    assert {p.name for p in two.iterdir()} <= {"config.yaml", "status.json", "log.jsonl", "adapter", "train_config.json", "checkpoints"}
+    assert {p.name for p in two.iterdir()} <= {"config.yaml", "status.json", "log.jsonl", "adapter", "train_config.json", "checkpoints", "runs"}
 
     # (b) the loss falls, along the curve of one process on the same config and data.
     one = _job(tmp_path / "p", tiny_llama_dir, data_file, "one")

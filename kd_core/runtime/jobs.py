@@ -165,7 +165,7 @@ def job_status(job_dir: str | Path) -> dict[str, Any]:
             status["state"] = "stopping"  # derived, never written: the job process owns the file
     rows = read_log(job_dir)
     if rows:
-        status["last_log"] = rows[-1]
+        status["last_log"] = next((r for r in reversed(rows) if "loss" in r), rows[-1])  # not a final eval row
     return status
 
 
@@ -235,7 +235,16 @@ def job_id_for(prefix: str, data: str | Path, spec: Any, train: Any) -> str:
     its finished job again."""
     import hashlib
 
-    settings = {k: v for k, v in train.to_dict().items() if k != "output_dir"}
+    from kd_core.training.config import TrainConfig
+
+    # Settings added later count only when set, and where a job reports to or how often it
+    # checkpoints trains the same weights: a project's finished jobs keep their ids.
+    later = {"eval_fraction", "eval_data", "eval_steps", "early_stopping_patience"}
+    default = TrainConfig().to_dict()
+    settings = {k: v for k, v in train.to_dict().items()
+                if k not in ("output_dir", "report_to") and not (k in later and v == default[k])}
+    if settings.get("save_steps") == -1:
+        settings["save_steps"] = 0  # the automatic interval: as before it, a run with no checkpoint asked for
     h = hashlib.sha256(Path(data).read_bytes())
     h.update(json.dumps([spec.to_dict(), settings], sort_keys=True).encode())
     return f"{prefix}-{h.hexdigest()[:8]}"
