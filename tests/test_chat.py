@@ -96,6 +96,9 @@ def test_the_preset_compares_the_teacher_the_target_before_and_the_best_evaluate
                      ("target before", "demo:gemma3-270m", ""),
                      ("transferred student", "demo:gemma3-270m", str(high / "adapter"))]
     assert question == "Question 1?" and "75.0% of held-out questions" in said  # a question the student answered right
+    # One the target before got wrong, when its evaluation on the same questions says so.
+    record_evaluation(place, "before-test", None, "demo:test", [True, True, False, False])
+    assert chat_ui.preset(str(place.root))[1] == "Question 2?"
 
 
 def test_on_a_served_page_the_demo_fine_tune_loads_in_chat_and_its_neighbours_stay_confined(tmp_path):

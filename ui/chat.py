@@ -129,18 +129,30 @@ def adapter_items(project: str | None) -> list[tuple[str, str]]:
     return items
 
 
-def example_question(evaluation: catalog.Evaluation | None) -> str:
-    """A held-out question the evaluated student answered right (the comparison shows what moved)."""
-    if evaluation is None:
-        return ""
+def _graded(evaluation: catalog.Evaluation | None) -> list[dict]:
     from kd_core.data.files import read_jsonl
 
+    if evaluation is None:
+        return []
     try:
-        rows = read_jsonl(evaluation.folder / "items.jsonl")
+        return [r for r in read_jsonl(evaluation.folder / "items.jsonl") if isinstance(r, dict) and r.get("question")]
     except KDError:
-        return ""
-    right = [r for r in rows if isinstance(r, dict) and r.get("correct") and r.get("question")]
-    return str(right[0]["question"]) if right else ""
+        return []
+
+
+def example_question(student: catalog.Evaluation | None, teacher: catalog.Evaluation | None = None,
+                     before: catalog.Evaluation | None = None) -> str:
+    """A held-out question the evaluated student answered right, the one that shows the
+    transfer best: the teacher right and the target before wrong on it too, when their
+    evaluations on the same questions say so."""
+    rows = [r for r in _graded(student) if r.get("correct")]
+    teacher_right = {r.get("id") for r in _graded(teacher) if r.get("correct")} if teacher is not None else None
+    before_wrong = {r.get("id") for r in _graded(before) if not r.get("correct")} if before is not None else None
+    for wanted in ((teacher_right, before_wrong), (teacher_right, None), (None, before_wrong), (None, None)):
+        for r in rows:
+            if all(ids is None or r.get("id") in ids for ids in wanted):
+                return str(r["question"])
+    return ""
 
 
 def preset(project: str | None) -> tuple[list[tuple[str, str, str]], str, str]:
@@ -158,10 +170,14 @@ def preset(project: str | None) -> tuple[list[tuple[str, str, str]], str, str]:
     slots = [("teacher (fine-tuned)", teacher[0], teacher[1] or ""),
              ("target before", job.student, ""),
              ("transferred student", job.student, str(job.adapter))]
-    evaluation = next((e for e in catalog.evaluations(root) if e.name == job.evaluation), None)
+    evals = catalog.evaluations(root)
+    evaluation = next((e for e in evals if e.name == job.evaluation), None)
+    same = [e for e in evals if evaluation is not None and e.questions == evaluation.questions and not e.control]
+    teacher_eval = next((e for e in reversed(same) if e.model == teacher[0] and e.adapter), None)
+    before_eval = next((e for e in reversed(same) if e.model == job.student and not e.adapter), None)
     said = (f"Compared: the teacher, {catalog.short(job.student)} before training, and job {job.id} "
             f"({job.accuracy:.1%} of held-out questions). Press **Send**.")
-    return slots, example_question(evaluation), said
+    return slots, example_question(evaluation, teacher_eval, before_eval), said
 
 
 def styled_scores(table: pd.DataFrame) -> Any:
@@ -184,7 +200,7 @@ def styled_scores(table: pd.DataFrame) -> Any:
             out.append(f"background-color: rgb({red}, {green}, 120); color: black")
         return out
 
-    return table.style.apply(lambda row: ["", *row_colours(row)], axis=1)
+    return table.style.apply(lambda row: ["", *row_colours(row)], axis=1).format("{:.2f}", subset=cols, na_rep="")
 
 
 PPL_MEANING = ("**How to read it:** each row is one model's answer; each cell, how natural that answer is to a model "
