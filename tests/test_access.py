@@ -179,7 +179,8 @@ VIEW_EVENTS = {
     "ui.explore.build.<locals>.on_point", "ui.explore.build.<locals>.on_select", "ui.explore.build.<locals>.on_threshold",
     "ui.models.build.<locals>.loaded_text", "ui.models.command",
     "ui.polling.changes_only.<locals>.tick",
-    "ui.train.build.<locals>.on_form", "ui.train.build.<locals>.on_select", "ui.train.build.<locals>.refreshed",
+    "ui.train.build.<locals>.on_form", "ui.train.build.<locals>.on_project", "ui.train.build.<locals>.on_select",
+    "ui.train.build.<locals>.refreshed",
 }
 
 

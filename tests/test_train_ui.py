@@ -1,6 +1,7 @@
-"""The Train tab: form values to the YAML the CLI reads, bad fields named, a real background
-job launched, listed, followed and stopped through the tab's functions; and a user's path
-in a real browser against `kd-studio serve --project DIR`."""
+"""The Train tab: form values (every training setting, generated from TrainConfig) to the
+YAML the CLI reads, bad fields named, the project's datasets offered, the empty state's
+next step, a real background job launched, listed, followed and stopped through the tab's
+functions; and a user's path in a real browser against `kd-studio serve --project DIR`."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ import yaml
 from kd_core.errors import KDError
 from kd_core.runtime import jobs
 from kd_core.runtime.lifecycle import own_process, update_status
-from tests.pages import fill
+from kd_core.training.config import TrainConfig
+from tests.pages import choose, fill
 from tests.waiting import wait_until
-from ui import train
+from ui import train, train_form
+from ui.tab import OTHER
 
 pytestmark = pytest.mark.usefixtures("lock_dir")  # every job here uses a private device-lock folder
 
@@ -44,22 +47,29 @@ def _end_live_jobs(project: Path) -> None:
 # --- the form ----------------------------------------------------------------------
 
 
-def test_the_default_form_trains_the_demo_target_on_curates_export(tmp_path):
+def test_the_default_form_trains_the_demo_target_on_curates_export_with_the_config_defaults(tmp_path):
     mapping = train.config_mapping(train.TrainForm(project=str(tmp_path / "p")))
     assert mapping == {
         "student": "demo:gemma3-270m",
         "data": str(tmp_path / "p" / "export" / "dataset.jsonl"),
-        "train": {"loss": "sft", "epochs": 3, "learning_rate": 1e-3, "batch_size": 16, "lora": {"r": 16, "alpha": 32}},
+        "train": {},  # every setting at TrainConfig's default
     }
+    # The form as the page first shows it (every widget at its default) says the same.
+    shown = train.TrainForm.of(str(tmp_path / "p"), "demo:gemma3-270m", "", None, "", False, "",
+                               *train_form.config_to_values(TrainConfig()).values())
+    assert train.config_mapping(shown) == mapping
+    assert train.check_form(shown).train == TrainConfig()
     assert train.cli_command(str(tmp_path / "p")) == (
         f"kd-studio train {tmp_path / 'p' / 'train.yaml'} --project {tmp_path / 'p'} --background"
     )
 
 
 def test_the_shown_yaml_is_what_load_job_config_reads(tmp_path, tiny_llama_dir, data_file):
-    form = train.TrainForm(project=str(tmp_path / "p"), student=str(tiny_llama_dir), teacher="demo:smollm2-135m-instruct",
-                           data=str(data_file), loss="mix", lora_r=8.0, lora_alpha=16.0, load_in_4bit=True, epochs=1.5,
-                           max_steps=200.0, learning_rate="2e-4", batch_size=2.0, name="first try")
+    settings = {**train_form.config_to_values(TrainConfig()), "loss": "mix", "lora.r": 8.0, "lora.alpha": 16.0,
+                "epochs": 1.5, "max_steps": 200.0, "learning_rate": "2e-4", "batch_size": 2.0, "kd_temperature": 1.5,
+                "report_to": ["tensorboard"], "lora.target_modules": "q_proj, v_proj"}
+    form = train.TrainForm.of(str(tmp_path / "p"), str(tiny_llama_dir), "demo:smollm2-135m-instruct", OTHER, str(data_file),
+                              True, "first try", *settings.values())
     text, command, check = train.preview(form)
     assert check.startswith("Settings valid") and "--background" in command
     path = tmp_path / "saved.yaml"
@@ -71,28 +81,37 @@ def test_the_shown_yaml_is_what_load_job_config_reads(tmp_path, tiny_llama_dir, 
     assert loaded.teacher.name == "demo:smollm2-135m-instruct" and not loaded.teacher.load_in_4bit
     t = loaded.train
     assert (t.loss, t.epochs, t.max_steps, t.learning_rate, t.batch_size, t.lora.r, t.lora.alpha) == ("mix", 1.5, 200, 2e-4, 2, 8, 16)
-    assert "max_steps" not in train.config_mapping(train.TrainForm(project="p", max_steps=None))["train"]  # empty: epochs
+    assert (t.kd_temperature, t.report_to, t.lora.target_modules) == (1.5, ["tensorboard"], ["q_proj", "v_proj"])
+    assert "kd_temperature: 1.5" in text
+    # -1 (what the form shows): train for epochs, and the YAML leaves it out.
+    assert "max_steps" not in train.config_mapping(train.TrainForm(project="p", settings={"max_steps": -1.0}))["train"]
 
 
 @pytest.mark.parametrize(
     ("field", "value", "named"),
     [
-        ("learning_rate", 0, "Learning rate (train.learning_rate): must be > 0"),
-        ("batch_size", 0, "Batch size (train.batch_size): must be >= 1"),
-        ("batch_size", "two", "Batch size (train.batch_size): expected an integer, got str 'two'"),
-        ("lora_r", 0, "LoRA r (train.lora.r): must be >= 1"),
-        ("lora_r", 2.5, "LoRA r (train.lora.r): expected an integer"),
-        ("lora_alpha", 0, "LoRA alpha (train.lora.alpha): must be > 0"),
-        ("loss", "ppo", "Loss (train.loss): 'ppo' is not a loss"),
-        ("epochs", 0, "Epochs (train.epochs): must be > 0 (or set max_steps)"),
-        ("epochs", None, "Epochs: empty"),
+        ("learning_rate", 0, "learning_rate (train.learning_rate): must be > 0"),
+        ("batch_size", 0, "batch_size (train.batch_size): must be >= 1"),
+        ("batch_size", "two", "batch_size (train.batch_size): 'two' is not a number"),
+        ("lora.r", 0, "lora.r (train.lora.r): must be >= 1"),
+        ("lora.r", 2.5, "lora.r (train.lora.r): expected a whole number"),
+        ("lora.alpha", 0, "lora.alpha (train.lora.alpha): must be > 0"),
+        ("loss", "ppo", "loss (train.loss): 'ppo' is not a loss"),
+        ("epochs", 0, "epochs (train.epochs): must be > 0 (or set max_steps)"),
+        ("epochs", None, "epochs (train.epochs): empty"),
+        ("kd_temperature", 0, "kd_temperature (train.kd_temperature): must be > 0"),
+        ("early_stopping_patience", 2, "early_stopping_patience (train.early_stopping_patience): needs an evaluation split"),
+        ("warmup", None, "warmup (train.warmup): empty"),
         ("student", " ", "Student model (student): missing"),
         ("project", "", "Project folder: empty"),
     ],
 )
 def test_a_bad_value_is_refused_with_its_field_named(tmp_path, field, value, named):
     form = train.TrainForm(project=str(tmp_path / "p"))
-    setattr(form, field, value)
+    if field in train_form.keys():
+        form.settings[field] = value
+    else:
+        setattr(form, field, value)
     with pytest.raises(KDError, match=re.escape(named)):
         train.check_form(form)
     shown = train.preview(form)[2]  # while typing: shown, not raised
@@ -104,13 +123,35 @@ def test_a_bad_value_is_refused_with_its_field_named(tmp_path, field, value, nam
 
 def test_a_missing_or_bad_data_file_is_named_and_starts_no_job(tmp_path, tiny_llama_dir):
     project = tmp_path / "p"
-    with pytest.raises(KDError, match=re.escape(f"Data file: training data not found: {project / 'export' / 'dataset.jsonl'}")):
+    with pytest.raises(KDError, match=re.escape(f"Training data: training data not found: {project / 'export' / 'dataset.jsonl'}")):
         train.launch(train.TrainForm(project=str(project), student=str(tiny_llama_dir)))
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "Q?", "answer": "A."}\n')
-    with pytest.raises(KDError, match=r"Data file: .*bad\.jsonl, line 1"):
+    with pytest.raises(KDError, match=r"Training data: .*bad\.jsonl, line 1"):
         train.launch(train.TrainForm(project=str(project), student=str(tiny_llama_dir), data=str(bad)))
     assert train.job_rows(str(project)).empty
+
+
+def test_the_data_picker_offers_the_projects_datasets_and_the_empty_project_says_what_to_do(tmp_path, data_file):
+    project = tmp_path / "p"
+    project.mkdir()
+    assert train.job_view("", None)["info"] == train.NO_PROJECT
+    assert train.dataset_items(str(project)) == []
+    assert train.job_view(str(project), None)["info"] == train.NO_DATA
+    assert "Curate" in train.NO_DATA and "\n" not in train.NO_DATA  # one line, naming where data comes from
+    (project / "export").mkdir()
+    (project / "export" / "dataset.jsonl").write_text(data_file.read_text())
+    (project / "data" / "arm-a").mkdir(parents=True)
+    (project / "data" / "arm-a" / "dataset.jsonl").write_text(data_file.read_text())
+    assert train.dataset_items(str(project)) == [
+        ("curated export · dataset.jsonl · 4 rows", str(project / "export" / "dataset.jsonl")),
+        ("arm arm-a · dataset.jsonl · 4 rows", str(project / "data" / "arm-a" / "dataset.jsonl"))]
+    assert train.job_view(str(project), None)["info"] == train.NO_JOB
+    # The picked arm's data is what the YAML trains on.
+    arm = train.dataset_items(str(project))[1][1]
+    form = train.TrainForm.of(str(project), "demo:gemma3-270m", "", arm, "", False, "",
+                              *train_form.config_to_values(TrainConfig()).values())
+    assert train.config_mapping(form)["data"] == arm
 
 
 # --- jobs, through the tab's functions ------------------------------------------------
@@ -135,8 +176,8 @@ def test_the_shown_job_is_the_selected_one_else_the_newest_live_else_the_newest(
 
 def test_launch_runs_a_background_job_that_the_tab_follows_and_stops(tmp_path, tiny_llama_dir, data_file):
     project = tmp_path / "p"
-    form = train.TrainForm(project=str(project), student=str(tiny_llama_dir), data=str(data_file), max_steps=LONG,
-                           batch_size=1, lora_r=4, lora_alpha=8, learning_rate=1e-2, name="ui run")
+    form = train.TrainForm(project=str(project), student=str(tiny_llama_dir), data=str(data_file), name="ui run",
+                           settings={"max_steps": LONG, "batch_size": 1, "lora.r": 4, "lora.alpha": 8, "learning_rate": 1e-2})
     try:
         status = train.launch(form)
         job_id = status["id"]
@@ -181,30 +222,56 @@ def test_a_browser_launched_job_shows_progress_and_a_reload_or_another_server_re
     try:
         page.goto(url)
         page.get_by_role("tab", name="Train").click()
+        info = page.locator("#train-job-info")
+        expect(info).to_contain_text("No training data yet: curate and export in Curate", timeout=30_000)
         yaml_view = page.locator("#train-yaml")
         expect(yaml_view).to_contain_text("demo:gemma3-270m", timeout=30_000)
         expect(yaml_view).to_contain_text(str(project / "export" / "dataset.jsonl"))
+        assert page.locator("#train-project").count() == 0 or not page.locator("#train-project").is_visible()
+
+        # Curate's export appears; opening the project in the bar offers it in the data picker.
+        export = project / "export" / "dataset.jsonl"
+        export.parent.mkdir(parents=True, exist_ok=True)
+        export.write_text(data_file.read_text())
+        fill(page, "project-folder", str(project))
+        page.locator("#project-open").click()
+        offered = "curated export · dataset.jsonl · 4 rows"
+        expect(page.locator("#train-data input")).to_have_value(offered, timeout=30_000)
+        expect(info).to_contain_text("No job yet")
+
+        # A file outside the project's datasets: "other (type a path)".
+        choose(page, "train-data", OTHER)
+        fill(page, "train-data-path", str(data_file))
+        expect(yaml_view).to_contain_text(f"data: {data_file}")
+        choose(page, "train-data", offered)
+        expect(yaml_view).to_contain_text(f"data: {export}")
 
         fill(page, "train-student", str(tiny_llama_dir))
-        fill(page, "train-data", str(data_file))
-        fill(page, "train-max-steps", str(BROWSER_LONG))
-        fill(page, "train-batch", "1")
-        fill(page, "train-lora-r", "4")
-        fill(page, "train-lora-alpha", "8")
+        fill(page, "train-setting-max-steps", str(BROWSER_LONG))
+        fill(page, "train-setting-batch-size", "1")
+        fill(page, "train-setting-lora-r", "4")
+        fill(page, "train-setting-lora-alpha", "8")
+        fill(page, "train-setting-kd-temperature", "1.5")  # the setting the PD experiments found decisive
         expect(yaml_view).to_contain_text(f"max_steps: {BROWSER_LONG}")
         expect(yaml_view).to_contain_text("batch_size: 1")
+        expect(yaml_view).to_contain_text("kd_temperature: 1.5")
+        # The rest of the settings, in the closed accordion, reach the YAML too.
+        page.locator("#train-setting-advanced").get_by_text("All training settings").click()
+        fill(page, "train-setting-seed", "7")
+        expect(yaml_view).to_contain_text("seed: 7")
         expect(page.locator("#train-command")).to_contain_text(f"kd-studio train {project / 'train.yaml'} --project {project} --background")
 
-        fill(page, "train-lr", "0")
-        expect(page.locator("#train-check")).to_contain_text("Learning rate (train.learning_rate): must be > 0")
-        fill(page, "train-lr", "0.01")
+        fill(page, "train-setting-learning-rate", "0")
+        expect(page.locator("#train-check")).to_contain_text("learning_rate (train.learning_rate): must be > 0")
+        fill(page, "train-setting-learning-rate", "0.01")
         expect(page.locator("#train-check")).to_contain_text("Settings valid")
 
         page.locator("#train-launch").click()
-        info = page.locator("#train-job-info")
         expect(info).to_contain_text("state running", timeout=60_000)
         (job,) = jobs.list_jobs(project)
         expect(info).to_contain_text(job["id"])
+        saved = yaml.safe_load((project / "train.yaml").read_text())
+        assert saved["data"] == str(export) and saved["train"]["kd_temperature"] == 1.5 and saved["train"]["seed"] == 7
         progress = page.locator("#train-progress")
 
         def step() -> int:

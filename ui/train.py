@@ -8,6 +8,12 @@ tab shows about jobs is re-read from the job folders (`list_jobs`, `job_status`,
 the server loses nothing and re-attaches to running jobs.  A session keeps only which job
 it selected (gr.State); whether a job runs is what its folder says, never a flag here.
 
+The project is the one the project bar at the top opened (a hidden box, ui.tab.project_box);
+the training data is picked from the project's datasets (kd_core.project.catalog.datasets),
+or typed under "other" and confined like every path.  The training settings are every
+field of TrainConfig, generated from it with their help text (ui.train_form), so the form
+cannot drift from the YAML; the YAML holds the ones changed from their defaults.
+
 The module-level functions are the tab without Gradio, so tests drive them against real
 job folders; `build` only connects them to widgets.
 """
@@ -16,7 +22,7 @@ from __future__ import annotations
 
 import html
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,35 +34,32 @@ from kd_core.data.files import write_atomic
 from kd_core.demo.models import demo_spec
 from kd_core.errors import InputFileError, KDError
 from kd_core.figures import empty_figure, loss_curve
-from kd_core.project import Project
+from kd_core.project import Project, catalog
 from kd_core.runtime import jobs
-from kd_core.training.config import LOSSES, TrainConfig
-from ui import access
+from ui import access, train_form
 from ui.access import needs
 from ui.errors import guarded
-from ui.tab import Context, Tab, has_project, input_file, model_name, project_at, project_dir, reread
+from ui.tab import Context, Tab, has_project, input_file, model_name, picked, picker, picker_update, project_at, project_box, project_dir, reread
 
 DEFAULT_STUDENT = demo_spec("target").name  # the demo's transfer target
 DATA_FILE = "dataset.jsonl"  # what Curate's export writes into the project's export folder
 JOB_COLUMNS = ["id", "name", "state", "step", "loss", "tok/s", "ETA", "created"]
 POLL_S = 2.0
-_DEFAULTS = TrainConfig()  # the form starts from the core's defaults, so the two never drift apart
+NO_PROJECT = "No project open: pick one in the project bar at the top (the demo project holds trained jobs)."
+NO_DATA = ("No training data yet: curate and export in **Curate**, or run a recipe (`kd-studio run`); "
+           "its data then shows up under Training data.")
+NO_JOB = "No job yet: pick the training data, set what you want above, and press **Launch training job**."
 
 # The YAML path of each form field, so a core error about `train.lora.r` names the widget.
+# The training settings' widgets are labelled with their key (ui.train_form), so theirs map directly.
 LABELS = {
     "student": "Student model",
     "student.name": "Student model",
     "student.load_in_4bit": "4-bit",
     "teacher": "Teacher model",
-    "data": "Data file",
+    "data": "Training data",
     "name": "Run name",
-    "train.loss": "Loss",
-    "train.epochs": "Epochs",
-    "train.max_steps": "Max steps",
-    "train.learning_rate": "Learning rate",
-    "train.batch_size": "Batch size",
-    "train.lora.r": "LoRA r",
-    "train.lora.alpha": "LoRA alpha",
+    **{f"train.{key}": key for key in train_form.keys()},
 }
 
 
@@ -67,16 +70,21 @@ class TrainForm:
     project: str | None
     student: str | None = DEFAULT_STUDENT
     teacher: str | None = ""
-    data: str | None = ""  # empty: <project>/export/dataset.jsonl
-    loss: str | None = _DEFAULTS.loss
-    lora_r: Any = _DEFAULTS.lora.r
-    lora_alpha: Any = _DEFAULTS.lora.alpha
+    data: str | None = ""  # the picked file; empty: <project>/export/dataset.jsonl
     load_in_4bit: bool = False
-    epochs: Any = _DEFAULTS.epochs
-    max_steps: Any = None  # empty: train for `epochs`
-    learning_rate: Any = _DEFAULTS.learning_rate
-    batch_size: Any = _DEFAULTS.batch_size
     name: str | None = ""
+    # The training settings' widget values by key (ui.train_form.keys()); a key left out is at its default.
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, project: str | None, student: str | None, teacher: str | None, data_choice: str | None,
+           data_typed: str | None, load_in_4bit: bool, name: str | None, *settings: Any) -> "TrainForm":
+        """The form from a handler's values, in `build`'s order: the data picker's two values,
+        then every training setting in `train_form.keys()` order."""
+        if len(settings) != len(train_form.keys()):
+            raise KDError(f"the training form sent {len(settings)} settings for {len(train_form.keys())}")
+        return cls(project, student, teacher, picked(data_choice, data_typed), bool(load_in_4bit), name,
+                   dict(zip(train_form.keys(), settings)))
 
 
 # ---------------------------------------------------------------------------
@@ -97,30 +105,9 @@ def _model_name(text: str, project: str | None = None) -> str:
     return str(path.resolve()) if not text.startswith("demo:") and path.exists() else text
 
 
-def _number(value: Any, label: str, integer: bool, required: bool = True) -> Any:
-    """A widget's number as YAML would hold it; anything odd passes through unchanged so
-    TrainConfig's own checks name it (they are the single source of what is valid)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise KDError(f"{label}: empty (type a number)")
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        for parse in ((int, float) if integer else (float,)):
-            try:
-                value = parse(text)
-                break
-            except ValueError:
-                continue
-        else:
-            return text
-    if integer and isinstance(value, float) and value.is_integer():
-        return int(value)  # gr.Number hands over 8.0 for 8
-    return value
-
-
 def config_mapping(form: TrainForm) -> dict[str, Any]:
-    """The YAML mapping `load_job_config` reads, for the form's values."""
+    """The YAML mapping `load_job_config` reads, for the form's values: the training
+    settings changed from their defaults (the rest are the config's defaults anyway)."""
     student = (form.student or "").strip()
     student_value: Any = _model_name(student, form.project) if student else ""
     if form.load_in_4bit and student:
@@ -128,17 +115,13 @@ def config_mapping(form: TrainForm) -> dict[str, Any]:
     teacher = (form.teacher or "").strip()
     data = (form.data or "").strip()
     data = str(input_file(data, form.project)) if data else default_data(form.project)
-    train: dict[str, Any] = {
-        "loss": (form.loss or "").strip(),
-        "epochs": _number(form.epochs, LABELS["train.epochs"], integer=False),
-    }
-    max_steps = _number(form.max_steps, LABELS["train.max_steps"], integer=True, required=False)
-    if max_steps is not None:
-        train["max_steps"] = max_steps
-    train["learning_rate"] = _number(form.learning_rate, LABELS["train.learning_rate"], integer=False)
-    train["batch_size"] = _number(form.batch_size, LABELS["train.batch_size"], integer=True)
-    train["lora"] = {"r": _number(form.lora_r, LABELS["train.lora.r"], integer=True),
-                     "alpha": _number(form.lora_alpha, LABELS["train.lora.alpha"], integer=True)}
+    unknown = sorted(set(form.settings) - set(train_form.keys()))
+    if unknown:
+        raise KDError(f"train.{unknown[0]}: unknown setting")
+    try:
+        train = train_form.values_to_mapping(form.settings, changed_only=True)
+    except KDError as e:  # a widget value that is not a number, etc.: named like the core's errors
+        raise KDError(_named(str(e))) from None
     mapping: dict[str, Any] = {}
     if (form.name or "").strip():
         mapping["name"] = form.name.strip()
@@ -269,6 +252,24 @@ def pick_job(project: str | None, selected: str | None) -> str | None:
     return (live or ids or [None])[-1]
 
 
+def dataset_items(project: str | None) -> list[tuple[str, str]]:
+    """What the training-data picker offers: the project's datasets (Curate's export, each
+    recipe arm's data, prompt distillation's files) by name, with their rows."""
+    if not has_project(project):
+        return []
+    return [(item.label, item.path) for item in catalog.datasets(project_dir(project))]
+
+
+def next_step(project: str | None) -> str:
+    """The one line the tab shows while the project has no job: what to do next."""
+    if not has_project(project):
+        return NO_PROJECT
+    try:
+        return NO_JOB if dataset_items(project) else NO_DATA
+    except KDError as e:  # a project this account may not open: said in the page
+        return str(e)
+
+
 def _job_dir(project: str | None, job_id: str | None) -> Path:
     if not job_id:
         raise KDError("no job selected: launch one, or select a row in the jobs list")
@@ -295,8 +296,8 @@ def _progress_html(status: dict[str, Any], last: dict[str, Any]) -> str:
 def job_view(project: str | None, job_id: str | None) -> dict[str, Any]:
     """What the tab shows about one job: a summary, a progress bar, the loss curve."""
     if not job_id:
-        return {"info": "No job yet: fill the form and press Launch.", "progress": "", "plot": empty_figure("No job selected."),
-                "state": None, "key": None}
+        return {"info": next_step(project), "progress": "", "plot": empty_figure("No job selected."), "state": None,
+                "key": None}
     job_dir = _job_dir(project, job_id)
     status = jobs.job_status(job_dir)
     rows = jobs.read_log(job_dir)
@@ -352,11 +353,11 @@ def resume(project: str | None, job_id: str | None) -> str:
 def build(ctx: Context) -> Tab:
     """The tab's widgets; its timer re-reads the jobs' folders (ui.polling says why it
     runs from page load)."""
-    app, default_project = ctx.app, ctx.folder
+    app = ctx.app
     selected_state = gr.State(None)  # the job this session picked; None: the newest live one
     drawn_state = gr.State(None)  # what the plot shows now, so an unchanged curve is not redrawn
 
-    folder = gr.Textbox(label="Project folder (jobs go into its jobs/)", value=default_project, elem_id="train-project")
+    folder = project_box(ctx, "train-project")  # jobs go into the project's jobs/
     with gr.Row():
         with gr.Column(scale=3):
             with gr.Row():
@@ -364,20 +365,14 @@ def build(ctx: Context) -> Tab:
                                      info="demo:NAME, a hub id or a local folder")
                 teacher = gr.Textbox(label="Teacher model (optional)", value="", elem_id="train-teacher",
                                      info="kd/mix only; empty: the student with its adapter off")
-            data = gr.Textbox(label="Data file (.jsonl)", value=default_data(ctx.project), elem_id="train-data",
-                              placeholder="empty: <project>/export/dataset.jsonl (Curate's export)")
+            data = picker(LABELS["data"], "train-data",
+                          info="the project's datasets: Curate's export, a recipe arm's data, prompt distillation's; "
+                               "other: a JSONL file (prompt/response, prompt/completion or chat messages)")
             with gr.Row():
-                loss = gr.Radio(list(LOSSES), value=_DEFAULTS.loss, label="Loss", elem_id="train-loss-type",
-                                info="sft: the data's responses; kd: the teacher's distribution; mix: both")
-                lora_r = gr.Number(_DEFAULTS.lora.r, label="LoRA r", precision=0, elem_id="train-lora-r")
-                lora_alpha = gr.Number(_DEFAULTS.lora.alpha, label="LoRA alpha", precision=0, elem_id="train-lora-alpha")
                 load_in_4bit = gr.Checkbox(False, label="4-bit student (QLoRA)", elem_id="train-4bit")
-            with gr.Row():
-                epochs = gr.Number(_DEFAULTS.epochs, label="Epochs", elem_id="train-epochs")
-                max_steps = gr.Number(None, label="Max steps (empty: epochs)", precision=0, elem_id="train-max-steps")
-                learning_rate = gr.Number(_DEFAULTS.learning_rate, label="Learning rate", elem_id="train-lr")
-                batch_size = gr.Number(_DEFAULTS.batch_size, label="Batch size", precision=0, elem_id="train-batch")
                 name = gr.Textbox(label="Run name (optional)", elem_id="train-name")
+            # Every TrainConfig setting, generated from the config with its help text (ui.train_form).
+            settings = train_form.build_settings()
             check = gr.Markdown(elem_id="train-check")
             launch_btn = gr.Button("Launch training job", variant="primary", elem_id="train-launch")
         with gr.Column(scale=2):
@@ -397,11 +392,13 @@ def build(ctx: Context) -> Tab:
     plot = gr.Plot(label="Loss", elem_id="train-loss-plot")
     timer = gr.Timer(POLL_S)
 
-    form_inputs = [folder, student, teacher, data, loss, lora_r, lora_alpha, load_in_4bit, epochs, max_steps,
-                   learning_rate, batch_size, name]
+    form_inputs = [folder, student, teacher, *data.inputs, load_in_4bit, name, *settings.values()]
 
     def on_form(*values):
-        return preview(TrainForm(*values))
+        try:
+            return preview(TrainForm.of(*values))
+        except KDError as e:
+            return [gr.skip(), gr.skip(), f"⚠️ {e}"]
 
     def refreshed(project_: str | None, selected: str | None, drawn: Any) -> list:
         """Every job-related widget from the folders; the plot only when it changed."""
@@ -421,9 +418,20 @@ def build(ctx: Context) -> Tab:
 
     job_outputs = [jobs_table, info, progress, plot, drawn_state, stop_btn, cancel_btn, resume_btn]
 
+    def on_project(project_: str | None, data_choice: str | None, data_typed: str | None, selected: str | None,
+                   drawn: Any) -> list:
+        """The data picker offers the project's datasets, then the jobs are re-read."""
+        try:
+            items = dataset_items(project_)
+        except KDError:  # a project this account may not open: `refreshed` says so in the page
+            return [gr.skip(), *refreshed(project_, selected, drawn)]
+        # "other" with nothing typed (all an empty project offers) gives way to the project's first dataset.
+        first = items[0][1] if items and not (data_typed or "").strip() else None
+        return [picker_update(items, data_choice, default=first), *refreshed(project_, selected, drawn)]
+
     @guarded
     def on_launch(*values):
-        status = launch(TrainForm(*values))
+        status = launch(TrainForm.of(*values))
         gr.Info(f"job {status['id']} started ({status['state']})")
         return [status["id"], *refreshed(values[0], status["id"], None)]
 
@@ -450,7 +458,7 @@ def build(ctx: Context) -> Tab:
     resume_btn.click(needs("train", acted(resume)), state_inputs, job_outputs)
     # "once": a slow read of the folders never piles up ticks behind it.
     timer.tick(refreshed, state_inputs, job_outputs, trigger_mode="once", show_progress="hidden")
-    folder.submit(refreshed, state_inputs, job_outputs)
+    project_inputs = [folder, *data.inputs, selected_state, drawn_state]
     app.load(on_form, form_inputs, [yaml_code, command, check])
-    app.load(refreshed, state_inputs, job_outputs)
-    return Tab(folder, reread(refreshed, state_inputs, job_outputs))
+    app.load(on_project, project_inputs, [data.choice, *job_outputs])
+    return Tab(folder, reread(on_project, project_inputs, [data.choice, *job_outputs]))
