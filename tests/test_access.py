@@ -169,7 +169,7 @@ VIEW_EVENTS = {
     "ui.app.build_app.<locals>.listed",  # the project list
     "ui.app.select_tab.<locals>.select",  # Start here: shows a tab
     "ui.tab.show_typed",  # a picker's "other (type a path)" box
-    "ui.chat.on_leave", "ui.chat.build.<locals>.on_preset", "ui.chat.build.<locals>.on_project",
+    "ui.chat.on_leave", "ui.chat.build.<locals>.on_preset", "ui.chat.build.<locals>.on_document", "ui.chat.build.<locals>.on_project",
     "ui.curate.build.<locals>.on_filter", "ui.curate.build.<locals>.on_load",
     "ui.curate.build.<locals>.on_select",
     "ui.documents.build.<locals>.on_load",
@@ -179,8 +179,8 @@ VIEW_EVENTS = {
     "ui.explore.build.<locals>.on_point", "ui.explore.build.<locals>.on_select", "ui.explore.build.<locals>.on_threshold",
     "ui.models.build.<locals>.loaded_text", "ui.models.command",
     "ui.polling.changes_only.<locals>.tick",
-    "ui.train.build.<locals>.on_form", "ui.train.build.<locals>.on_project", "ui.train.build.<locals>.on_select",
-    "ui.train.build.<locals>.refreshed",
+    "ui.train.build.<locals>.on_fill", "ui.train.build.<locals>.on_form", "ui.train.build.<locals>.on_project",
+    "ui.train.build.<locals>.on_select", "ui.train.build.<locals>.refreshed",
 }
 
 

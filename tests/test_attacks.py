@@ -276,6 +276,8 @@ def test_path_escapes_through_every_path_box_are_refused(world, server, events):
         ("curator", "Evaluate: read a folder outside", lambda: _call(bob, events, ev("evaluate", "on_project"), {0: "/etc"})),
         ("curator", "Expand: read a process log outside", lambda: _call(bob, events, ev("expand", "on_project"), {0: str(out)})),
         ("curator", "Chat: the preset from the secret project", lambda: _call(bob, events, ev("chat", "on_preset"), {0: "secret"})),
+        ("curator", "Chat: a document of the secret project", lambda: _call(
+            bob, events, ev("chat", "on_document"), {0: "secret", 1: str(root / "secret" / "documents" / "documents.jsonl") + "#1"})),
     ]
     for who, name, call in views:
         row = attempt(world, server, "path escape", who, name, lambda: _refused_in_output(call, CONFINED))

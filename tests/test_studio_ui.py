@@ -4,6 +4,8 @@ one click; in a real browser against the shared server, no model loaded."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from kd_core.data.files import jsonl_text
@@ -25,6 +27,9 @@ def _project(folder) -> Project:
     record_evaluation(place, "gemma3-270m-test", low / "adapter", "demo:test", [True, False, False, False])
     record_evaluation(place, "gemma3-270m-replay-test", high / "adapter", "demo:test", [False, True, True, True])
     record_evaluation(place, "teacher-test", None, "demo:test", [True, True, True, True])
+    place.documents_dir.mkdir()  # as prompt distillation's add_documents keeps them
+    place.documents_file.write_text(json.dumps({"id": "isles", "text": "Kell lies north of Brine.", "title": "The isles",
+                                                "source": "isles.txt"}) + "\n")
     return place
 
 
@@ -64,5 +69,8 @@ def test_opening_a_project_in_the_bar_fills_curate_and_evaluate_and_start_here_p
         expect(page.locator("#chat-adapter-1 input").first).to_have_value("none")
         # The question filled in is one the student answered right in its evaluation.
         expect(page.locator("#chat-prompt textarea, #chat-prompt input").first).to_have_value("Question 1?")
+        # A slot reads one of the project's documents first, picked by its title.
+        choose(page, "chat-doc-pick-0", "The isles")
+        expect(page.locator("#chat-doc-0 textarea").first).to_have_value("Kell lies north of Brine.", timeout=30_000)
     finally:
         page.close()

@@ -217,7 +217,7 @@ def build(ctx: Context) -> Tab:
         preset_btn = gr.Button("Preset: teacher / target before / transferred student", elem_id="chat-preset",
                                variant="secondary", scale=1)
         preset_said = gr.Markdown("Fills the three slots from the project's best evaluated job.", elem_id="chat-preset-said")
-    fields, outputs, adapters = [], [], []
+    fields, outputs, adapters, doc_picks = [], [], [], []
     with gr.Row():
         for n in range(SLOTS):
             label, model, adapter = DEFAULTS[n]
@@ -226,8 +226,11 @@ def build(ctx: Context) -> Tab:
                 mod = gr.Textbox(label=f"Model {n + 1}", value=model, elem_id=f"chat-model-{n}",
                                  info="demo:NAME, a hub id or a local folder; empty: unused")
                 ada = picker("Adapter", f"chat-adapter-{n}", typed=adapter, optional=True)
+                doc_pick = gr.Dropdown([], value=None, label="Document from the project (optional)", elem_id=f"chat-doc-pick-{n}",
+                                       info="fills the box below: the prompt-distillation teacher reads it first")
                 doc = gr.Textbox(label="Document it reads first (optional)", lines=2, elem_id=f"chat-doc-{n}",
                                  info="the prompt-distillation teacher: the same model with the document in its prompt")
+                doc_picks.append((doc_pick, doc))
                 answer = gr.Textbox(label="Answer", lines=8, interactive=False, elem_id=f"chat-answer-{n}")
             fields += [lab, mod, *ada.inputs, doc]
             adapters.append(ada)
@@ -269,12 +272,25 @@ def build(ctx: Context) -> Tab:
     defaults = [DEFAULTS[n][2] or None for n in range(SLOTS)]
 
     def on_project(project_: str | None, *current: str | None) -> list:
-        """Each slot's adapter picker offers the project's adapters (the choice kept while offered)."""
+        """Each slot's adapter picker offers the project's adapters (the choice kept while
+        offered), and its document picker the project's documents."""
         try:
             items = adapter_items(project_)
+            docs = [(d.label, d.path) for d in catalog.documents(project_dir(project_))] if has_project(project_) else []
         except KDError:
-            items = adapter_items(None)
-        return [picker_update(items, c, optional=True, default=d if c in (None, OTHER) else None) for c, d in zip(current, defaults)]
+            items, docs = adapter_items(None), []
+        adapters_ = [picker_update(items, c, optional=True, default=d if c in (None, OTHER) else None)
+                     for c, d in zip(current, defaults)]
+        return [*adapters_, *[gr.Dropdown(choices=docs, value=None) for _ in doc_picks]]
+
+    def on_document(project_: str | None, ref: str | None) -> Any:
+        """The picked document's text into the slot's document box (read inside the open project)."""
+        if not ref:
+            return gr.skip()
+        try:
+            return catalog.document_text(project_dir(project_), ref)
+        except KDError as e:
+            raise gr.Error(str(e)) from None
 
     def on_preset(project_: str | None) -> list:
         """Fill the three slots (label, model, adapter picker) and a question; or say what to do first."""
@@ -298,7 +314,10 @@ def build(ctx: Context) -> Tab:
     slot_outputs = [w for n in range(SLOTS) for w in (fields[per_slot * n], fields[per_slot * n + 1], choices[n])]
     preset_outputs = [preset_said, *slot_outputs, prompt]
     preset_btn.click(on_preset, [folder], preset_outputs)
-    ctx.app.load(on_project, [folder, *choices], choices)
+    for doc_pick, doc in doc_picks:
+        doc_pick.input(on_document, [folder, doc_pick], doc, show_progress="hidden")
+    project_outputs = [*choices, *(pick for pick, _ in doc_picks)]
+    ctx.app.load(on_project, [folder, *choices], project_outputs)
     ctx.app.unload(on_leave)
-    return Tab(folder, reread(on_project, [folder, *choices], choices),
+    return Tab(folder, reread(on_project, [folder, *choices], project_outputs),
                actions={"preset": (on_preset, [folder], preset_outputs)})
