@@ -67,7 +67,7 @@ def test_the_default_form_trains_the_demo_target_on_curates_export_with_the_conf
 def test_the_shown_yaml_is_what_load_job_config_reads(tmp_path, tiny_llama_dir, data_file):
     settings = {**train_form.config_to_values(TrainConfig()), "loss": "mix", "lora.r": 8.0, "lora.alpha": 16.0,
                 "epochs": 1.5, "max_steps": 200.0, "learning_rate": "2e-4", "batch_size": 2.0, "kd_temperature": 1.5,
-                "report_to": ["tensorboard"], "lora.target_modules": "q_proj, v_proj"}
+                "report_to": ["tensorboard", "trackio"], "lora.target_modules": "q_proj, v_proj"}
     form = train.TrainForm.of(str(tmp_path / "p"), str(tiny_llama_dir), "demo:smollm2-135m-instruct", OTHER, str(data_file),
                               True, "first try", *settings.values())
     text, command, check = train.preview(form)
@@ -81,7 +81,7 @@ def test_the_shown_yaml_is_what_load_job_config_reads(tmp_path, tiny_llama_dir, 
     assert loaded.teacher.name == "demo:smollm2-135m-instruct" and not loaded.teacher.load_in_4bit
     t = loaded.train
     assert (t.loss, t.epochs, t.max_steps, t.learning_rate, t.batch_size, t.lora.r, t.lora.alpha) == ("mix", 1.5, 200, 2e-4, 2, 8, 16)
-    assert (t.kd_temperature, t.report_to, t.lora.target_modules) == (1.5, ["tensorboard"], ["q_proj", "v_proj"])
+    assert (t.kd_temperature, t.report_to, t.lora.target_modules) == (1.5, ["tensorboard", "trackio"], ["q_proj", "v_proj"])
     assert "kd_temperature: 1.5" in text
     # -1 (what the form shows): train for epochs, and the YAML leaves it out.
     assert "max_steps" not in train.config_mapping(train.TrainForm(project="p", settings={"max_steps": -1.0}))["train"]
@@ -152,6 +152,29 @@ def test_the_data_picker_offers_the_projects_datasets_and_the_empty_project_says
     form = train.TrainForm.of(str(project), "demo:gemma3-270m", "", arm, "", False, "",
                               *train_form.config_to_values(TrainConfig()).values())
     assert train.config_mapping(form)["data"] == arm
+
+
+def test_the_form_fills_from_the_shown_jobs_settings_else_the_saved_yaml(tmp_path, tiny_llama_dir, data_file):
+    project = tmp_path / "p"
+    with pytest.raises(KDError, match=r"no training settings saved in this project yet \(train.yaml\)"):
+        train.saved_config(str(project), None)
+    (project / "data" / "arm-a").mkdir(parents=True)
+    arm = project / "data" / "arm-a" / "dataset.jsonl"
+    arm.write_text(data_file.read_text())
+    form = train.TrainForm(project=str(project), student=str(tiny_llama_dir), teacher="demo:smollm2-135m-instruct",
+                           data=str(arm), load_in_4bit=True, name="tuned",
+                           settings={"loss": "kd", "kd_temperature": 1.5, "lora.r": 4, "seed": 7, "report_to": ["tensorboard", "trackio"]})
+    jobs.create_job(project, train.check_form(form), job_id="a-job")
+    values = train.form_values(str(project), train.saved_config(str(project), "a-job"))
+    assert values[:6] == [str(tiny_llama_dir), "demo:smollm2-135m-instruct", str(arm), "", True, "tuned"]  # the arm, picked
+    refilled = train.TrainForm.of(str(project), *values)
+    assert train.check_form(refilled).to_dict() == train.check_form(form).to_dict()
+    assert train.config_mapping(refilled)["train"] == {"loss": "kd", "kd_temperature": 1.5, "seed": 7,
+                                                       "report_to": ["tensorboard", "trackio"], "lora": {"r": 4}}
+    # A file outside the project's datasets comes back under "other", typed.
+    outside = train.TrainForm(project=str(project), student=str(tiny_llama_dir), data=str(data_file))
+    jobs.create_job(project, train.check_form(outside), job_id="b-job")
+    assert train.form_values(str(project), train.saved_config(str(project), "b-job"))[2:4] == [OTHER, str(data_file)]
 
 
 # --- jobs, through the tab's functions ------------------------------------------------
@@ -303,6 +326,10 @@ def test_a_browser_launched_job_shows_progress_and_a_reload_or_another_server_re
         info = page.locator("#train-job-info")
         expect(info).to_contain_text(job["id"], timeout=30_000)
         expect(info).to_contain_text("state running")
+        # The form fills from the shown job's settings (this page started with the defaults).
+        page.locator("#train-fill").click()
+        expect(page.locator("#train-yaml")).to_contain_text("kd_temperature: 1.5")
+        expect(page.locator("#train-data input")).to_have_value(offered)
         page.locator("#train-stop").click()
         try:
             expect(info).to_contain_text("state stopped", timeout=90_000)

@@ -39,7 +39,21 @@ from kd_core.runtime import jobs
 from ui import access, train_form
 from ui.access import needs
 from ui.errors import guarded
-from ui.tab import Context, Tab, has_project, input_file, model_name, picked, picker, picker_update, project_at, project_box, project_dir, reread
+from ui.tab import (
+    OTHER,
+    Context,
+    Tab,
+    has_project,
+    input_file,
+    model_name,
+    picked,
+    picker,
+    picker_update,
+    project_at,
+    project_box,
+    project_dir,
+    reread,
+)
 
 DEFAULT_STUDENT = demo_spec("target").name  # the demo's transfer target
 DATA_FILE = "dataset.jsonl"  # what Curate's export writes into the project's export folder
@@ -329,6 +343,25 @@ def job_view(project: str | None, job_id: str | None) -> dict[str, Any]:
     }
 
 
+def saved_config(project: str | None, job_id: str | None) -> jobs.JobConfig:
+    """The settings to fill the form with: the shown job's (its folder's config.yaml), else
+    what Launch last saved in the project (train.yaml)."""
+    path = _job_dir(project, job_id) / jobs.CONFIG if job_id else config_path(project)
+    if not path.is_file():
+        raise KDError(f"no training settings saved in this project yet ({path.name}): launch a job first")
+    return jobs.load_job_config(path)
+
+
+def form_values(project: str | None, cfg: jobs.JobConfig) -> list:
+    """The widgets' values for `cfg`, in `build`'s order after the project box: student,
+    teacher, the data picker's choice and typed path, 4-bit, name, every training setting."""
+    offered = [path for _, path in dataset_items(project)]
+    data_choice, data_typed = (cfg.data, "") if cfg.data in offered else (OTHER, cfg.data)
+    teacher = cfg.teacher.name if cfg.teacher is not None else ""
+    return [cfg.student.name, teacher, data_choice, data_typed, bool(cfg.student.load_in_4bit), cfg.name,
+            *train_form.config_to_values(cfg.train).values()]
+
+
 def stop(project: str | None, job_id: str | None) -> str:
     status = jobs.stop_job(_job_dir(project, job_id))
     if status["state"] == "cancelled":
@@ -374,7 +407,9 @@ def build(ctx: Context) -> Tab:
             # Every TrainConfig setting, generated from the config with its help text (ui.train_form).
             settings = train_form.build_settings()
             check = gr.Markdown(elem_id="train-check")
-            launch_btn = gr.Button("Launch training job", variant="primary", elem_id="train-launch")
+            with gr.Row():
+                launch_btn = gr.Button("Launch training job", variant="primary", elem_id="train-launch", scale=3)
+                fill_btn = gr.Button("Fill from the shown job", elem_id="train-fill", scale=1)
         with gr.Column(scale=2):
             yaml_code = gr.Code(language="yaml", label="Job config (YAML)", interactive=False, lines=14,
                                 buttons=["copy", "download"], elem_id="train-yaml")
@@ -440,6 +475,15 @@ def build(ctx: Context) -> Tab:
         job_id = str(row[0]) if row else None  # the id column: right even if the browser sorted the table
         return [job_id, *refreshed(project_, job_id, drawn)]
 
+    @guarded
+    def on_fill(project_: str | None, selected: str | None, data_choice: str | None) -> list:
+        """The form from the shown job's settings (else the project's saved train.yaml)."""
+        cfg = saved_config(project_, pick_job(project_, selected))
+        items = dataset_items(project_)
+        values = form_values(project_, cfg)
+        # The picker offers the project's datasets first, so the filled choice is one of its choices.
+        return [*values[:2], picker_update(items, values[2], default=values[2]), *values[3:]]
+
     def acted(fn):
         @guarded
         def run(project_: str | None, selected: str | None, drawn: Any):
@@ -451,6 +495,8 @@ def build(ctx: Context) -> Tab:
     for widget in form_inputs:
         widget.change(on_form, form_inputs, [yaml_code, command, check], trigger_mode="always_last", show_progress="hidden")
     launch_btn.click(needs("train", on_launch), form_inputs, [selected_state, *job_outputs])
+    fill_btn.click(on_fill, [folder, selected_state, data.choice],
+                   [student, teacher, data.choice, data.typed, load_in_4bit, name, *settings.values()])
     jobs_table.select(on_select, [folder, drawn_state], [selected_state, *job_outputs])
     state_inputs = [folder, selected_state, drawn_state]
     stop_btn.click(needs("train", acted(stop)), state_inputs, job_outputs)
