@@ -114,7 +114,12 @@ def build_app(project: str | None = None) -> gr.Blocks:
             names = g.projects(access.caller()) if g is not None else []
             shown = current or opened_name(ctx.project, g)
             if shown and shown not in names:  # a project inside a folder (team-a/run-2), opened: listed too
-                names = sorted([*names, shown])
+                try:
+                    if g is not None:
+                        g.project(access.caller(), shown, "open")  # only one this account may open
+                    names = sorted([*names, shown])
+                except KDError:
+                    shown = None
             return gr.Dropdown(choices=names, value=shown)
 
         # The bar sets every tab's project box, then each tab re-reads what it shows; a
