@@ -74,3 +74,17 @@ def test_opening_a_project_in_the_bar_fills_curate_and_evaluate_and_start_here_p
         expect(page.locator("#chat-doc-0 textarea").first).to_have_value("Kell lies north of Brine.", timeout=30_000)
     finally:
         page.close()
+
+
+def test_a_picker_keeps_its_choice_while_offered_and_names_the_typed_path_under_other():
+    from ui.tab import NONE, OTHER, picked, picker_update
+
+    items = [("job a · 40.0%", "/p/jobs/a/adapter"), ("job b · 60.0%", "/p/jobs/b/adapter")]
+    assert picker_update(items, "/p/jobs/b/adapter").value == "/p/jobs/b/adapter"  # still offered: kept
+    assert picker_update(items, "/q/jobs/x/adapter").value == "/p/jobs/a/adapter"  # another project's: the first item
+    assert picker_update(items, None, optional=True).value == NONE  # optional: nothing until picked
+    assert picker_update(items, None, optional=True, default="/p/jobs/b/adapter").value == "/p/jobs/b/adapter"
+    assert picker_update([], OTHER).value == OTHER and picker_update([], None).value == OTHER
+    assert [v for _, v in picker_update(items, None, optional=True).choices] == [NONE, *(v for _, v in items), OTHER]
+    assert picked(OTHER, "  jobs/c/adapter ") == "jobs/c/adapter" and picked(NONE, "x") == "" and picked(None, "x") == ""
+    assert picked("/p/jobs/a/adapter", "ignored") == "/p/jobs/a/adapter"
