@@ -88,3 +88,11 @@ def test_a_picker_keeps_its_choice_while_offered_and_names_the_typed_path_under_
     assert [v for _, v in picker_update(items, None, optional=True).choices] == [NONE, *(v for _, v in items), OTHER]
     assert picked(OTHER, "  jobs/c/adapter ") == "jobs/c/adapter" and picked(NONE, "x") == "" and picked(None, "x") == ""
     assert picked("/p/jobs/a/adapter", "ignored") == "/p/jobs/a/adapter"
+
+
+def test_the_evaluations_table_names_a_jobs_adapter_by_its_job():
+    from ui.evaluate import readable_model
+
+    assert readable_model("demo:gemma3-270m + /srv/projects/demo/jobs/arm-1a2b3c4d/adapter") == "demo:gemma3-270m + job arm-1a2b3c4d"
+    assert readable_model("demo:smollm2-135m-instruct + /opt/adapters/ft") == "demo:smollm2-135m-instruct + /opt/adapters/ft"
+    assert readable_model("demo:gemma3-270m") == "demo:gemma3-270m" and readable_model(None) is None

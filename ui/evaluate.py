@@ -11,6 +11,7 @@ Markdown inline, the self-contained HTML (figures and all) to open or download.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -47,6 +48,7 @@ def read_view(project: str | None) -> dict[str, Any]:
     place = project_at(project)
     root = place.root
     table = project_results(root)
+    table["model"] = [readable_model(m) for m in table["model"]]
     status = runs.status(root, EVAL_RUN)
     said = runs.status_markdown("Evaluation", status, NO_EVALUATION if table.empty else
                                 "No evaluation is running; the project's evaluations are below.")
@@ -54,6 +56,18 @@ def read_view(project: str | None) -> dict[str, Any]:
     md, html = place.report_dir / "report.md", place.report_dir / "report.html"
     return {"status": said, "table": table, "chart": accuracy_bars(table), "recipe": recipe,
             "report": md.read_text() if md.exists() else NO_REPORT, "report_file": str(html) if html.exists() else None}
+
+
+def readable_model(label: object) -> object:
+    """A recorded model label as the table shows it: a job's adapter by its job id
+    (``demo:gemma3-270m + job <id>``), not the folder it was trained in."""
+    if not isinstance(label, str):
+        return label
+    name, _, adapter = label.partition(" + ")
+    parts = Path(adapter).parts if adapter else ()
+    if len(parts) >= 3 and parts[-1] == catalog.ADAPTER_DIR and parts[-3] == "jobs":
+        return f"{name} + job {parts[-2]}"
+    return label
 
 
 def pickers(project: str | None) -> dict[str, list[tuple[str, str]]]:
