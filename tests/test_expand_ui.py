@@ -53,7 +53,8 @@ def test_the_seed_preview_lists_the_prompts_and_names_each_skipped_row(tmp_path)
     seeds.write_text('{"prompt": "Who founded Kell?"}\n{"prompt": \n{"text": 3}\n{"prompt": "Who founded Kell?"}\n')
     said, table = expand.preview(str(seeds), None)
     assert said == "1 prompt from my seeds.jsonl (2 bad rows skipped, 1 duplicate dropped)"
-    assert list(table["problem"][:2]) == ["line 2: not valid JSON (Expecting value)", "line 3: no 'prompt', 'messages', 'conversations' or 'instruction' field (fields: text)"]
+    assert list(table["problem"][:2]) == ["line 2: not valid JSON (Expecting value)",
+                                          "line 3: no 'prompt', 'messages', 'conversations' or 'instruction' field (fields: text)"]
     assert list(table["prompt"][2:]) == ["Who founded Kell?"]
     said, table = expand.preview(None, "Who built the lamp?\n\nWho named the bridge?")
     assert said == "2 prompts from the pasted prompts" and list(table["prompt"]) == ["Who built the lamp?", "Who named the bridge?"]
