@@ -30,6 +30,7 @@ from kd_core.tuneshift.pool import Pool
 from ui.access import needs
 from ui.errors import guarded
 from ui.polling import changes_only, stamp
+from ui.progress import run_progress
 from ui.tab import Context, Tab, has_project, input_file, model_name, picked, picker, picker_update, project_at, project_box, project_dir, reread
 
 DOC_COLUMNS = ["id", "title", "characters", "chunks", "source"]
@@ -133,18 +134,20 @@ def read_view(project: str | None) -> dict[str, Any]:
     return {
         "docs": pd.DataFrame(doc_rows, columns=DOC_COLUMNS),
         "chunks": pd.DataFrame(chunk_rows, columns=CHUNK_COLUMNS),
-        "status": status_text(status, sum(counts.values()), len(chunks)),
+        "status": status_text(status, sum(counts.values()), len(chunks), project_at(project).run_dir("pd")),
         "results": results_table(root),
         "running": status.get("state") in pd_config.RUN_ACTIVE,
     }
 
 
-def status_text(status: dict[str, Any], questions: int, chunks: int) -> str:
+def status_text(status: dict[str, Any], questions: int, chunks: int, folder: Path | None = None) -> str:
+    """Counts, the run's state, and while it works its progress bar (from `folder`'s status.json)."""
     if not chunks:
         return NO_DOCUMENTS
     head = f"**{questions} questions** (not rejected) over {chunks} chunks. "
     stages = ", ".join(status.get("stages") or [])
-    return head + status_markdown(f"Run ({stages})", status, "No stage has run yet.")
+    said = head + status_markdown(f"Run ({stages})", status, "No stage has run yet.")
+    return said + (run_progress(folder, status) if folder is not None else "")
 
 
 def results_table(root: Path) -> pd.DataFrame:

@@ -29,6 +29,7 @@ from kd_core.tuneshift.recipe_config import RECIPE_DIR
 from ui.access import needs
 from ui.errors import guarded
 from ui.polling import changes_only, stamp
+from ui.progress import run_progress
 from ui.tab import Context, Tab, has_project, input_file, model_name, picked, picker, picker_update, project_at, project_box, project_dir, reread
 
 POLL_S = 2.0
@@ -52,7 +53,9 @@ def read_view(project: str | None) -> dict[str, Any]:
     status = runs.status(root, EVAL_RUN)
     said = runs.status_markdown("Evaluation", status, NO_EVALUATION if table.empty else
                                 "No evaluation is running; the project's evaluations are below.")
-    recipe = runs.status_markdown("Recipe run", runs.status(root, RECIPE_DIR), "")
+    said += run_progress(place.run_dir("evaluate"), status)
+    recipe_status = runs.status(root, RECIPE_DIR)
+    recipe = runs.status_markdown("Recipe run", recipe_status, "") + run_progress(place.run_dir("recipe"), recipe_status)
     md, html = place.report_dir / "report.md", place.report_dir / "report.html"
     return {"status": said, "table": table, "chart": accuracy_bars(table), "recipe": recipe,
             "report": md.read_text() if md.exists() else NO_REPORT, "report_file": str(html) if html.exists() else None}

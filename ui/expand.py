@@ -33,6 +33,7 @@ from kd_core.tuneshift.pool import Pool
 from ui.access import needs
 from ui.errors import guarded
 from ui.polling import changes_only, stamp
+from ui.progress import run_progress
 from ui.tab import Context, Tab, has_project, input_file, model_name, picked, picker, picker_update, project_at, project_box, project_dir, reread
 
 ROUND_COLUMNS = ["round", "candidates", "added", "duplicates", "new above", "pool size"]
@@ -161,7 +162,9 @@ def read_view(project: str | None, metric: str = "logratio", threshold: Any = No
         return empty
     root = project_dir(project)
     status = expansion.expand_status(root)
-    view = {**empty, "status": status_text(status, project_at(project).pool.exists()), "log": expansion.runs.log_tail(root, expansion.EXPAND_DIR),
+    place = project_at(project)
+    view = {**empty, "status": status_text(status, place.pool.exists(), place.run_dir("expand")),
+            "log": expansion.runs.log_tail(root, expansion.EXPAND_DIR),
             "running": status.get("state") in expansion.runs.ACTIVE}
     if project_at(project).pool.exists():
         with Pool(root, create=False) as pool:
@@ -185,9 +188,11 @@ def round_row(h: dict[str, Any]) -> list[Any]:
             sum(x.get("exact_dups", 0) + x.get("near_dups", 0) for x in g), h.get("new_above"), h.get("pool_size")]
 
 
-def status_text(status: dict[str, Any], has_pool: bool = True) -> str:
-    return status_markdown("Expansion", status, "No expansion is running from this tab (rounds already in the pool are listed below)."
+def status_text(status: dict[str, Any], has_pool: bool = True, folder: Path | None = None) -> str:
+    """The run's state, and while it works its progress bar (from `folder`'s status.json)."""
+    said = status_markdown("Expansion", status, "No expansion is running from this tab (rounds already in the pool are listed below)."
                            if has_pool else NO_POOL)
+    return said + (run_progress(folder, status) if folder is not None else "")
 
 
 # ---------------------------------------------------------------------------

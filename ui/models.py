@@ -6,6 +6,10 @@ Chat tab draws from); Unload empties it."""
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any, Iterator
+
 import gradio as gr
 
 from kd_core.demo.models import DEMO_MODELS, demo_spec
@@ -13,8 +17,10 @@ from kd_core.errors import KDError
 from kd_core.models.chat import MODELS
 from kd_core.models.loading import ModelSpec
 from kd_core.models.preflight import preflight, report_markdown
+from kd_core.runtime.progress import ProgressRecord
 from ui.access import needs
 from ui.errors import guarded
+from ui.progress import progress_html
 from ui.tab import Context, Tab, model_name
 
 
@@ -41,6 +47,35 @@ def command(base: str, finetuned: str, adapter: str, target: str, device: str, d
              if v and v.strip()]
     flags += [f"--device {device}", f"--dtype {dtype}"] + (["--4bit"] if four_bit else [])
     return "kd-studio models preflight " + " ".join(flags)
+
+
+def load_all(specs: dict[str, ModelSpec], every_s: float = 1.0) -> Iterator[ProgressRecord]:
+    """Load the models into the server's cache one after another (kd_core.models.chat.MODELS),
+    yielding a progress record at least every `every_s` seconds while one loads: model n of
+    N and its name, the time since Load was pressed, and an ETA at the pace of the models
+    loaded so far. A load's KDError is raised here."""
+    items = list(specs.items())
+    t0 = time.time()
+    for n, (role, spec) in enumerate(items):
+        failed: list[BaseException] = []
+
+        def load(spec: ModelSpec = spec) -> None:
+            try:
+                MODELS.get(spec)  # one loader at a time; a model already loaded is not loaded again
+            except BaseException as e:  # noqa: BLE001  (raised again in the handler's thread)
+                failed.append(e)
+
+        worker = threading.Thread(target=load, name=f"load-{role}", daemon=True)
+        worker.start()
+        while True:
+            yield ProgressRecord(f"loading model {n + 1} of {len(items)}: {role} {spec.label()}", n, len(items),
+                                 started=t0, updated=time.time())
+            worker.join(every_s)
+            if not worker.is_alive():
+                break
+        if failed:
+            raise failed[0]
+    yield ProgressRecord(f"loaded {len(items)} models", len(items), len(items), started=t0, updated=time.time())
 
 
 def build(ctx: Context) -> Tab:
@@ -79,18 +114,21 @@ def build(ctx: Context) -> Tab:
         return ("Loaded in this server (shared by every session, the Chat tab included): "
                 + ", ".join(f"`{n}`" for n in names)) if names else "No model loaded in this server."
 
-    @guarded
-    def on_load(*values):
-        for spec in specs_from(*values).values():
-            MODELS.get(spec)  # one loader at a time; a model already loaded is not loaded again
-        return loaded_text()
+    def on_load(*values: Any) -> Iterator[str]:
+        # A generator (Gradio streams its values): the bar while the models load, then the list.
+        try:
+            for record in load_all(specs_from(*values)):
+                yield progress_html(record)
+        except KDError as e:
+            raise gr.Error(str(e)) from None
+        yield loaded_text()
 
     def on_unload():
         MODELS.clear()
         return loaded_text()
 
     check_btn.click(needs("models", on_check), inputs, [report, shell])
-    load_btn.click(needs("models", on_load), inputs, loaded)
+    load_btn.click(needs("models", on_load), inputs, loaded, show_progress="hidden")  # the bar is its progress
     unload_btn.click(needs("models", on_unload), None, loaded)
     ctx.app.load(loaded_text, None, loaded)
     for widget in inputs:

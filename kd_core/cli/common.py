@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from kd_core.runtime.progress import ProgressBar
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -93,12 +96,20 @@ def positive_int(text: str) -> int:
 
 
 def echo(message: str) -> None:
-    """A line of a command's output, flushed: a background run's log follows it live."""
+    """A line of a command's output, flushed: a background run's log follows it live.
+    A progress bar on the terminal is erased first (the next record draws it again)."""
+    from kd_core.runtime.progress import clear_active
+
+    clear_active()
     print(message, flush=True)
 
 
-def echo_progress(done: int, total: int, stage: str) -> None:
-    print(f"    {stage}: {done}/{total}", file=sys.stderr, flush=True)
+def progress_bar() -> ProgressBar:
+    """The progress reporter of a command's long step, on stderr: a bar with done/total,
+    rate and ETA on a terminal, plain lines (each stage, every 10%) in a log."""
+    from kd_core.runtime.progress import ProgressBar
+
+    return ProgressBar(sys.stderr)
 
 
 def split_list(text: str | None) -> list[str] | None:

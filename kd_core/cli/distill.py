@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kd_core.cli.common import code_flags, command, echo, positive_int, split_list
+from kd_core.cli.common import code_flags, command, echo, positive_int, progress_bar, split_list
 
 if TYPE_CHECKING:
     from kd_core.distill.config import PDConfig
@@ -46,9 +46,12 @@ def run_pd_printed(config: PDConfig, project: str, stages: list[str]) -> int:
     """Run the stages (kd_core.distill.pipeline.run_pd), saying how it went: `kd-studio pd`
     and its background run."""
     from kd_core.distill.pipeline import run_pd
+    from kd_core.runtime import runs
+    from kd_core.runtime.progress import following
 
     t0 = time.perf_counter()
-    report = run_pd(config, project, stages, log=echo)
+    with following(runs.run_dir(project, "pd"), progress_bar()):  # run_pd records its stage in pd/status.json
+        report = run_pd(config, project, stages, log=echo)
     print(f"done in {time.perf_counter() - t0:.0f} s; project {project}")
     if "results" in report and report.get("pd_over_rag") is not None:
         print(f"    PD reaches {report['pd_over_rag']:.0%} of RAG's accuracy; table: {Path(project) / 'pd' / 'results.md'}")

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kd_core.cli.common import code_flags, command, echo, split_list
+from kd_core.cli.common import code_flags, command, echo, progress_bar, split_list
 from kd_core.errors import KDError
 
 if TYPE_CHECKING:
@@ -32,16 +32,20 @@ def run_recipe_printed(recipe: TuneShiftRecipe | PDConfig, project: str, stages:
     recipe's background run."""
     from kd_core.distill.config import STAGES as PD_STAGES
     from kd_core.distill.pipeline import run_pd
+    from kd_core.runtime import runs
+    from kd_core.runtime.progress import following
     from kd_core.tuneshift.recipe import run_recipe
-    from kd_core.tuneshift.recipe_config import REPORT_DIR, STAGES, TuneShiftRecipe
+    from kd_core.tuneshift.recipe_config import RECIPE_DIR, REPORT_DIR, STAGES, TuneShiftRecipe
     from kd_core.tuneshift.report import report_markdown
 
     t0 = time.perf_counter()
     if not isinstance(recipe, TuneShiftRecipe):
-        run_pd(recipe, project, stages or PD_STAGES, log=echo)
+        with following(runs.run_dir(project, "pd"), progress_bar()):  # the stages record their progress there
+            run_pd(recipe, project, stages or PD_STAGES, log=echo)
         print(f"done in {time.perf_counter() - t0:.0f} s; results: {Path(project) / 'pd' / 'results.md'}")
         return 0
-    report = run_recipe(recipe, project, stages or STAGES, arms=arms, log=echo)
+    with following(runs.run_dir(project, RECIPE_DIR), progress_bar()):
+        report = run_recipe(recipe, project, stages or STAGES, arms=arms, log=echo)
     if "waiting_for_curation" in report:
         return 0
     print(report_markdown(report))

@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from kd_core.cli.common import code_flags, command, positive_int
+from kd_core.cli.common import code_flags, command, echo, positive_int, progress_bar
 from kd_core.errors import KDError
 
 
@@ -27,7 +27,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("    " + shlex.join(["kd-studio", "jobs", "show", str(status["id"]), "--project", str(args.project)]))
         return 0
     print(f"job {job_dir.name}: {job_dir}")
-    status = jobs.run_job(job_dir, echo=print) if args.processes == 1 else jobs.run_foreground(job_dir, args.processes)
+    if args.processes == 1:
+        # On a terminal a bar (step/max_steps, ETA) under the log lines; in a log the log
+        # lines (format_log_row, with the trainer's ETA) are the plain progress lines.
+        with progress_bar() as bar:
+            status = jobs.run_job(job_dir, echo=echo, progress=bar if bar.tty else None)
+    else:
+        status = jobs.run_foreground(job_dir, args.processes)
     return _print_outcome(status)
 
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kd_core.cli.common import command, echo, echo_progress, id_list, model_args, role_specs
+from kd_core.cli.common import command, echo, id_list, model_args, progress_bar, role_specs
 from kd_core.errors import KDError
 
 if TYPE_CHECKING:
@@ -22,7 +22,6 @@ def cmd_score(args: argparse.Namespace) -> int:
     from kd_core.data.prompt_files import read_prompts
     from kd_core.models.generation import GenerationConfig
     from kd_core.models.loading import load_model
-    from kd_core.runtime.background import throttled
     from kd_core.tuneshift.gaps import GapConfig, label_counts, save_scores
     from kd_core.tuneshift.scoring import ScoreConfig, score_prompts
 
@@ -38,6 +37,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise KDError("score needs a fine-tuned model: give --finetuned DIR, or --adapter DIR (with its --base)")
     if "base" not in specs:
         raise KDError("score needs the fine-tuned model's base: give --base")
+    bar = progress_bar()
+    bar(0, None, "loading the models")
     base, ft = load_model(specs["base"]), load_model(specs["finetuned"])
     config = ScoreConfig(
         gap=gap,
@@ -46,7 +47,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         system=args.system,
     )
     t0 = time.perf_counter()
-    df = score_prompts(base, ft, pf.prompts, config, progress=throttled(echo_progress, every_s=None))
+    with bar:
+        df = score_prompts(base, ft, pf.prompts, config, progress=bar)
     out = save_scores(df, args.out)
     counts = label_counts(df)
     print(f"scored {len(df)} prompts in {time.perf_counter() - t0:.1f} s -> {out}")
@@ -115,8 +117,9 @@ def cmd_expand(args: argparse.Namespace) -> int:
                            trust_remote_code=args.trust_remote_code)
     placement = {"device": args.device, "dtype": args.dtype, "load_in_4bit": args.load_in_4bit}
     t0 = time.perf_counter()
-    history, counts = expand_project(args.project, config, seeds, specs.get("base"), specs.get("finetuned"), writer,
-                                     placement=placement, progress=echo_progress, log=echo)
+    with progress_bar() as bar:
+        history, counts = expand_project(args.project, config, seeds, specs.get("base"), specs.get("finetuned"), writer,
+                                         placement=placement, progress=bar, log=echo)
     print_expansion(history, counts, time.perf_counter() - t0)
     return 0
 

@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any, Callable
 
-from kd_core.cli.common import command, echo, echo_progress
+from kd_core.cli.common import command, echo, progress_bar
 from kd_core.runtime.background import model_spec, read_run
 
 
@@ -30,8 +30,9 @@ def expand(run: dict[str, Any]) -> int:
         print(seeds.summary())
     specs = {role: model_spec(run.get(role), role) for role in ("base", "finetuned", "writer")}
     t0 = time.perf_counter()
-    history, counts = expand_project(run["project"], config, seeds, specs["base"], specs["finetuned"], specs["writer"],
-                                     progress=echo_progress, log=echo)
+    with progress_bar() as bar:  # plain lines in the run's process.log
+        history, counts = expand_project(run["project"], config, seeds, specs["base"], specs["finetuned"], specs["writer"],
+                                         progress=bar, log=echo)
     print_expansion(history, counts, time.perf_counter() - t0)
     return 0
 
@@ -45,12 +46,15 @@ def pd(run: dict[str, Any]) -> int:
 
 def evaluate(run: dict[str, Any]) -> int:
     from kd_core.data.config import checked_fields
-    from kd_core.evaluation.qa import evaluate_model
+    from kd_core.evaluation.qa import EVAL_RUN, evaluate_model
     from kd_core.models.generation import GenerationConfig
+    from kd_core.runtime import runs
+    from kd_core.runtime.progress import following
 
     generation = GenerationConfig(**checked_fields(GenerationConfig, run.get("generation") or {}, "generation"))
-    result = evaluate_model(model_spec(run["model"], "model"), run["questions"], generation, project=run["project"],
-                            name=run.get("name"))
+    with following(runs.run_dir(run["project"], EVAL_RUN), progress_bar()):  # its progress lines in process.log
+        result = evaluate_model(model_spec(run["model"], "model"), run["questions"], generation, project=run["project"],
+                                name=run.get("name"))
     print(json.dumps(result.summary))
     return 0
 

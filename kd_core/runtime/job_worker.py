@@ -84,6 +84,17 @@ def _echo_callback(job_dir: Path, echo: Callable[[str], None]):
     return Echo()
 
 
+def _progress_callback(progress: Callable[[int, int, str], None]):
+    """Every optimizer step to a progress callback (kd_core.runtime.progress): the CLI's bar."""
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            progress(state.global_step, state.max_steps, "train")
+
+    return Progress()
+
+
 def format_log_row(row: dict[str, Any]) -> str:
     """One progress line for people."""
     parts = [f"step {row.get('step')}/{row.get('max_steps')}", f"epoch {row.get('epoch', 0):.2f}"]
@@ -103,9 +114,9 @@ def _rank_and_world() -> tuple[int, int]:
 
 
 def run_job(job_dir: str | Path, resume_from: str | Path | None = None, echo: Callable[[str], None] | None = None,
-            callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+            callbacks: Sequence[Any] = (), progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
     """Run the job in this process (the job process, or the CLI in the foreground);
-    returns its final status.
+    returns its final status. `progress(step, max_steps, "train")` hears every step.
 
     Under a multi-process launcher every process calls this: the first (rank 0) owns the
     job folder (status, device lock, log, adapter); the others only train."""
@@ -160,7 +171,8 @@ def run_job(job_dir: str | Path, resume_from: str | Path | None = None, echo: Ca
         examples = read_examples(config.data)
         stop = _stop_callback(job_dir)
         summary = train_lora(config.student, examples, config.train, teacher=config.teacher,
-                             callbacks=[stop, *([_echo_callback(job_dir, echo)] if echo else []), *callbacks],
+                             callbacks=[stop, *([_echo_callback(job_dir, echo)] if echo else []),
+                                        *([_progress_callback(progress)] if progress else []), *callbacks],
                              resume_from_checkpoint=str(resume_from) if resume_from else None, print_logs=echo is None)
         state = "stopped" if stop.requested else "completed"
         (job_dir / STOP).unlink(missing_ok=True)
