@@ -39,6 +39,12 @@ def test_a_first_start_makes_the_demo_project_with_the_recorded_pool_job_evaluat
     student = json.loads((demo.evaluation("student-test") / "summary.json").read_text())
     assert student["model"].endswith(str(adapter)) and student["n"] == 396
     assert (demo.report_dir / "report.html").exists() and (demo.arm_data("gemma3-270m-replay") / "dataset.jsonl").exists()
+    assert len(demo.chunks.read_text().splitlines()) == 22  # the world's 11 documents, chunked for prompt distillation
+    # Nothing names the machine it was recorded on: every path inside points into the project.
+    for path in demo.root.rglob("*"):
+        if path.suffix in (".json", ".jsonl", ".yaml", ".md"):
+            text = path.read_text().replace(str(demo.root), "PROJECT")
+            assert "/tmp/" not in text and "/root/" not in text, path
 
 
 def test_the_demo_project_is_not_made_again_over_a_users_decisions(demo):

@@ -11,7 +11,8 @@ It holds what a TuneShift-KD run on the demo writes (kd_core.project.Project's l
   with its adapter (assets/demo/student/, recorded by its run.sh);
 - ``eval/<name>/``: the teacher, the target before transfer and the student on the same
   held-out (demo:test) and control (demo:control) questions;
-- ``report/``: the recorded recipe run's report.
+- ``report/``: the recorded recipe run's report;
+- ``documents/``: the world's 11 documents, chunked for prompt distillation.
 
 `make_demo_project(root)` writes it once, whole (built aside and renamed into place), and
 leaves an existing one alone: people curate in it, and their decisions are theirs.
@@ -35,6 +36,7 @@ NAME = "demo"
 MARKER = "demo-project.json"  # written last: a folder without it is not a finished demo project
 ASSETS = REPO_ROOT / "assets" / "demo"
 POOL_TABLE = ASSETS / "project" / "pool.parquet"
+DOCUMENTS = ASSETS / "project" / "documents"  # the world's documents, chunked (record_documents.py beside it)
 STUDENT = ASSETS / "student"  # the student's job folder (job/) and its evaluations (eval/)
 RECORDED = ASSETS / "runs" / "tuneshift-quiz" / "replay"  # the recipe run the pool and data come from
 BEFORE = ASSETS / "runs" / "tuneshift" / "eval"  # the teacher's and the untrained target's evaluations
@@ -63,7 +65,8 @@ def make_demo_project(root: str | Path, name: str = NAME) -> Path:
     target = Path(root).absolute() / name
     if (target / MARKER).exists():
         return target
-    missing = [str(p) for p in (POOL_TABLE, STUDENT / "job" / "adapter", RECORDED, BEFORE) if not p.exists()]
+    missing = [str(p) for p in (POOL_TABLE, DOCUMENTS, STUDENT / "job" / "adapter", RECORDED, BEFORE)
+               if not p.exists()]
     if missing:
         raise KDError(f"the demo project's recorded runs are missing: {', '.join(missing)}")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -77,8 +80,9 @@ def make_demo_project(root: str | Path, name: str = NAME) -> Path:
         adapter = _job(built, project)
         _evaluations(built, adapter)
         _report(built)
+        shutil.copytree(DOCUMENTS, built.documents_dir)
         write_atomic(aside / MARKER, json.dumps({"kind": "kd-studio demo project", "made_from": [
-            str(p.relative_to(REPO_ROOT)) for p in (POOL_TABLE, STUDENT, RECORDED, BEFORE)]}, indent=2))
+            str(p.relative_to(REPO_ROOT)) for p in (POOL_TABLE, DOCUMENTS, STUDENT, RECORDED, BEFORE)]}, indent=2))
         replace_dir(aside, target)
     except BaseException:
         shutil.rmtree(aside, ignore_errors=True)
@@ -116,8 +120,21 @@ def _pool(project: Project) -> None:
         })
 
 
+def _copy_recorded(src: Path, dst: Path) -> None:
+    """Copy a recorded run's folder, its cards and summaries naming no folder of the machine
+    it ran on (an absolute path becomes its last part, as a model card names a base)."""
+    from kd_core.data.cards import scrub_paths
+
+    shutil.copytree(src, dst)
+    for path in dst.rglob("*"):
+        if path.suffix in (".json", ".md"):
+            text = path.read_text()
+            if scrub_paths(text) != text:
+                write_atomic(path, scrub_paths(text))
+
+
 def _data(project: Project) -> None:
-    shutil.copytree(RECORDED / "data" / ARM, project.arm_data(ARM))
+    _copy_recorded(RECORDED / "data" / ARM, project.arm_data(ARM))
 
 
 def _job(built: Project, project: Project) -> str:
@@ -139,7 +156,7 @@ def _job(built: Project, project: Project) -> str:
 
 def _evaluations(project: Project, adapter: str) -> None:
     for name in ("teacher-test", "teacher-control", "gemma3-270m-before-test", "gemma3-270m-before-control"):
-        shutil.copytree(BEFORE / name, project.evaluation(name))
+        _copy_recorded(BEFORE / name, project.evaluation(name))
     for folder in sorted((STUDENT / "eval").iterdir()):
         shutil.copytree(folder, project.evaluation(folder.name))
         summary: dict[str, Any] = json.loads((folder / "summary.json").read_text())
@@ -152,8 +169,10 @@ def _report(project: Project) -> None:
 
     out = project.report_dir
     out.mkdir(parents=True)
+    from kd_core.data.cards import scrub_paths
+
     md = (RECORDED / "report.md").read_text()
-    shutil.copy2(RECORDED / "results.json", out / "results.json")
+    write_atomic(out / "results.json", scrub_paths((RECORDED / "results.json").read_text()))
     write_atomic(out / "report.md", md)
     # html off: the recorded text comes out as text (as kd_core.tuneshift.report renders it).
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(md)
