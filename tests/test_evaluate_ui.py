@@ -87,7 +87,9 @@ def test_a_browser_user_evaluates_a_model_and_sees_the_table_and_the_chart(serve
         fill(page, "eval-name", "tiny")
         page.locator("#eval-run").click()
         expect(page.locator("#eval-message")).to_contain_text("Started", timeout=30_000)
+        expect(page.locator("#eval-status progress")).to_be_attached(timeout=30_000)  # the run's bar while it works
         expect(page.locator("#eval-status")).to_contain_text("completed", timeout=120_000)
+        expect(page.locator("#eval-status progress")).to_have_count(0)  # and none once it ended
         expect(page.locator("#eval-table")).to_contain_text("tiny")
         expect(page.locator("#eval-chart .js-plotly-plot .barlayer .trace").first).to_be_attached(timeout=30_000)
         page.locator("#eval-csv").click()
