@@ -15,8 +15,12 @@ def fill(page, elem_id: str, value: str) -> None:
 
 
 def choose(page, elem_id: str, option: str) -> None:
-    """Pick `option` (its label) in the dropdown `elem_id`, as a user does: open it, click the option."""
-    page.locator(f"#{elem_id} input").first.click()
+    """Pick `option` (its label) in the dropdown `elem_id`, as a user does: open it, type to
+    narrow a long list (a shared server's root holds many projects), click the option."""
+    box = page.locator(f"#{elem_id} input").first
+    box.click()
+    box.fill("")
+    box.press_sequentially(option)
     page.get_by_role("option", name=option, exact=True).click()
 
 

@@ -93,7 +93,9 @@ def test_load_puts_the_models_in_the_servers_cache_once_and_unload_empties_it(se
         fill(page, "models-adapter", str(tiny_llama_adapter))
         fill(page, "models-target", str(tiny_llama_dir))
         page.locator("#models-load").click()
-        expect(loaded).to_contain_text(f"{tiny_llama_dir} + {tiny_llama_adapter}", timeout=60_000)
+        # While they load, the box shows a progress bar (model n of 3); then the list of what is loaded.
+        expect(loaded).to_contain_text("Loaded in this server", timeout=60_000)
+        expect(loaded).to_contain_text(f"{tiny_llama_dir} + {tiny_llama_adapter}")
         shown = loaded.inner_text().split(": ", 1)[1].split(", ")
         assert sorted(shown) == sorted([str(tiny_llama_dir), f"{tiny_llama_dir} + {tiny_llama_adapter}"])  # base = target: loaded once
         page.reload()  # the cache belongs to the server, not the page
