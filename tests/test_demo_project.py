@@ -63,6 +63,16 @@ def test_a_root_holding_other_projects_gets_no_demo_project(tmp_path):
     assert not (tmp_path / "demo").exists()
 
 
+def test_someones_own_folder_named_demo_is_never_replaced(tmp_path):
+    mine = tmp_path / "demo" / "notes.txt"
+    mine.parent.mkdir()
+    mine.write_text("my own work")
+    assert first_start(tmp_path) is None
+    with pytest.raises(KDError, match="not the demo project"):
+        make_demo_project(tmp_path)
+    assert [p.name for p in (tmp_path / "demo").iterdir()] == ["notes.txt"] and mine.read_text() == "my own work"
+
+
 def test_a_failed_build_leaves_no_half_made_project(tmp_path, monkeypatch):
     def broken(project, adapter):
         raise KDError("disk full")

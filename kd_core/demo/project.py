@@ -52,9 +52,8 @@ def first_start(root: str | Path) -> str | None:
     root = Path(root)
     if (root / NAME / MARKER).exists():
         return NAME
-    others = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")] if root.is_dir() else []
-    if others and others != [root / NAME]:
-        return None
+    if root.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in root.iterdir()):
+        return None  # a folder named demo without the marker is someone's own project: left alone
     make_demo_project(root)
     return NAME
 
@@ -65,6 +64,8 @@ def make_demo_project(root: str | Path, name: str = NAME) -> Path:
     target = Path(root).absolute() / name
     if (target / MARKER).exists():
         return target
+    if target.exists():
+        raise KDError(f"{target} exists and is not the demo project: it is left as it is (name another folder)")
     missing = [str(p) for p in (POOL_TABLE, DOCUMENTS, STUDENT / "job" / "adapter", RECORDED, BEFORE)
                if not p.exists()]
     if missing:
@@ -101,8 +102,8 @@ def _pool(project: Project) -> None:
     with Pool(project.root) as pool:
         results = []
         # In the recorded order, a run of rows of one generator and round at a time (as the rounds added them).
-        runs = (table["source"] + "/" + table["round"].astype(str)).ne((table["source"] + "/" + table["round"].astype(str)).shift()).cumsum()
-        for _, rows in table.groupby(runs, sort=False):
+        key = table["source"] + "/" + table["round"].astype(str)
+        for _, rows in table.groupby(key.ne(key.shift()).cumsum(), sort=False):
             source, round_ = rows["source"].iloc[0], rows["round"].iloc[0]
             added = pool.add_prompts(list(rows["prompt"]), source=str(source), round=int(round_))
             if len(added.added) != len(rows):
