@@ -61,13 +61,12 @@ def cmd_models_prepare(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Closed-book QA accuracy of one model on a question set; with --project, recorded
     in <project>/eval/<name>/ (the Evaluate tab's table) as a run of <project>/evaluate/."""
-    from kd_core.evaluation.qa import EVAL_RUN, evaluate_model, evaluate_qa, question_set
+    from kd_core.evaluation.qa import EVAL_RUN, evaluate_model, question_set
     from kd_core.models.generation import GenerationConfig
-    from kd_core.models.loading import load_model
     from kd_core.runtime import runs
     from kd_core.runtime.progress import following
 
-    items = question_set(args.questions)  # a bad file fails before anything else
+    question_set(args.questions)  # a bad file fails before anything else
     spec = role_specs(args, roles=(args.role,), adapter_to=args.role)[args.role]
     generation = GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
     bar = progress_bar()
@@ -75,16 +74,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         # Recorded as the project's run: its progress records are in the run's status.json.
         with following(runs.run_dir(args.project, EVAL_RUN), bar):
             result = evaluate_model(spec, args.questions, generation, project=args.project, name=args.name, out=args.out)
-    else:
-        # evaluate_model without a project, with the answers counted as they come.
+    else:  # the answers counted as they come
         with bar:
-            bar(0, None, f"loading {spec.label()}")
-            lm = load_model(spec)
-            bar(0, len(items), "answered")  # the clock starts before the first batch
-            result = evaluate_qa(lm, items, generation, progress=lambda done, total: bar(done, total, "answered"))
-        result.summary["questions"] = args.questions
-        if args.out:
-            result.save(args.out)
+            result = evaluate_model(spec, args.questions, generation, out=args.out, progress=bar)
     print(json.dumps(result.summary))
     return 0
 

@@ -141,11 +141,14 @@ def project_results(project: str | Path) -> pd.DataFrame:
 
 
 def evaluate_model(spec: Any, questions: str, generation: GenerationConfig, project: str | Path | None = None,
-                   name: str | None = None, out: str | Path | None = None) -> EvalResult:
+                   name: str | None = None, out: str | Path | None = None,
+                   progress: Callable[[int, int | None, str], None] | None = None) -> EvalResult:
     """Load the model of `spec`, answer the question set `questions` (a file or demo:SPLIT)
     and grade it; saved into `out`. With `project`: recorded as a run of ``<project>/evaluate/``
     (the Evaluate tab follows its stage) and saved by default in ``<project>/eval/<name>/``
-    (name: the model's label). `kd-studio eval` and the background evaluation run."""
+    (name: the model's label). `progress(done, total, stage)`: every batch answered (the
+    CLI's bar), besides the run's throttled stage. `kd-studio eval` and the background
+    evaluation run."""
     from contextlib import nullcontext
 
     from kd_core.models.loading import load_model
@@ -164,10 +167,18 @@ def evaluate_model(spec: Any, questions: str, generation: GenerationConfig, proj
 
         # A project's run takes the device lock training jobs take: never two on one device.
         with runs.DeviceHold(folder, spec.device, lambda s: print(s, flush=True)) if folder is not None else nullcontext():
+            report = progress or (lambda done, total, text: None)
             stage("loading the model")
+            report(0, None, f"loading {spec.label()}")
             lm = load_model(spec)
-            result = evaluate_qa(lm, items, generation,
-                                 progress=throttled(lambda done, total, _: stage(f"answered {done}/{total}")))
+            report(0, len(items), "answered")  # the clock starts before the first batch
+            recorded = throttled(lambda done, total, _: stage(f"answered {done}/{total}"))
+
+            def answered(done: int, total: int) -> None:
+                recorded(done, total)
+                report(done, total, "answered")
+
+            result = evaluate_qa(lm, items, generation, progress=answered)
         result.summary["questions"] = questions
         if out:
             result.save(out)
