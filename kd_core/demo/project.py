@@ -166,7 +166,7 @@ def _evaluations(project: Project, adapter: str) -> None:
 
 
 def _report(project: Project) -> None:
-    from markdown_it import MarkdownIt
+    from kd_core.tuneshift.report import report_page
 
     out = project.report_dir
     out.mkdir(parents=True)
@@ -175,7 +175,4 @@ def _report(project: Project) -> None:
     md = (RECORDED / "report.md").read_text()
     write_atomic(out / "results.json", scrub_paths((RECORDED / "results.json").read_text()))
     write_atomic(out / "report.md", md)
-    # html off: the recorded text comes out as text (as kd_core.tuneshift.report renders it).
-    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(md)
-    write_atomic(out / "report.html", "<!doctype html><html><head><meta charset='utf-8'><title>demo report</title>"
-                 "</head><body>" + body + "</body></html>")
+    write_atomic(out / "report.html", report_page("demo report (recorded run)", md))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from kd_core.data.files import damaged, load_json, write_atomic
 from kd_core.data.references import Coverage, coverage
@@ -205,10 +205,6 @@ def report_markdown(report: dict[str, Any]) -> str:
 def write_report(project: Path, report: dict[str, Any], pool: Pool, recipe: TuneShiftRecipe) -> Path:
     """``report/results.json``, ``report/report.md`` and ``report/report.html`` (plotly.js
     inlined once: it opens offline)."""
-    import html
-
-    from markdown_it import MarkdownIt  # gradio's dependency
-
     from kd_core import figures
     from kd_core.evaluation.qa import project_results
     from kd_core.runtime import jobs
@@ -228,11 +224,19 @@ def write_report(project: Path, report: dict[str, Any], pool: Pool, recipe: Tune
     results = project_results(project)
     figs.append(figures.accuracy_bars(results[results["questions"] == recipe.eval.questions] if len(results) else results))
     parts = [f.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, f in enumerate(figs)]
+    write_atomic(out / "report.html", report_page(report["recipe"], md, parts))
+    return out / "report.html"
+
+
+def report_page(title: str, md: str, parts: Sequence[str] = ()) -> str:
+    """A self-contained HTML page of a report's Markdown, then `parts` (figures' HTML)."""
+    import html
+
+    from markdown_it import MarkdownIt  # gradio's dependency
+
     # html off: names people typed (recipe, arms, models) come out as text, never as live tags.
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(md)
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(report['recipe'])}</title>"
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:3px 6px}</style></head><body>"
             + body + "".join(parts) + "</body></html>")
-    write_atomic(out / "report.html", page)
-    return out / "report.html"
