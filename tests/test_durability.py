@@ -9,6 +9,7 @@ at a random moment; the file is then read back whole, as one of the versions wri
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import multiprocessing
@@ -24,6 +25,7 @@ import yaml
 from kd_core.data.files import read_json, recover_dir, replace_dir, temp_dir_beside, write_atomic, write_atomic_many, write_json
 
 ROUNDS = 20
+MAX_ROUNDS = 200  # more kills, until one lands inside a write (the check the test is for)
 BLOB = 400_000  # characters per payload: a write takes long enough for kills to land inside it
 
 
@@ -80,7 +82,9 @@ def _kill_while_writing(kind: str, target: Path, check, rounds: int = ROUNDS, ma
                         base_dir: Path | None = None) -> tuple[set, int]:
     """Start a writer, kill it (SIGKILL) at a random moment, check the target; `rounds`
     times. Returns the versions seen, and how many kills landed inside a write (they
-    leave the writer's temporary file or folder behind)."""
+    leave the writer's temporary file or folder behind).  Where none of the first `rounds`
+    kills landed inside a write (a write is a small part of the writer's loop on some
+    machines), it goes on killing, up to MAX_ROUNDS, until one has."""
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["torch", "transformers", "peft", "kd_core.training.trainer", "tests.tiny_models", __name__])
     rng = random.Random(kind)
@@ -89,7 +93,9 @@ def _kill_while_writing(kind: str, target: Path, check, rounds: int = ROUNDS, ma
     torn = 0
     signals = target.parent.parent / f"ready-{kind}"
     signals.mkdir(parents=True, exist_ok=True)
-    for n in range(rounds):
+    for n in itertools.count():
+        if n >= rounds and (torn or n >= MAX_ROUNDS):
+            break
         before = set(folder.glob(".*.tmp")) if folder.exists() else set()
         ready = signals / str(n)
         proc = ctx.Process(target=_write_forever, args=(kind, str(target), str(ready), str(base_dir) if base_dir else None), daemon=True)

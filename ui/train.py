@@ -492,11 +492,18 @@ def build(ctx: Context) -> Tab:
             return refreshed(project_, shown, drawn)
         return run
 
-    for widget in form_inputs:
-        widget.change(on_form, form_inputs, [yaml_code, command, check], trigger_mode="always_last", show_progress="hidden")
+    preview_outputs = [yaml_code, command, check]
+    # The folder and the data picker change under code too (the project bar, a project's
+    # datasets): `change`. The rest change only by hand: `input`, so that "Fill" (which sets
+    # ~30 widgets) previews once instead of queueing one preview per widget it sets.
+    for widget in (folder, *data.inputs):
+        widget.change(on_form, form_inputs, preview_outputs, trigger_mode="always_last", show_progress="hidden")
+    for widget in (student, teacher, load_in_4bit, name, *settings.values()):
+        widget.input(on_form, form_inputs, preview_outputs, trigger_mode="always_last", show_progress="hidden")
     launch_btn.click(needs("train", on_launch), form_inputs, [selected_state, *job_outputs])
     fill_btn.click(on_fill, [folder, selected_state, data.choice],
-                   [student, teacher, data.choice, data.typed, load_in_4bit, name, *settings.values()])
+                   [student, teacher, data.choice, data.typed, load_in_4bit, name, *settings.values()]
+                   ).then(on_form, form_inputs, preview_outputs, show_progress="hidden")
     jobs_table.select(on_select, [folder, drawn_state], [selected_state, *job_outputs])
     state_inputs = [folder, selected_state, drawn_state]
     stop_btn.click(needs("train", acted(stop)), state_inputs, job_outputs)
@@ -505,6 +512,6 @@ def build(ctx: Context) -> Tab:
     # "once": a slow read of the folders never piles up ticks behind it.
     timer.tick(refreshed, state_inputs, job_outputs, trigger_mode="once", show_progress="hidden")
     project_inputs = [folder, *data.inputs, selected_state, drawn_state]
-    app.load(on_form, form_inputs, [yaml_code, command, check])
+    app.load(on_form, form_inputs, preview_outputs)
     app.load(on_project, project_inputs, [data.choice, *job_outputs])
     return Tab(folder, reread(on_project, project_inputs, [data.choice, *job_outputs]))
