@@ -1,5 +1,6 @@
 """KD Studio core: everything but the UI. Importable without gradio."""
 
+import logging
 import os
 
 # Nothing at run time reaches the network unless the user asks for it: the hub is
@@ -11,3 +12,18 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 __version__ = "0.1.0"
+
+
+class _NoHubKernelNotice(logging.Filter):
+    """bitsandbytes, imported on a CPU with AVX-512 bf16 (peft imports it whenever it is
+    installed), tries to fetch a faster 4-bit CPU kernel from the Hub through the `kernels`
+    package and logs a warning when it cannot.  KD Studio does not reach the network at run
+    time, so that fetch never applies here (installing `kernels` would only change the
+    warning to a refused download); bitsandbytes' own CPU kernel is used.  Only that notice
+    is dropped: bitsandbytes' other warnings still reach stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "kernels-community" not in record.getMessage()
+
+
+logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_NoHubKernelNotice())
