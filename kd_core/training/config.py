@@ -99,8 +99,8 @@ class TrainConfig:
                                                              "kd_weight x kd)."})
     sft_weight: float = field(default=1.0, metadata={"help": "mix: weight of the cross-entropy loss."})
     kd_chunk_size: int = field(default=0, metadata={
-        "help": "kd/mix: response positions per output-layer chunk (bounds memory); 0: automatic, about 16M "
-                "logits a chunk."})
+        "help": "Response positions per output-layer chunk, for every loss (bounds memory; the name is older "
+                "than sft's use of it); 0: automatic, about 16M logits a chunk."})
     teacher_cache_mb: int = field(default=1024, metadata={
         "help": "kd/mix: keep the frozen teacher's states across epochs, up to this much CPU memory in MB "
                 "(0: recompute every epoch)."})

@@ -130,7 +130,7 @@ class LossTrainer(Trainer):
         """Runs inside the (wrapped) student's forward; `student` is the unwrapped StudentLM."""
         cfg = self.kd_config
         if cfg.loss == "sft":
-            return {"loss": sft_loss(student, batch)[0]}
+            return {"loss": sft_loss(student, batch, cfg.kd_chunk_size)[0]}
         want = ("kd", "sft") if cfg.loss == "mix" else ("kd",)
         cache = self.teacher_cache if student.training else None  # evaluation batches are other examples
         parts = response_losses(student, batch, self.teacher, cfg.kd_temperature, cfg.kd_chunk_size, want, cache)
