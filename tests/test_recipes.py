@@ -89,6 +89,9 @@ def test_a_recipe_runs_every_stage_writes_its_report_and_a_second_run_redoes_not
     md = (project / REPORT_DIR / "report.md").read_text()
     arms_table = md.split("## Paired comparisons")[0]
     assert sum(line.startswith("| gpt2") for line in arms_table.splitlines()) == 3 and "## Rounds" in md and "## Stage wall times" in md
+    # The questions are a file of the user's, not the demo world: the report counts the held-out questions the data answers.
+    assert report["coverage_unit"] == "questions" and report["facts_total"] == len(QUESTIONS) and "| questions carried |" in arms_table
+    assert all(isinstance(a["facts_covered"], int) and a["split"][f"{name}-test"] for name, a in arms.items())
     # Each arm against its target before training and against the first arm, on both question sets.
     paired = [line for line in md.splitlines() if line.startswith("| gpt2-random vs gpt2 (test) | 2 |")]
     assert len(paired) == 1 and "p = " in paired[0] and "| gpt2 after vs before (control) | 2 |" in md

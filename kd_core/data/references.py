@@ -39,6 +39,7 @@ class Coverage(Protocol):
     """Which facts of a question set a (prompt, answer) training pair states."""
 
     total: int  # facts in the question set's world
+    key: str  # the evaluation items' field the facts' names are in ("fact")
 
     def stated(self, prompt: str, response: str) -> set[str]: ...
 

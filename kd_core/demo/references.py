@@ -19,6 +19,8 @@ from kd_core.errors import KDError
 class FactCoverage:
     """The demo world's facts, as the recipe report counts them in an arm's training pairs."""
 
+    key = "fact"  # evaluation items name their question's fact in this field
+
     def __init__(self) -> None:
         from kd_core.demo.world import facts
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from kd_core.data.files import damaged, load_json, write_atomic
 from kd_core.data.references import Coverage, coverage
 from kd_core.errors import KDError
+from kd_core.evaluation.coverage import AnswerCoverage
 from kd_core.evaluation.stats import accuracy_text, compare_files, paired_text
 from kd_core.tuneshift.recipe_config import DATA_DIR, REPORT_DIR, Arm, TuneShiftRecipe
 
@@ -37,8 +38,19 @@ def _coverage(project: Path, arm: str, facts: Coverage) -> tuple[set[str], int] 
     return covered, empty
 
 
-def _split(project: Path, name: str, covered: set[str]) -> dict[str, list[int]] | None:
-    """[correct, n] of an evaluation on the questions whose fact is covered, and on the rest."""
+def _answer_coverage(questions: str) -> AnswerCoverage | None:
+    """Which held-out questions a pair answers, for a question set without a world's facts."""
+    from kd_core.evaluation.qa import question_set
+
+    try:
+        return AnswerCoverage(question_set(questions))
+    except (KDError, ValueError, OSError):
+        return None  # the evaluation stage names a bad question file; the report goes on without coverage
+
+
+def _split(project: Path, name: str, covered: set[str], key: str = "fact") -> dict[str, list[int]] | None:
+    """[correct, n] of an evaluation on the questions whose fact (`key` "fact") or which
+    question itself (`key` "id") the data carries, and on the rest."""
     import pandas as pd
 
     from kd_core.evaluation.qa import EVAL_DIR
@@ -51,9 +63,9 @@ def _split(project: Path, name: str, covered: set[str]) -> dict[str, list[int]] 
     except ValueError as e:
         damaged(path, f"not valid JSON lines: {e}")
         return None
-    if "fact" not in items:
+    if key not in items:
         return None
-    cov = items["fact"].isin(covered)
+    cov = items[key].astype(str).isin(covered)
     return {"covered": [int(items.correct[cov].sum()), int(cov.sum())], "not_covered": [int(items.correct[~cov].sum()), int((~cov).sum())]}
 
 
@@ -121,8 +133,10 @@ def build_report(recipe: TuneShiftRecipe, project: Path, pool: Pool, arms: list[
     }
     facts_total = None
     # The held-out questions' facts, when their source can tell which facts a training
-    # pair states (the demo world's question sets can; a JSONL file cannot).
-    facts = coverage(recipe.eval.questions)
+    # pair states (the demo world's question sets can); for any other question set, which
+    # held-out questions a pair answers (kd_core.evaluation.coverage).
+    facts = coverage(recipe.eval.questions) or _answer_coverage(recipe.eval.questions)
+    out["coverage_unit"] = "questions" if isinstance(facts, AnswerCoverage) else "facts"
     for arm in arms:
         row: dict[str, Any] = {"target": arm.target, "select": arm.select, "threshold": arm.threshold}
         data = project / DATA_DIR / arm.name / "dataset.jsonl"
@@ -144,7 +158,7 @@ def build_report(recipe: TuneShiftRecipe, project: Path, pool: Pool, arms: list[
             covered, row["prompts_without_fact"] = found
             facts_total = facts.total
             row["facts_covered"] = len(covered)
-            row["split"] = {n: _split(project, n, covered) for n in (f"{arm.name}-test", "teacher-test")}
+            row["split"] = {n: _split(project, n, covered, facts.key) for n in (f"{arm.name}-test", "teacher-test")}
         out["arms"][arm.name] = row
     out["facts_total"] = facts_total
     out["comparisons"] = comparisons(project, arms)
@@ -171,10 +185,15 @@ def report_markdown(report: dict[str, Any]) -> str:
               f"Teacher (fine-tuned source): test {_pct(t['test'])}, control {_pct(t['control'])}", ""]
     for name, s in report["targets"].items():
         lines.append(f"{name} before transfer: test {_pct(s['test'])}, control {_pct(s['control'])}")
-    lines += ["", "Facts carried: how many of the world's facts the arm's prompts and answers state; covered / not covered: "
-              "accuracy on the held-out questions whose fact the arm's data carries, and on the others; repeated: held-out "
+    by_question = report.get("coverage_unit") == "questions"
+    carried = ("Questions carried: how many held-out questions the arm's data answers (an answer states the gold answer, "
+               "and the pair names what the question asks about: kd_core/evaluation/coverage.py)" if by_question else
+               "Facts carried: how many of the world's facts the arm's prompts and answers state")
+    lines += ["", carried + "; covered / not covered: "
+              "accuracy on the held-out questions the arm's data carries, and on the others; repeated: held-out "
               "questions that a training prompt repeats, exactly or nearly.", "",
-              "| arm | target | data | prompts | facts carried | test | of teacher | control | covered: arm / teacher "
+              f"| arm | target | data | prompts | {'questions' if by_question else 'facts'} carried | test | of teacher | control "
+              "| covered: arm / teacher "
               "| not covered: arm | repeated | train wall |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, a in report["arms"].items():
