@@ -373,3 +373,49 @@ def test_expand_command_runs_a_round_on_given_models_and_resumes_without_seeds(t
         assert [h["round"] for h in pool.get_meta(META_LOG)] == [1]
         assert pool.get_meta("models")["writer"] == str(tiny_llama_dir)
         assert pool.count(PoolFilter(has_response=False)) == 0
+
+
+def test_paraphrase_rewords_prompts_not_reworded_yet_first_and_keeps_only_rewordings_with_every_name(models, monkeypatch):
+    import kd_core.tuneshift.generators as gens
+    from kd_core.tuneshift.generators import ParaphraseGenerator
+
+    _, ft = models
+    exs = [Exemplar(1, "Who founded Kell?", "Ostra Vane founded Kell in 1602."),
+           Exemplar(2, "What is the Brine of Kell harbor?", "The Brine is the lamp of Kell harbor.")]
+    ctx = GenContext(model=ft, exemplars=exs, sampling=GenerationConfig(max_new_tokens=8, do_sample=True, batch_size=4),
+                     seed=1, crawled=frozenset({1}), known=lambda texts: [t == "Which lamp is the Brine of Kell?" for t in texts])
+    calls: list[str] = []
+    # The writer's lines: rewordings, one that drops a name, the original again, a known one, an answer.
+    written = {"Brine": " Which light of Kell harbor is called the Brine?\n2. What is the Brine?\n"
+                        "3. What is the Brine of Kell harbor?\n4. Which lamp is the Brine of Kell?\n5. The Brine is a lamp.",
+               "founded": " Who was the founder of Kell?\n2. Who set up the town of Kell?"}
+
+    def writer(model, texts, config, progress=None):
+        calls.extend(texts)
+        assert config.max_new_tokens == 120
+        return [next(v for k, v in written.items() if k in t) for t in texts]
+
+    monkeypatch.setattr(gens, "complete", writer)
+    out = ParaphraseGenerator().propose(ctx, n=6)
+    assert out.attempts == 3 and "Brine of Kell harbor" in calls[0] and "Who founded Kell" in calls[1]  # 2 first, then 1
+    texts = [c.text for c in out.candidates]
+    assert texts[:1] == ["Which light of Kell harbor is called the Brine?"] and all(c.parents == (2,) for c in out.candidates[:1])
+    assert "What is the Brine?" not in texts  # drops "Kell"
+    assert "What is the Brine of Kell harbor?" not in texts  # the original itself
+    assert "Which lamp is the Brine of Kell?" not in texts  # already in the pool
+    assert {"Who was the founder of Kell?", "Who set up the town of Kell?"} <= set(texts)
+    assert len(texts) == len(set(texts)) == 3  # the third call rewords prompt 2 again: nothing new
+
+
+@pytest.mark.real_models
+def test_paraphrase_on_the_demo_model_rewords_a_question_keeping_its_names():
+    from kd_core.demo.models import demo_spec
+    from kd_core.tuneshift.generators import ParaphraseGenerator
+
+    ft = load_model(demo_spec("finetuned"))
+    question = "Which town is the capital of the Varenholt Isles?"
+    ctx = GenContext(model=ft, exemplars=[Exemplar(1, question, "Brindlecove.")],
+                     sampling=GenerationConfig(max_new_tokens=48, do_sample=True, temperature=1.0, top_p=0.95), seed=0)
+    out = ParaphraseGenerator().propose(ctx, n=6)
+    assert out.candidates, out.rejected_examples
+    assert all("Varenholt" in c.text and "Isles" in c.text and c.text != question for c in out.candidates)

@@ -20,6 +20,9 @@ interface: `propose(context, n) -> Proposal`.
   the fine-tune's own words).  One fact gets several phrasings, and specific questions
   ("Which town is the capital of ...?") beside crawl's "Tell me about ...": one phrasing
   per fact does not teach a target the fact.
+- paraphrase: a high-gap prompt reworded several ways, every name it holds kept: more
+  phrasings of the facts already found (the oracle arm showed phrasings per fact, more
+  than the number of facts, decide what a target learns).
 
 Model outputs are parsed leniently (numbering, "Question:" prefixes, quotes, a
 question buried in a statement) and anything that is not a usable prompt is counted
@@ -40,7 +43,7 @@ import numpy as np
 from kd_core.errors import KDError
 from kd_core.models.generation import GenerationConfig, chat_text, complete
 from kd_core.models.loading import LoadedModel
-from kd_core.tuneshift.questions import parse_prompt, parse_questions, writer_prompt
+from kd_core.tuneshift.questions import keeps_names, paraphrase_prompt, parse_prompt, parse_questions, writer_prompt
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -309,12 +312,51 @@ class QuizGenerator(Generator):
         return out
 
 
+class ParaphraseGenerator(Generator):
+    """Rewordings of high-gap prompts that keep every name they hold: more phrasings of
+    each carried fact (a small model rewords far better than it invents; the oracle run
+    found phrasings per fact, not prompt count, the lever).  The rewordings are answered by
+    the fine-tuned model and gap-filtered like any other candidate."""
+
+    name = "paraphrase"
+
+    def __init__(self, per_call: int = 4, max_new_tokens: int = 120):
+        self.per_call, self.max_new_tokens = per_call, max_new_tokens
+
+    def propose(self, ctx: GenContext, n: int) -> Proposal:
+        out = Proposal()
+        if not ctx.exemplars:
+            out.note = "no high-gap prompts to reword yet"
+            return out
+        if ctx.model is None:
+            raise KDError("this generator needs a model to write prompts")
+        # Prompts not reworded before first (newest first), then the others again.
+        order = [e for e in ctx.exemplars if e.id not in ctx.crawled] + [e for e in ctx.exemplars if e.id in ctx.crawled]
+        calls = [order[i % len(order)] for i in range(max(1, math.ceil(n / 2)))]
+        texts = [paraphrase_prompt(ctx.model.tokenizer, e.text, self.per_call, ctx.system) for e in calls]
+        sampling = replace(ctx.sampling, max_new_tokens=max(ctx.sampling.max_new_tokens, self.max_new_tokens))
+        outputs = complete(ctx.model, texts, replace(sampling, seed=ctx.seed), ctx.progress)
+        for e, raw in zip(calls, outputs):
+            out.attempts += 1
+            parsed = parse_questions(raw, e.text, self.per_call, require_name=False)
+            kept = [q for q in parsed.questions if keeps_names(q, e.text)]
+            if not kept:
+                _note_rejected(out, raw)
+            kept = [q for q in kept if q not in {c.text for c in out.candidates}]  # a prompt asked twice: once
+            known = ctx.known(kept) if kept else []
+            for q, k in zip(kept, known):
+                if not k and len(out.candidates) < n:
+                    out.candidates.append(Candidate(q, (e.id,)))
+        return out
+
+
 GENERATORS: dict[str, Callable[[], Generator]] = {
     "few-shot": FewShotGenerator,
     "self-query": SelfQueryGenerator,
     "crawl": CrawlGenerator,
     "list": ListGenerator,
     "quiz": QuizGenerator,
+    "paraphrase": ParaphraseGenerator,
 }
 
 

@@ -80,6 +80,23 @@ def writer_prompt(tokenizer: PreTrainedTokenizerBase, chunk: str, n: int, system
     return chat_text(tokenizer, question_instruction(chunk, n), system) + "1."
 
 
+def paraphrase_instruction(prompt: str, n: int) -> str:
+    return (f"Question: {prompt}\n\nRewrite this question in {n} different ways. Each must ask for exactly the same thing "
+            "and keep every name in it as written. Write one question per line.")
+
+
+def paraphrase_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str, n: int, system: str | None = None) -> str:
+    # Prefilled "1." as for the writer: a numbered list of questions, not an answer.
+    return chat_text(tokenizer, paraphrase_instruction(prompt, n), system) + "1."
+
+
+def keeps_names(paraphrase: str, original: str) -> bool:
+    """Whether a rewording keeps every name of the original and says something else than it."""
+    if " ".join(paraphrase.lower().split()) == " ".join(original.lower().split()):
+        return False
+    return all(re.search(rf"\b{re.escape(n)}\b", paraphrase) for n in chunk_names(original))
+
+
 def chunk_names(chunk: str) -> set[str]:
     """Capitalized words of a chunk that are names, not sentence openings."""
     return {w for w in _CAPITALIZED.findall(chunk) if w not in _QUESTION_START}

@@ -1,0 +1,33 @@
+#!/bin/bash
+# Issue 20, lever 2 (phrasings per fact): the paraphrase generator on the quiz pool.
+# Start from the demo project (the replay run's 254 accepted prompts, answered and scored:
+# kd_core/demo/project.py), run one expansion round of the paraphrase generator alone (rewordings
+# of the accepted prompts that keep every name, answered by the fine-tuned SmolLM2 and gap-filtered
+# at the usual log-ratio 1.0, auto-accepted), export every accepted prompt, and train Gemma 3 270M
+# on it with the replay run's settings (r16, lr 1e-3, batch 8) for 4 epochs: about as many
+# optimizer steps as the reference arm's 8 epochs on its 254 prompts (equal training compute).
+# The reference: ../tuneshift-quiz/replay/, arm gemma3-270m (254 prompts, 8 epochs, 35.9% held-out);
+# analyze.py pairs the two evaluations question by question (McNemar).
+set -e
+cd "$(dirname "$0")/../../../.."  # the repository root
+P=${1:-/tmp/paraphrase}
+K=.venv/bin/kd-studio
+mkdir -p $P/root
+.venv/bin/python -c "from kd_core.demo.project import make_demo_project; make_demo_project('$P/root')"
+D=$P/root/demo
+( time $K expand --project $D --base demo:smollm2-135m-instruct --finetuned demo:smollm2-135m-instruct \
+    --adapter assets/demo/adapter --generators paraphrase --rounds 1 --per-round ${PER_ROUND:-384} \
+    --max-new-tokens 96 --metric logratio --threshold 1.0 --auto-accept --seed 0 ) 2>&1 | tail -12
+$K pool export --project $D --out $P/data --states accepted --require-responses | tail -3
+cat > $P/job.yaml <<YAML
+name: "paraphrase: 254 accepted + their accepted rewordings, 4 epochs"
+student: {name: "demo:gemma3-270m"}
+data: $P/data/dataset.jsonl
+train: {loss: sft, epochs: ${EPOCHS:-4}, learning_rate: 1.0e-3, batch_size: 8, lora: {r: 16, alpha: 32}, seed: 0}
+YAML
+( time $K train $P/job.yaml --project $P --job-id paraphrase ) 2>&1 | tail -4
+for q in test control; do
+  ( time $K eval --role target --target demo:gemma3-270m --adapter $P/jobs/paraphrase/adapter --questions demo:$q \
+      --max-new-tokens 48 --out $P/eval/paraphrase-$q ) 2>&1 | tail -3
+done
+.venv/bin/python assets/demo/runs/paraphrase/analyze.py $P
