@@ -181,6 +181,12 @@ def parity(key: str, batch_size: int) -> dict:
     ours_loss = sft_loss(model, batch)[0]
     ours_loss.backward()
     ours_g = lora_grads(model)
+    # fp32's noise floor: the same loss with the output layer one position at a time (only
+    # the order of the float sums differs).
+    model.zero_grad(set_to_none=True)
+    floor_loss = sft_loss(model, batch, chunk_size=1)[0]
+    floor_loss.backward()
+    floor_diff, _ = max_diff(ours_g, lora_grads(model))
     with tempfile.TemporaryDirectory() as d:
         trainer = SFTTrainer(model=model, args=sft_args(cfg, d), train_dataset=pretokenized(lm.tokenizer, exs, cfg),
                              processing_class=lm.tokenizer)
@@ -193,9 +199,12 @@ def parity(key: str, batch_size: int) -> dict:
     gdiff, gscale = max_diff(ours_g, trl_g)
     res["sft"] = {"batch_equal": same_tokens, "ours_loss": float(ours_loss), "trl_loss": float(trl_loss),
                   "loss_diff": abs(float(ours_loss) - float(trl_loss)), "grad_max_diff": gdiff, "grad_max": gscale,
-                  "tensors": len(ours_g), "ok": abs(float(ours_loss) - float(trl_loss)) <= 1e-4 and gdiff <= 1e-4}
+                  "tensors": len(ours_g), "ok": abs(float(ours_loss) - float(trl_loss)) <= 1e-4 and gdiff <= 1e-4,
+                  "noise_floor": {"loss_diff": abs(float(ours_loss) - float(floor_loss)), "grad_max_diff": floor_diff}}
     print(f"  {key} SFT step 0: ours {float(ours_loss):.6f}, TRL {float(trl_loss):.6f} (|diff| {res['sft']['loss_diff']:.1e}); "
-          f"LoRA gradients max |diff| {gdiff:.1e} (largest {gscale:.1e}, {len(ours_g)} tensors); same batch: {same_tokens}", flush=True)
+          f"LoRA gradients max |diff| {gdiff:.1e} (largest {gscale:.1e}, {len(ours_g)} tensors); same batch: {same_tokens}; "
+          f"fp32 noise floor (ours, another chunking): loss {res['sft']['noise_floor']['loss_diff']:.1e}, gradients {floor_diff:.1e}",
+          flush=True)
 
     # TRL's own chat-template tokenization of the same pairs, where the model has a chat template.
     if lm.tokenizer.chat_template and not lm.default_template:
@@ -321,6 +330,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--skip-parity", action="store_true")
     ap.add_argument("--skip-kd", action="store_true")
+    ap.add_argument("--parity-only", action="store_true", help="the step-0 parity checks only")
     ap.add_argument("--quick", action="store_true", help="SmolLM2, 16 pairs, 2 steps, 1 rep: checks that it runs")
     ap.add_argument("--arm", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--model", default=None, help=argparse.SUPPRESS)
@@ -342,6 +352,8 @@ def main() -> None:
         for key in keys:
             res["parity"][key] = parity(key, args.batch)
     summary = []
+    if args.parity_only:
+        keys = []
     for key in keys:
         pairs = [("ours-sft", "trl-sft")] + ([] if args.skip_kd else [("ours-kd", "trl-gkd")])
         for ours_kind, trl_kind in pairs:

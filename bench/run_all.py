@@ -31,6 +31,7 @@ BENCHMARKS = {
     "bench_generation.py": ("generation-96.json", [], ["--prompts", "8", "--chunk", "4", "--max-new-tokens", "16"]),
     "bench_training.py": ("training-128.json", [], ["--examples", "16", "--reps", "1", "--skip-memory"]),
     "bench_kd.py": ("kd-cache-64.json", [], ["--pairs", "16", "--epochs", "2", "--reps", "1"]),
+    "bench_trl.py": ("trl.json", [], ["--quick"]),
 }
 
 
