@@ -49,7 +49,7 @@ made = dict(db.execute("SELECT state, COUNT(*) FROM prompts WHERE source = 'para
 print(f"paraphrase round: {sum(made.values())} new prompts, by state {made}")
 arms = {"reference: 254 accepted, 8 epochs": (REF / "data/gemma3-270m/dataset.jsonl", REF / "eval/gemma3-270m-test",
                                                REF / "eval/gemma3-270m-control"),
-        "paraphrase: + accepted rewordings, 4 epochs": (P / "data/dataset.jsonl", P / "eval/paraphrase-test",
+        "paraphrase: + accepted rewordings": (P / "data/dataset.jsonl", P / "eval/paraphrase-test",
                                                         P / "eval/paraphrase-control")}
 print("\n| arm | pairs | facts carried | phrasings per carried fact | held-out | learn rate on carried facts "
       "| control | train steps |")
@@ -57,10 +57,8 @@ print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 for name, (data, test, control) in arms.items():
     per_fact, pairs = phrasings(data)
     mean = sum(per_fact.values()) / max(1, len(per_fact))
-    steps = "-"
-    job = P / "jobs/paraphrase/status.json" if "paraphrase" in name else None
-    if job and job.exists():
-        steps = (json.loads(job.read_text()).get("summary") or {}).get("steps", "-")
+    job = P / "jobs/paraphrase/status.json" if "paraphrase" in name else REF / "jobs/gemma3-270m-67254fd6/status.json"
+    steps = (json.loads(job.read_text()).get("summary") or {}).get("steps", "-") if job.exists() else "-"
     print(f"| {name} | {pairs} | {len(per_fact)}/198 | {mean:.2f} | {summary(test / 'summary.json')} | "
           f"{learn_rate(test / 'items.jsonl', set(per_fact))} | {summary(control / 'summary.json')} | {steps} |")
 print(f"\nheld-out, paraphrase vs reference (right only in the paraphrase arm / only in the reference, McNemar): "
