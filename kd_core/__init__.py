@@ -16,14 +16,17 @@ __version__ = "0.1.0"
 
 class _NoHubKernelNotice(logging.Filter):
     """bitsandbytes, imported on a CPU with AVX-512 bf16 (peft imports it whenever it is
-    installed), tries to fetch a faster 4-bit CPU kernel from the Hub through the `kernels`
-    package and logs a warning when it cannot.  KD Studio does not reach the network at run
-    time, so that fetch never applies here (installing `kernels` would only change the
-    warning to a refused download); bitsandbytes' own CPU kernel is used.  Only that notice
-    is dropped: bitsandbytes' other warnings still reach stderr."""
+    installed), tries to fetch a faster 4-bit CPU kernel from the Hub's kernels-community
+    through the `kernels` package (a dependency of transformers since 5.25), and the two
+    log why they cannot: `kernels` that offline mode skips the publisher check,
+    bitsandbytes that the load failed.  KD Studio does not reach the network at run time,
+    so that fetch never applies here; bitsandbytes' own CPU kernel is used.  Only records
+    about kernels-community are dropped: the two libraries' other warnings still reach
+    stderr."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "kernels-community" not in record.getMessage()
 
 
-logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_NoHubKernelNotice())
+for _name in ("bitsandbytes.backends.cpu.ops", "kernels._internals.hf_hub"):  # a logger's filter sees only its own records
+    logging.getLogger(_name).addFilter(_NoHubKernelNotice())
