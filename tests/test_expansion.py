@@ -13,7 +13,15 @@ from kd_core.cli import main as cli
 from kd_core.errors import InputFileError, KDError
 from kd_core.models.generation import GenerationConfig
 from kd_core.models.loading import ModelSpec, load_model
-from kd_core.tuneshift.expansion import META_CURRENT, META_LOG, ExpansionConfig, add_seeds, exemplars, run_expansion
+from kd_core.tuneshift.expansion import (
+    META_CURRENT,
+    META_LOG,
+    ExpansionConfig,
+    add_seeds,
+    exemplars,
+    names_by_round,
+    run_expansion,
+)
 from kd_core.tuneshift.generators import (
     CrawlGenerator,
     Exemplar,
@@ -45,6 +53,10 @@ def models(tiny_llama_dir, tiny_llama_adapter):
     ('  2) "What is the Ismere Lens made of?"', "What is the Ismere Lens made of?"),
     ("I sail often. Which strait is the widest?", "Which strait is the widest?"),
     ("Tell me about Saltmere", "Tell me about Saltmere"),
+    ("Rewrite: Who was Maravel Dunstrake?", "Who was Maravel Dunstrake?"),
+    ("Ask: What was Maravel Dunstrake's hobby?", "What was Maravel Dunstrake's hobby?"),
+    ("Version 2: Where is Brindlecove?", "Where is Brindlecove?"),
+    ("Ask Tavish Orrenby which ship he built?", "Ask Tavish Orrenby which ship he built?"),
     ("The most famous keeper was Tavish Orrenby.", None),  # a statement, not a prompt
     ("<|im_end|><|im_start|>user", None),
     ("ok?", None),
@@ -181,6 +193,54 @@ def test_loop_stops_when_a_round_finds_nothing_above_the_threshold(tmp_path, mod
         # Nothing is ever above: round 1 still runs (its generator needs no high-gap set), then the loop stops.
         assert [h["round"] for h in history] == [1] and history[0]["new_above"] == 0
         assert pool.count(PoolFilter(states="pending")) == pool.count() == 3 + 4
+
+
+def test_names_by_round_counts_the_high_gap_names_of_answers_above_the_threshold(tmp_path):
+    def scores(words, gaps):  # an answer's tokens and per-token log-probs under the two models
+        return {"tokens": [f" {w}" for w in words], "token_lp_ft": [0.0] * len(words), "token_lp_base": [-g for g in gaps]}
+
+    answers = [  # round, prompt, answer words, gap per word, label
+        (0, "Who founded Kell?", ["Ostra", "Vane", "founded", "it."], [6, 6, 0, 0], "above"),
+        (1, "Who rules Kell?", ["Ostra", "Vane", "and", "Perrin", "Hale."], [5, 5, 0, 0.5, 0.5], "above"),  # Perrin: predictable
+        (1, "Where is Kell?", ["On", "the", "Saltmere", "coast."], [0, 0, 7, 0], "above"),
+        (1, "What is Kell?", ["The", "Brine", "Lamp."], [0, 9, 9], "below"),  # below: not high-gap
+        (2, "Who was Ostra Vane?", ["A", "shipwright", "of", "Kell."], [0, 3, 0, 0], "above"),  # names only the prompt's
+    ]
+    with Pool(tmp_path) as pool:
+        for r, prompt, words, gaps, label in answers:
+            (pid,) = pool.add_prompts([prompt], "seed" if r == 0 else "crawl", round=r).added
+            pool.set_results(pid, " ".join(words), scores(words, gaps), gap=1.0, gap_metric="logratio", auto_label=label)
+        assert names_by_round(pool) == {0: {"ostra vane"}, 1: {"ostra vane", "saltmere"}, 2: set()}
+
+
+def test_stop_when_no_new_name_ends_a_crawl_whose_round_reached_no_new_name(tmp_path, models):
+    # The tiny random models' answers hold no name: every round adds high-gap prompts and no new name.
+    base, ft = models
+    ran = {}
+    for stop_when in ("no-new-prompt", "no-new-name"):
+        cfg = ExpansionConfig(**{**helpers.config(rounds=3).__dict__, "stop_when": stop_when})
+        (tmp_path / stop_when).mkdir()
+        with Pool(tmp_path / stop_when) as pool:
+            add_seeds(pool, helpers.SEEDS, ft, cfg)
+            logged: list[str] = []
+            history = run_expansion(pool, base, ft, cfg, generators=[helpers.ScriptedGenerator("alpha")], log=logged.append)
+            ran[stop_when] = [(h["round"], h["new_above"], h["new_names"]) for h in history]
+    assert ran["no-new-prompt"] == [(1, 4, 0), (2, 4, 0), (3, 4, 0)]
+    assert ran["no-new-name"] == [(1, 4, 0)] and "stopping: round 1 found no new high-gap name" in logged
+    with pytest.raises(KDError, match="stop_when must be one of no-new-prompt, no-new-name, got 'never'"):
+        ExpansionConfig(stop_when="never")
+
+
+def test_a_pool_made_without_a_round_log_counts_its_rounds_and_the_next_round_follows_them(tmp_path, models):
+    base, ft = models
+    with Pool(tmp_path) as pool:
+        add_seeds(pool, helpers.SEEDS, ft, helpers.config())
+        pool.add_prompts(["Who keeps the lamp of the harbor city?"], "quiz", round=4)  # recorded elsewhere: no log
+        n = pool.count()
+        assert run_expansion(pool, base, ft, helpers.config(rounds=4), generators=[helpers.ScriptedGenerator("alpha")]) == []
+        assert pool.count() == n
+        history = run_expansion(pool, base, ft, helpers.config(rounds=5), generators=[helpers.ScriptedGenerator("alpha")])
+        assert [h["round"] for h in history] == [5] and pool.count(PoolFilter(rounds=5)) == 4
 
 
 def test_a_rerun_of_a_finished_loop_does_nothing_and_more_rounds_continue_it(tmp_path, models, tiny_llama_dir, tiny_llama_adapter):

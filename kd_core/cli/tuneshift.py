@@ -86,6 +86,7 @@ def expansion_config(args: argparse.Namespace) -> ExpansionConfig:
         score_batch_size=args.batch_size,
         system=args.system,
         max_pool=args.max_pool,
+        stop_when=args.stop_when,
         auto_accept=args.auto_accept,
         seed=args.seed,
         like=tuple(int(i) for i in args.like.split(",") if i.strip()) if args.like else (),
@@ -192,6 +193,9 @@ def add_expand_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     expand.add_argument("--metric", default="logratio", choices=["logratio", "diff", "topk", "max"])
     expand.add_argument("--threshold", type=float, default=None, help="gap threshold (default: per metric)")
     expand.add_argument("--max-pool", type=int, default=None, help="stop once the pool holds this many prompts")
+    expand.add_argument("--stop-when", default="no-new-prompt", choices=["no-new-prompt", "no-new-name"],
+                        help="stop before --rounds after a round with no new high-gap prompt (default) or with no "
+                             "high-gap name earlier rounds' answers lacked (a crawl for coverage; --rounds is its budget)")
     expand.add_argument("--auto-accept", action="store_true", help="accept prompts above the threshold (default: leave them pending for review)")
     expand.add_argument("--writer", default=None, help="model that writes prompts for few-shot, list and self-query (default: the fine-tuned one)")
     expand.add_argument("--system", default=None)

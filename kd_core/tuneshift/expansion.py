@@ -10,7 +10,9 @@ killed one would have, and what was already added is dropped as a duplicate.
 
 Round 0 holds the seeds.  The high-gap set the generators learn from is every prompt
 labelled "above" that nobody rejected.  Stops after `rounds`, when a round adds no
-new high-gap prompt, or when the pool holds `max_pool` prompts.
+new high-gap prompt (or, with ``stop_when="no-new-name"``, no high-gap name that no earlier
+round's answers held: a crawl for coverage, with `rounds` as its budget), or when the pool
+holds `max_pool` prompts.  Each round's log counts its new high-gap names either way.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from kd_core.models.loading import LoadedModel, ModelSpec, max_positions
 from kd_core.project import Project
 from kd_core.runtime import runs
 from kd_core.tuneshift.gaps import GapConfig
-from kd_core.tuneshift.generators import Exemplar, GenContext, Generator, make_generators
+from kd_core.tuneshift.generators import Exemplar, GenContext, Generator, gap_spans, make_generators
 from kd_core.tuneshift.pool import Pool, PoolFilter, Results
 from kd_core.tuneshift.scoring import ScoreConfig, check_same_tokenizer, score_prompts
 
@@ -44,6 +46,7 @@ META_LOG = "expansion.rounds"  # one entry per finished round
 META_CURRENT = "expansion.current"  # the round under way: which generators are done
 META_SPECS = "expansion.model_specs"  # the base and fine-tuned ModelSpecs the rounds ran with
 LIVE = ("pending", "accepted", "edited")  # not rejected
+STOP_WHEN = ("no-new-prompt", "no-new-name")
 
 
 @dataclass
@@ -63,8 +66,14 @@ class ExpansionConfig:
     auto_accept: bool = False  # accept what lands above the threshold ("who" = auto)
     seed: int = 0
     like: tuple[int, ...] = ()  # prompt ids a person picked ("more like these"): the exemplars of the rounds to run
+    # no-new-prompt: stop after a round with no new high-gap prompt. no-new-name: stop after a round whose
+    # high-gap answers name nothing earlier rounds' did not (more prompts about known names reach no new
+    # fact; `rounds` is then the crawl's budget). A paraphrase round finds no new name by design.
+    stop_when: str = "no-new-prompt"
 
     def __post_init__(self) -> None:
+        if self.stop_when not in STOP_WHEN:
+            raise KDError(f"expansion setting stop_when must be one of {', '.join(STOP_WHEN)}, got {self.stop_when!r}")
         for name in ("rounds", "per_round", "chunk", "score_batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < (0 if name == "rounds" else 1):
@@ -238,12 +247,16 @@ def run_expansion(
                       f"finished: resume it with those (asked: {', '.join(names)})")
     while True:
         if current is None:
-            done_rounds = max([h["round"] for h in history], default=0)
+            done_rounds = finished_rounds(pool, history)
             if done_rounds >= config.rounds:
                 break
-            if history and history[-1]["new_above"] == 0 and not config.like:  # a person's pick is always tried
-                log(f"stopping: round {done_rounds} found no new high-gap prompt")
-                break
+            if history and not config.like:  # a person's pick is always tried
+                if history[-1]["new_above"] == 0:
+                    log(f"stopping: round {done_rounds} found no new high-gap prompt")
+                    break
+                if config.stop_when == "no-new-name" and history[-1].get("new_names") == 0:
+                    log(f"stopping: round {done_rounds} found no new high-gap name")
+                    break
             if config.max_pool and pool.count() >= config.max_pool:
                 log(f"stopping: the pool holds {pool.count()} prompts (max_pool {config.max_pool})")
                 break
@@ -303,9 +316,29 @@ def _run_round(pool, base, finetuned, writer, generators: list[Generator], curre
         g["dup_rate"] = round((g["exact_dups"] + g["near_dups"]) / g["candidates"], 3) if g["candidates"] else None
         g["above_rate"] = round(g["above"] / g["scored"], 3) if g["scored"] else None
         new_above += g["above"]
-    stats = {"round": r, "generators": current["generators"], "new_above": new_above, "pool_size": pool.count()}
-    log(f"round {r}: {new_above} new high-gap prompts; the pool holds {stats['pool_size']}")
+    names = names_by_round(pool)
+    earlier = set().union(*(n for k, n in names.items() if k < r))
+    new_names = names.get(r, set()) - earlier
+    stats = {"round": r, "generators": current["generators"], "new_above": new_above, "pool_size": pool.count(),
+             "new_names": len(new_names), "names": len(earlier | new_names),
+             "new_name_examples": sorted(new_names)[:10]}
+    log(f"round {r}: {new_above} new high-gap prompts naming {len(new_names)} new high-gap names "
+        f"({stats['names']} in all); the pool holds {stats['pool_size']}")
     return stats
+
+
+def names_by_round(pool: Pool) -> dict[int, set[str]]:
+    """The high-gap names (generators.gap_spans: names in an answer the base model could not
+    predict) in each round's answers above the threshold that nobody rejected, lower-cased.
+    A round that adds none reaches no entity the pool did not already reach."""
+    rows = pool.query(PoolFilter(states=LIVE, auto_label="above"), order="id")
+    out: dict[int, set[str]] = {}
+    for r in rows.itertuples():
+        s = r.scores or {}
+        gaps = np.subtract(s.get("token_lp_ft", []), s.get("token_lp_base", [])).tolist()
+        spans = gap_spans(s.get("tokens", []), gaps, prompt=r.text) if gaps else []
+        out.setdefault(int(r.round), set()).update(name.lower() for name, _ in spans)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -327,6 +360,8 @@ def cli_args(config: ExpansionConfig) -> list[str]:
         args += ["--threshold", repr(float(config.gap.threshold))]
     if config.max_pool:
         args += ["--max-pool", str(config.max_pool)]
+    if config.stop_when != "no-new-prompt":
+        args += ["--stop-when", config.stop_when]
     if config.like:
         args += ["--like", ",".join(map(str, config.like))]
     if config.auto_accept:
@@ -492,11 +527,18 @@ def more_like(project: str | Path, ids: Sequence[int], per_round: int | None = N
             raise KDError(f"prompt{'s' * (len(missing) > 1)} {', '.join(map(str, missing[:10]))} of {root}: not in the pool, "
                           "rejected, or not answered yet")
         saved = pool.get_meta("expansion.config")
-        done = max([h["round"] for h in round_history(pool)], default=0)
+        done = finished_rounds(pool, round_history(pool))
     base = ExpansionConfig.from_dict({k: v for k, v in saved.items() if k != "like"}) if saved else ExpansionConfig()
     generators = tuple(g for g in base.generators if g in EXEMPLAR_GENERATORS) or ("list", "few-shot")
     config = replace(base, rounds=done + 1, like=tuple(ids), generators=generators, per_round=per_round or base.per_round)
     return start_expand(root, config)
+
+
+def finished_rounds(pool: Pool, history: Sequence[dict[str, Any]]) -> int:
+    """The last finished round: the round log's, or the pool's highest round where prompts came
+    without a log (a pool made from recorded runs, like the demo project's), so the next round
+    gets a number of its own and `rounds` counts those too."""
+    return max([h["round"] for h in history] + [pool.last_round()])
 
 
 def round_history(pool: Pool) -> list[dict[str, Any]]:

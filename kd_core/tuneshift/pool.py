@@ -470,6 +470,10 @@ class Pool(Curation):
         where, params = self._where(filter)
         return self._read(f"SELECT COUNT(*) FROM prompts WHERE {where}", params)[0][0]
 
+    def last_round(self) -> int:
+        """The highest round any prompt was added in (0 for an empty pool or seeds only)."""
+        return self._read("SELECT COALESCE(MAX(round), 0) FROM prompts")[0][0]
+
     def counts(self) -> PoolCounts:
         with self._lock, self._sql():
             self._conn.execute("BEGIN")  # one snapshot for every number

@@ -22,7 +22,11 @@ MAX_PROMPT_CHARS = 300
 # Parsing model output
 
 _NUMBERING = re.compile(r"^\s*(?:\d+\s*[.):-]|[-*\u2022])\s*")
-_PREFIX = re.compile(r"^\s*(?:new\s+)?(?:question|q|prompt)\s*\d*\s*[:.)-]\s*", re.I)
+# A writer asked to reword or ask often labels its line ("Rewrite: Who ...?", "Ask: ..."); the
+# label is not part of the prompt (the paraphrase round on the demo pool kept three such lines).
+_PREFIX = re.compile(
+    r"^\s*(?:(?:new\s+)?(?:question|q|prompt)\s*\d*\s*[:.)-]"
+    r"|(?:ask|rewrite|rewritten|reworded|rephrased?|paraphrased?|rewording|version\s*\d*)\s*:)\s*", re.I)
 _QUESTION = re.compile(r"[A-Z][^.?!\n]*\?")
 _REQUEST = re.compile(
     r"^(?:tell|describe|explain|name|list|give|write|summari[sz]e|compare|define|who|what|when|where|which|why|how)\b", re.I

@@ -177,10 +177,12 @@ def report_markdown(report: dict[str, Any]) -> str:
     t = report["teacher"]
     lines = [f"# TuneShift-KD run: {report['recipe']}", "",
              f"Pool: {report['pool']['total']} prompts; " + ", ".join(f"{k} {v}" for k, v in report['pool']['by_state'].items() if v), "",
-             "## Rounds", "", "| round | prompts added | new above the threshold | pool size |", "| --- | --- | --- | --- |"]
+             "## Rounds", "", "| round | prompts added | new above the threshold | new high-gap names | pool size |",
+             "| --- | --- | --- | --- | --- |"]
     for r in report["rounds"]:
         added = sum(int(g.get("added", 0)) for g in (r.get("generators") or {}).values())
-        lines.append(f"| {r.get('round')} | {added} | {r.get('new_above', '-')} | {r.get('pool_size', '-')} |")
+        lines.append(f"| {r.get('round')} | {added} | {r.get('new_above', '-')} | {r.get('new_names', '-')} "
+                     f"| {r.get('pool_size', '-')} |")
     lines += ["", "## Held-out accuracy", "",
               f"Teacher (fine-tuned source): test {_pct(t['test'])}, control {_pct(t['control'])}", ""]
     for name, s in report["targets"].items():

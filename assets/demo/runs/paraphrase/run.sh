@@ -9,6 +9,8 @@
 # (analyze.py prints both step counts). Each step resumes: run it again after an interruption.
 # The reference: ../tuneshift-quiz/replay/, arm gemma3-270m (254 prompts, 8 epochs, 35.9% held-out);
 # analyze.py pairs the two evaluations question by question (McNemar).
+# --rounds counts the demo pool's 4 recorded rounds: the paraphrase round is round 5 (the run
+# recorded in the README numbered it 1, before the loop counted a pool's own rounds).
 set -e
 cd "$(dirname "$0")/../../../.."  # the repository root
 P=${1:-/tmp/paraphrase}
@@ -17,7 +19,7 @@ mkdir -p $P/root
 D=$P/root/demo
 [ -d $D ] || .venv/bin/python -c "from kd_core.demo.project import make_demo_project; make_demo_project('$P/root')"
 ( time $K expand --project $D --base demo:smollm2-135m-instruct --finetuned demo:smollm2-135m-instruct \
-    --adapter assets/demo/adapter --generators paraphrase --rounds 1 --per-round ${PER_ROUND:-128} \
+    --adapter assets/demo/adapter --generators paraphrase --rounds 5 --per-round ${PER_ROUND:-128} \
     --max-new-tokens 96 --metric logratio --threshold 1.0 --auto-accept --seed 0 ) 2>&1 | tail -12
 $K pool export --project $D --out $P/data --states accepted --require-responses | tail -3
 ROWS=$(wc -l < $P/data/dataset.jsonl)
