@@ -44,6 +44,8 @@ def test_the_tab_settings_are_the_config_the_cli_reads_back():
         score_batch_size=4)
     args = build_parser().parse_args(["expand", "--project", "p", *expansion.cli_args(config)])
     assert expansion_config(args) == config
+    dry = expansion.ExpansionConfig(rounds=9, stop_when="no-new-name")
+    assert expansion_config(build_parser().parse_args(["expand", "--project", "p", *expansion.cli_args(dry)])) == dry
     shown = expand.command("p", 2, 7, ["crawl"], "diff", "0.5", False, 64)
     assert "--rounds 2 --per-round 7 --generators crawl" in shown and "--metric diff" in shown and "--threshold 0.5" in shown
 
@@ -77,12 +79,18 @@ def test_save_as_recipe_writes_a_recipe_the_cli_runs_and_keeps_an_earlier_one(tm
     assert recipe.expand.rounds == 1 and recipe.expand.generators == ("few-shot",) and recipe.expand.gap.threshold == -100
     assert recipe.curation == "auto" and recipe.targets == {"gemma3-270m": "demo:gemma3-270m"}
     assert Path(recipe.seeds).parent == project / "seeds" and Path(recipe.seeds).read_text().count("?") == 2
+    assert recipe.expand.stop_when == "no-new-prompt"
     kept = first.read_text()
     other = (2, *TINY[1:5], False, TINY[6])  # two rounds, a person curates
     said = expand.save_recipe(str(project), None, None, True, "", "", "", "", *other)
     assert first.read_text() == kept  # the earlier recipe is not overwritten
     second = Path(said.split("`")[1])
     assert second != first and load_recipe(second).curation == "manual" and load_recipe(second).seeds == "demo:seeds"
+    # "Crawl until a round finds no new name": the recipe's expansion stops on names, Rounds is its budget.
+    said = expand.save_recipe(str(project), None, None, True, "", "", "", "", 8, *TINY[1:], True)
+    dry = load_recipe(Path(said.split("`")[1])).expand
+    assert dry.stop_when == "no-new-name" and dry.rounds == 8
+    assert "--stop-when no-new-name" in " ".join(expansion.cli_args(dry))
 
 
 def test_bad_settings_and_bad_seed_files_are_named_and_change_nothing(tmp_path):

@@ -36,7 +36,7 @@ from ui.polling import changes_only, stamp
 from ui.progress import run_progress
 from ui.tab import Context, Tab, has_project, input_file, model_name, picked, picker, picker_update, project_at, project_box, project_dir, reread
 
-ROUND_COLUMNS = ["round", "candidates", "added", "duplicates", "new above", "pool size"]
+ROUND_COLUMNS = ["round", "candidates", "added", "duplicates", "new above", "new names", "pool size"]
 POLL_S = 2.0
 DEMO_SEEDS = "demo:seeds"
 NO_PROJECT = "No project open: pick one in the project bar at the top, or make a new one there."
@@ -45,7 +45,7 @@ NO_POOL = ("No prompts in this project yet: give seeds (a file, pasted, or tick 
 
 
 def settings(rounds: Any, per_round: Any, generators: list[str] | None, metric: str, threshold: Any, auto_accept: bool,
-             answer_tokens: Any = 96) -> expansion.ExpansionConfig:
+             answer_tokens: Any = 96, until_no_new_name: bool = False) -> expansion.ExpansionConfig:
     """The tab's values as the config `kd-studio expand` runs; a bad value is named by its label."""
     def whole(label: str, value: Any) -> int:
         try:
@@ -68,6 +68,7 @@ def settings(rounds: Any, per_round: Any, generators: list[str] | None, metric: 
     return expansion.ExpansionConfig(
         rounds=whole("Rounds", rounds), per_round=whole("Candidates per generator", per_round), generators=tuple(generators),
         gap=GapConfig(metric=metric, threshold=tau), auto_accept=bool(auto_accept),
+        stop_when="no-new-name" if until_no_new_name else "no-new-prompt",
         answer=GenerationConfig(max_new_tokens=whole("Answer tokens", answer_tokens), batch_size=base.answer.batch_size))
 
 
@@ -185,7 +186,8 @@ def round_row(h: dict[str, Any]) -> list[Any]:
     """One finished round, summed over its generators."""
     g = list((h.get("generators") or {}).values())
     return [h.get("round"), sum(x.get("candidates", 0) for x in g), sum(x.get("added", 0) for x in g),
-            sum(x.get("exact_dups", 0) + x.get("near_dups", 0) for x in g), h.get("new_above"), h.get("pool_size")]
+            sum(x.get("exact_dups", 0) + x.get("near_dups", 0) for x in g), h.get("new_above"), h.get("new_names"),
+            h.get("pool_size")]
 
 
 def status_text(status: dict[str, Any], has_pool: bool = True, folder: Path | None = None) -> str:
@@ -239,6 +241,8 @@ def build(ctx: Context) -> Tab:
         auto = gr.Checkbox(False, label="Accept what lands above the threshold", elem_id="expand-auto")
         answer_tokens = gr.Number(defaults.answer.max_new_tokens, label="Answer tokens", precision=0,
                                   elem_id="expand-answer-tokens")
+        until_dry = gr.Checkbox(defaults.stop_when == "no-new-name", label="Crawl until a round finds no new name "
+                                "(Rounds: the budget)", elem_id="expand-until-dry")
     with gr.Row():
         run_btn = gr.Button("Run rounds", variant="primary", elem_id="expand-run")
         stop_btn = gr.Button("Stop", variant="stop", elem_id="expand-stop")
@@ -255,7 +259,7 @@ def build(ctx: Context) -> Tab:
     timer = gr.Timer(POLL_S)
     last = gr.State(None)  # what the last tick saw (ui.polling)
 
-    values = [rounds, per_round, generators, metric, threshold, auto, answer_tokens]
+    values = [rounds, per_round, generators, metric, threshold, auto, answer_tokens, until_dry]
     view_outputs = [status, counts, rounds_table, scatter, log, shell]
 
     def refreshed(project_: str | None, *values_: Any) -> list:
