@@ -27,7 +27,7 @@ _COMMON = frozenset("""
 a an the of in on at to for from by with about into over under between and or not no is are was were be been being
 do does did has have had what which who whom whose when where why how name tell me please give list say state
 this that these those it its their there his her they them he she you your i my we our one ones many much
-year years first last called known did does kind sort type
+year years first last called known kind sort type
 """.split())
 
 
