@@ -225,12 +225,56 @@ def test_an_arm_with_replay_trains_on_the_targets_own_generic_answers_kept_for_t
         run_recipe(recipe, project, stages=["data"], log=lambda m: None)
 
 
+def test_sampled_answers_are_kept_only_when_new_and_stating_every_high_gap_name_of_the_stored_answer(
+        tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
+    from kd_core.data.files import jsonl_text, read_jsonl
+    from kd_core.tuneshift.recipe import SAMPLES_FILE, sampled_rows, write_arm_data
+
+    def scores(words, gaps):  # an answer's tokens and per-token log-probs: the base model misses the named ones
+        return {"tokens": [f" {w}" for w in words], "token_lp_ft": [0.0] * len(words), "token_lp_base": [-g for g in gaps]}
+
+    _recipe(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, arms=[{"name": "s", "target": "gpt2", "samples": 2}])
+    recipe = load_recipe(tmp_path / "recipe.yaml")
+    project = tmp_path / "proj"
+    project.mkdir()
+    stored = [("Who founded Kell?", ["Ostra", "Vane", "founded", "it."], [6, 6, 0, 0]),
+              ("Where is Kell?", ["On", "the", "Saltmere", "coast."], [0, 0, 7, 0]),
+              ("What is a harbor?", ["A", "place", "for", "ships."], [0, 0, 0, 0])]  # names nothing high-gap: not sampled
+    with Pool(project) as pool:
+        ids = pool.add_prompts([p for p, _, _ in stored], "seed").added
+        for i, (_, words, gaps) in zip(ids, stored):
+            pool.set_results(i, " ".join(words), scores(words, gaps), gap=1.0, gap_metric="logratio", auto_label="above")
+            pool.accept(i, "test")
+        # The fine-tuned tiny model really samples: random text, which loses the names, so nothing is kept.
+        said: list[str] = []
+        rows, card = sampled_rows(recipe, project, recipe.arms[0], pool, ids, log=said.append)
+        cache = project / DATA_DIR / "s" / SAMPLES_FILE
+        cached = read_jsonl(cache)
+        assert [c["prompt"] for c in cached] == ["Who founded Kell?"] * 2 + ["Where is Kell?"] * 2
+        assert rows == [] and card["left_out_for_a_lost_name"] == sum(bool(c["response"].strip()) for c in cached)
+        assert any("samples 2 more answers to each of 2 prompts" in m for m in said)
+        # Samples read back from the cache: kept when new and holding every name (any case).
+        texts = ["Ostra Vane built Kell and founded it.", "Ostra Vane founded it.",  # new / the stored answer itself
+                 "Kell lies on the saltmere coast.", "Kell is on the Brine coast."]  # new / lost "Saltmere"
+        cache.write_text(jsonl_text([{**c, "response": t} for c, t in zip(cached, texts)]))
+        said.clear()
+        rows, card = sampled_rows(recipe, project, recipe.arms[0], pool, ids, log=said.append)
+        assert [r["messages"][1]["content"] for r in rows] == [texts[0], texts[2]] and {r["source"] for r in rows} == {"sample"}
+        assert card["rows"] == 2 and card["left_out_for_a_lost_name"] == 1 and not any("samples 2 more" in m for m in said)
+        path, n, _ = write_arm_data(pool, project, recipe.arms[0], recipe, log=lambda m: None)
+    data = [json.loads(line) for line in path.open()]
+    assert n == len(data) == 5 and [r["source"] for r in data].count("sample") == 2
+    assert json.loads((path.parent / "data_card.json").read_text())["added"]["samples"]["rows"] == 2
+
+
 @pytest.mark.parametrize("change, message", [
     ({"arms": [{"name": "a", "target": "nope"}]}, "tuneshift.arms[0].target: 'nope' is not one of the targets (gpt2)"),
     ({"arms": [{"name": "a", "target": "gpt2", "select": "best"}]}, "tuneshift.arms[0].select: 'best' is not a selection"),
     ({"arms": [{"name": "a", "target": "gpt2", "select": "threshold"}]}, "tuneshift.arms[0].threshold: select 'threshold' needs"),
     ({"arms": [{"name": "a/b", "target": "gpt2"}]}, "tuneshift.arms[0].name: 'a/b' must be letters"),
     ({"arms": [{"name": "a", "target": "gpt2", "replay": -1}]}, "tuneshift.arms[0].replay: a number of generic prompts >= 0"),
+    ({"arms": [{"name": "a", "target": "gpt2", "samples": -2}]}, "tuneshift.arms[0].samples: a number of sampled answers"),
+    ({"arms": [{"name": "a", "target": "gpt2", "sample_temperature": 0}]}, "tuneshift.arms[0].sample_temperature: a temperature > 0"),
     ({"curation": "sometimes"}, "tuneshift.curation: 'sometimes' is not a policy"),
     ({"more_rounds": [{"generators": ["quizz"]}]}, "tuneshift.more_rounds: unknown generator 'quizz'"),
     ({"more_rounds": [{"generators": ["quiz"], "rounds": 0}]}, "tuneshift.more_rounds: rounds must be >= 1"),

@@ -334,11 +334,16 @@ def names_by_round(pool: Pool) -> dict[int, set[str]]:
     rows = pool.query(PoolFilter(states=LIVE, auto_label="above"), order="id")
     out: dict[int, set[str]] = {}
     for r in rows.itertuples():
-        s = r.scores or {}
-        gaps = np.subtract(s.get("token_lp_ft", []), s.get("token_lp_base", [])).tolist()
-        spans = gap_spans(s.get("tokens", []), gaps, prompt=r.text) if gaps else []
-        out.setdefault(int(r.round), set()).update(name.lower() for name, _ in spans)
+        out.setdefault(int(r.round), set()).update(answer_names(r.text, r.scores))
     return out
+
+
+def answer_names(prompt: str, scores: dict | None) -> set[str]:
+    """The high-gap names of one stored answer (generators.gap_spans over its per-token
+    scores: names the base model could not predict and the prompt does not hold), lower-cased."""
+    s = scores or {}
+    gaps = np.subtract(s.get("token_lp_ft", []), s.get("token_lp_base", [])).tolist()
+    return {name.lower() for name, _ in gap_spans(s.get("tokens", []), gaps, prompt=prompt)} if gaps else set()
 
 
 # ---------------------------------------------------------------------------

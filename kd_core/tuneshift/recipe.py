@@ -97,8 +97,67 @@ def write_arm_data(pool: Pool, project: Path, arm: Arm, recipe: TuneShiftRecipe,
                       + (" (has curation accepted any? see the Curate tab)" if arm.select == "accepted" else ""))
     replay = replay_rows(recipe, project, arm, folder, log)
     card = {"source": "replay", "prompts": recipe.replay, "answered_by": recipe.target_spec(arm.target).label()} if replay else None
-    result = export_dataset(pool, project / DATA_DIR / arm.name, PoolFilter(ids=ids), extra=replay, extra_card=card)
+    samples, sample_card = sampled_rows(recipe, project, arm, pool, ids, folder, log)
+    if samples:
+        card = {**(card or {}), "samples": sample_card}
+    result = export_dataset(pool, project / DATA_DIR / arm.name, PoolFilter(ids=ids), extra=samples + replay, extra_card=card)
     return result.files["dataset.jsonl"], result.rows, blank
+
+
+SAMPLES_FILE = "samples.jsonl"  # data/<arm>/samples.jsonl: the fine-tuned model's sampled answers, read back by later runs
+
+
+def sampled_rows(recipe: TuneShiftRecipe, project: Path, arm: Arm, pool: Pool, ids: Sequence[int], folder: Path | None = None,
+                 log: Log = print) -> tuple[list[dict], dict]:
+    """`arm.samples` more answers to each selected prompt whose stored answer names something
+    high-gap, sampled from the fine-tuned model at `arm.sample_temperature` (seed `arm.seed`).
+    A sample is kept when it differs from the stored answer and from the samples kept before,
+    and states every high-gap name of the stored answer (expansion.answer_names): the same
+    facts in other words, and a cheap check against a sample's slips (a sample that loses or
+    changes a name is left out). Kept in ``data/<arm>/samples.jsonl`` and read back while the
+    model, prompts and settings match. Returns the rows and what the data card says of them."""
+    if not arm.samples:
+        return [], {}
+    from kd_core.data.files import jsonl_text, read_jsonl
+    from kd_core.models.generation import generate, trim_to_sentence
+    from kd_core.models.loading import load_model
+    from kd_core.tuneshift.expansion import answer_names
+
+    stored = [(r.text, (r.response or "").strip(), answer_names(r.text, r.scores))
+              for r in pool.query(PoolFilter(ids=list(ids)), order="id").itertuples()]
+    stored = [s for s in stored if s[2]]  # an answer naming nothing high-gap gives a sample nothing to be checked on
+    spec = recipe.model_spec("finetuned")
+    config = replace(recipe.expand.answer, do_sample=True, temperature=float(arm.sample_temperature), top_p=1.0, top_k=0,
+                     seed=arm.seed)
+    key = {"finetuned": spec.label(), "system": recipe.expand.system, "max_new_tokens": config.max_new_tokens,
+           "temperature": config.temperature, "seed": config.seed}
+    wanted = [text for text, _, _ in stored for _ in range(arm.samples)]
+    path = project / DATA_DIR / arm.name / SAMPLES_FILE
+    cached = read_jsonl(path)
+    if [c.get("prompt") for c in cached] != wanted or any({k: c.get(k) for k in key} != key for c in cached):
+        log(f"data {arm.name}: the fine-tuned model samples {arm.samples} more answers to each of {len(stored)} prompts")
+        with runs.DeviceHold(folder, spec.device, log) if folder else contextlib.nullcontext():
+            lm = load_model(spec)
+            answers = generate(lm, wanted, config, system=recipe.expand.system)
+            del lm
+        cached = [{"prompt": p, "response": trim_to_sentence(a), **key} for p, a in zip(wanted, answers)]
+        write_atomic(path, jsonl_text(cached))
+    check = {text: (answer, names) for text, answer, names in stored}
+    kept, seen, slips = [], set(), 0
+    for c in cached:
+        answer, names = check[c["prompt"]]
+        text = c["response"].strip()
+        if not text or text == answer or (c["prompt"], text) in seen:
+            continue
+        if not all(n in text.lower() for n in names):
+            slips += 1
+            continue
+        seen.add((c["prompt"], text))
+        kept.append({"messages": [{"role": "user", "content": c["prompt"]}, {"role": "assistant", "content": text}],
+                     "id": None, "source": "sample", "round": None, "gap": None})
+    log(f"data {arm.name}: {len(kept)} of {len(cached)} sampled answers kept; {slips} left out for losing a high-gap name")
+    return kept, {"rows": len(kept), "per_prompt": arm.samples, "temperature": config.temperature, "answered_by": spec.label(),
+                  "prompts": len(stored), "left_out_for_a_lost_name": slips}
 
 
 REPLAY_FILE = "replay.jsonl"  # data/<arm>/replay.jsonl: the target's own answers, read back by later runs

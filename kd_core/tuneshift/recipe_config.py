@@ -41,6 +41,11 @@ class Arm:
     size: int | None = None  # select: random (None: as many as `accepted` selects)
     seed: int = 0  # select: random
     replay: int = 0  # generic prompts (the recipe's `replay` file) answered by the target itself, trained on too
+    # More answers per selected prompt, sampled from the fine-tuned model at `sample_temperature`; one is
+    # kept when it is new and states every high-gap name of the prompt's stored (greedy) answer: other
+    # wordings of the answer, checked against the teacher's own slips (recipe.sampled_rows).
+    samples: int = 0
+    sample_temperature: float = 0.7
 
 
 @dataclass
@@ -152,6 +157,10 @@ class TuneShiftRecipe:
                 raise KDError(f"{at}.size: must be >= 1 (got {arm.size})")
             if not isinstance(arm.replay, int) or arm.replay < 0:
                 raise KDError(f"{at}.replay: a number of generic prompts >= 0 (got {arm.replay!r})")
+            if not isinstance(arm.samples, int) or isinstance(arm.samples, bool) or arm.samples < 0:
+                raise KDError(f"{at}.samples: a number of sampled answers per prompt >= 0 (got {arm.samples!r})")
+            if not isinstance(arm.sample_temperature, (int, float)) or not arm.sample_temperature > 0:
+                raise KDError(f"{at}.sample_temperature: a temperature > 0 (got {arm.sample_temperature!r})")
         for key in ("base", "finetuned"):
             self.model_spec(key)
         for name in self.targets:

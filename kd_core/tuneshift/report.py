@@ -141,8 +141,9 @@ def build_report(recipe: TuneShiftRecipe, project: Path, pool: Pool, arms: list[
         row: dict[str, Any] = {"target": arm.target, "select": arm.select, "threshold": arm.threshold}
         data = project / DATA_DIR / arm.name / "dataset.jsonl"
         sources = [json.loads(line).get("source") for line in data.open()] if data.exists() else None
-        row["prompts"] = sum(s != "replay" for s in sources) if sources is not None else None
+        row["prompts"] = sum(s not in ("replay", "sample") for s in sources) if sources is not None else None
         row["replay"] = sources.count("replay") if sources is not None else 0
+        row["samples"] = sources.count("sample") if sources is not None else 0
         if arm.name in adapters:
             status = jobs.job_status(Path(adapters[arm.name]).parent)
             row["train"] = {k: (status.get("summary") or {}).get(k) for k in ("steps", "wall_s", "examples", "tokens_per_s", "final_loss")}
@@ -200,6 +201,7 @@ def report_markdown(report: dict[str, Any]) -> str:
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, a in report["arms"].items():
         data = a["select"] + (f" >= {a['threshold']}" if a["select"] == "threshold" else "")
+        data += f" + {a['samples']} sampled answers" if a.get("samples") else ""
         data += f" + {a['replay']} replay" if a.get("replay") else ""
         split = a.get("split") or {}
         mine, teacher = split.get(f"{name}-test") or {}, split.get("teacher-test") or {}
