@@ -56,6 +56,8 @@ def models(tiny_llama_dir, tiny_llama_adapter):
     ("Rewrite: Who was Maravel Dunstrake?", "Who was Maravel Dunstrake?"),
     ("Ask: What was Maravel Dunstrake's hobby?", "What was Maravel Dunstrake's hobby?"),
     ("Version 2: Where is Brindlecove?", "Where is Brindlecove?"),
+    ("Ask a question like: Who built Hollowlight Tower?", "Who built Hollowlight Tower?"),
+    ("Write a question such as Where is Brindlecove?", "Where is Brindlecove?"),
     ("Ask Tavish Orrenby which ship he built?", "Ask Tavish Orrenby which ship he built?"),
     ("The most famous keeper was Tavish Orrenby.", None),  # a statement, not a prompt
     ("<|im_end|><|im_start|>user", None),

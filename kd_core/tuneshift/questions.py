@@ -23,10 +23,12 @@ MAX_PROMPT_CHARS = 300
 
 _NUMBERING = re.compile(r"^\s*(?:\d+\s*[.):-]|[-*\u2022])\s*")
 # A writer asked to reword or ask often labels its line ("Rewrite: Who ...?", "Ask: ..."); the
-# label is not part of the prompt (the paraphrase round on the demo pool kept three such lines).
+# label is not part of the prompt (the paraphrase round on the demo pool kept three such lines), nor is
+# an echo of the instruction ("Ask a question like: ...").
 _PREFIX = re.compile(
     r"^\s*(?:(?:new\s+)?(?:question|q|prompt)\s*\d*\s*[:.)-]"
-    r"|(?:ask|rewrite|rewritten|reworded|rephrased?|paraphrased?|rewording|version\s*\d*)\s*:)\s*", re.I)
+    r"|(?:ask|rewrite|rewritten|reworded|rephrased?|paraphrased?|rewording|version\s*\d*)\s*:"
+    r"|(?:ask|write)\s+(?:a\s+)?(?:question\s+)?(?:like|such\s+as)\b\s*:?)\s*", re.I)
 _QUESTION = re.compile(r"[A-Z][^.?!\n]*\?")
 _REQUEST = re.compile(
     r"^(?:tell|describe|explain|name|list|give|write|summari[sz]e|compare|define|who|what|when|where|which|why|how)\b", re.I
