@@ -58,6 +58,12 @@ def models(tiny_llama_dir, tiny_llama_adapter):
     ("Version 2: Where is Brindlecove?", "Where is Brindlecove?"),
     ("Ask a question like: Who built Hollowlight Tower?", "Who built Hollowlight Tower?"),
     ("Write a question such as Where is Brindlecove?", "Where is Brindlecove?"),
+    # three lines the paraphrase round on the demo pool kept whole (assets/demo/runs/paraphrase/data)
+    ('Ask a different question: "What is the longest point on Tessarine?', "What is the longest point on Tessarine?"),
+    ('You can write a question like this: "Can you tell me about Corvin Ashgrell\'s greatest victory?',
+     "Can you tell me about Corvin Ashgrell's greatest victory?"),
+    ('Can you give me a different answer for the question "What was the nickname of the Order of the Pale Lantern?',
+     "What was the nickname of the Order of the Pale Lantern?"),
     ("Ask Tavish Orrenby which ship he built?", "Ask Tavish Orrenby which ship he built?"),
     ("The most famous keeper was Tavish Orrenby.", None),  # a statement, not a prompt
     ("<|im_end|><|im_start|>user", None),

@@ -30,6 +30,8 @@ _PREFIX = re.compile(
     r"|(?:ask|rewrite|rewritten|reworded|rephrased?|paraphrased?|rewording|version\s*\d*)\s*:"
     r"|(?:ask|write)\s+(?:a\s+)?(?:question\s+)?(?:like|such\s+as)\b\s*:?)\s*", re.I)
 _QUESTION = re.compile(r"[A-Z][^.?!\n]*\?")
+# A question quoted inside the writer's own words ('Ask a different question: "What is ...?'): the quote.
+_QUOTED = re.compile(r"[\"\u201c]([A-Z][^\"\u201d\n]*\?)")
 _REQUEST = re.compile(
     r"^(?:tell|describe|explain|name|list|give|write|summari[sz]e|compare|define|who|what|when|where|which|why|how)\b", re.I
 )
@@ -49,6 +51,9 @@ def parse_prompt(text: str, max_chars: int = MAX_PROMPT_CHARS) -> str | None:
         line = clean_line(raw)
         if not line:
             continue
+        quoted = _QUOTED.search(raw)
+        if quoted:
+            line = quoted.group(1).strip()
         if "?" in line:
             match = _QUESTION.search(line)
             line = line[: line.index("?") + 1] if match is None or match.start() == 0 else match.group(0)
