@@ -3,6 +3,7 @@ every before/after or arm-vs-arm comparison with McNemar's p, computed from the 
 runs' graded answers (assets/demo/runs/)."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -65,3 +66,15 @@ def test_the_readme_intervals_script_reproduces_the_recorded_figures(tmp_path):
     assert found["c_sft"]["verdict"] == "within noise (p >= 0.05)"  # counts only: p >= 0.05 for any overlap
     assert found["pd_sft"]["verdict"] == "differ (p < 0.05)"
     assert "## Which conclusions stand" in text
+
+
+def test_the_readme_study_table_is_what_study_py_computes_from_the_recorded_runs():
+    import subprocess
+    import sys
+
+    printed = subprocess.run([sys.executable, str(RUNS / "study.py")], capture_output=True, text=True, check=True,
+                             env={**os.environ, "HF_HUB_OFFLINE": "1"}).stdout.strip().splitlines()
+    readme = (RUNS.parents[2] / "README.md").read_text()
+    block = readme.split("<!-- study.py -->\n", 1)[1].split("\n<!-- /study.py -->", 1)[0].splitlines()
+    assert block == printed
+    assert sum(line.startswith("| ") for line in printed) >= 12  # header, rule, and at least ten arms

@@ -68,7 +68,7 @@ def arms() -> list[Arm]:
         Arm("reference + 80 replay answers, 8 ep", REPLAY / "eval/gemma3-270m-replay-test",
             REPLAY / "eval/gemma3-270m-replay-control", REPLAY / "data/gemma3-270m-replay/dataset.jsonl",
             job=REPLAY / "jobs/gemma3-270m-replay-f07d6aea/status.json"),
-        Arm("reference + paraphrase round (288), 7 ep", RUNS / "paraphrase/eval/paraphrase-test",
+        Arm("reference + paraphrase round (289 pairs), 7 ep", RUNS / "paraphrase/eval/paraphrase-test",
             RUNS / "paraphrase/eval/paraphrase-control", RUNS / "paraphrase/data/dataset.jsonl",
             job=RUNS / "paraphrase/jobs/paraphrase/status.json"),
     ]
