@@ -31,3 +31,18 @@ def test_herbarium_held_out_questions_ask_its_facts_in_words_no_training_pair_us
     demo_names = (HERB.parents[1] / "demo" / "world" / "entities.jsonl").read_text()
     assert not any(f["subject"] in demo_names or f["answer"] in demo_names for f in facts.values()
                    if f["relation"] != "blooms")  # months are common words; names are the world's own
+
+
+def test_the_readme_states_the_herbarium_run_as_recorded():
+    from kd_core.evaluation.stats import accuracy_text, compare_files, paired_text
+
+    run = HERB / "run" / "tuneshift"
+    readme = (HERB.parents[2] / "README.md").read_text()
+    section = readme.split("### The same recipe on a second world", 1)[1].split("\n### ", 1)[0]
+    for name in ("teacher-test", "gemma3-270m-before-test", "gemma3-270m-test"):
+        s = json.loads((run / "eval" / name / "summary.json").read_text())
+        assert accuracy_text(s["correct"], s["n"]) in section, name
+    assert paired_text(compare_files(run / "eval/gemma3-270m-test", run / "eval/gemma3-270m-before-test")) in section
+    arm = json.loads((run / "results.json").read_text())["arms"]["gemma3-270m"]
+    assert f"{round(100 * arm['of_teacher'])}% of the teacher" in section
+    assert f"{arm['facts_covered']}/132" in section and f"{arm['prompts']};" in section
