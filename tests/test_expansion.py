@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -237,6 +238,21 @@ def test_stop_when_no_new_name_ends_a_crawl_whose_round_reached_no_new_name(tmp_
     assert ran["no-new-name"] == [(1, 4, 0)] and "stopping: round 1 found no new high-gap name" in logged
     with pytest.raises(KDError, match="stop_when must be one of no-new-prompt, no-new-name, got 'never'"):
         ExpansionConfig(stop_when="never")
+
+
+def test_a_dry_round_stops_only_the_generators_that_ran_it(tmp_path, models):
+    # A quiz round that reached no new name says nothing about a crawl after it (a recipe's more_rounds).
+    base, ft = models
+    cfg = ExpansionConfig(**{**helpers.config(rounds=1).__dict__, "stop_when": "no-new-name"})
+    with Pool(tmp_path) as pool:
+        add_seeds(pool, helpers.SEEDS, ft, cfg)
+        assert [h["new_names"] for h in run_expansion(pool, base, ft, cfg, generators=[helpers.ScriptedGenerator("alpha")])] == [0]
+        logged: list[str] = []
+        again = replace(cfg, rounds=3)
+        assert run_expansion(pool, base, ft, again, generators=[helpers.ScriptedGenerator("alpha")], log=logged.append)[1:] == []
+        assert "stopping: round 1 found no new high-gap name" in logged
+        history = run_expansion(pool, base, ft, again, generators=[helpers.ScriptedGenerator("beta")])
+    assert [(h["round"], sorted(h["generators"])) for h in history[1:]] == [(2, ["beta"])]  # ran once, then dry itself
 
 
 def test_a_pool_made_without_a_round_log_counts_its_rounds_and_the_next_round_follows_them(tmp_path, models):

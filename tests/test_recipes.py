@@ -278,6 +278,7 @@ def test_sampled_answers_are_kept_only_when_new_and_stating_every_high_gap_name_
     ({"curation": "sometimes"}, "tuneshift.curation: 'sometimes' is not a policy"),
     ({"more_rounds": [{"generators": ["quizz"]}]}, "tuneshift.more_rounds: unknown generator 'quizz'"),
     ({"more_rounds": [{"generators": ["quiz"], "rounds": 0}]}, "tuneshift.more_rounds: rounds must be >= 1"),
+    ({"more_rounds": [{"generators": ["crawl"], "stop_when": "dry"}]}, "tuneshift.more_rounds: expansion setting stop_when must be one of"),
     ({"expand": {"rounds": 2, "generatorz": ["list"]}}, "tuneshift.expand.generatorz: unknown setting (did you mean 'generators'?)"),
     ({"expand": {"generators": ["crawl", "dream"]}}, "tuneshift.expand: unknown generator"),
     ({"train": {"learning_rate": "fast"}}, "tuneshift.train.learning_rate: expected a number, got str 'fast'"),
@@ -289,6 +290,14 @@ def test_a_bad_recipe_setting_is_named_with_its_file_and_path(tmp_path, change, 
     with pytest.raises(KDError) as e:
         load_recipe(tmp_path / "recipe.yaml")
     assert str(e.value).startswith(f"{tmp_path / 'recipe.yaml'}: ") and message in str(e.value), str(e.value)
+
+
+def test_more_rounds_crawl_until_dry_after_rounds_that_stop_on_prompts(tmp_path):
+    _recipe(tmp_path, tmp_path, tmp_path, tmp_path,
+            more_rounds=[{"generators": ["quiz"]}, {"generators": ["crawl"], "rounds": 8, "stop_when": "no-new-name"}])
+    plan = load_recipe(tmp_path / "recipe.yaml").expansion_plan()
+    assert [(c.generators, c.stop_when) for c in plan[1:]] == [(("quiz",), "no-new-prompt"), (("crawl",), "no-new-name")]
+    assert plan[2].rounds == plan[1].rounds + 8  # the crawl's budget counts every round before it
 
 
 def test_a_recipe_saved_as_yaml_reads_back_the_same():

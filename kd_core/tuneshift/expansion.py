@@ -12,7 +12,9 @@ Round 0 holds the seeds.  The high-gap set the generators learn from is every pr
 labelled "above" that nobody rejected.  Stops after `rounds`, when a round adds no
 new high-gap prompt (or, with ``stop_when="no-new-name"``, no high-gap name that no earlier
 round's answers held: a crawl for coverage, with `rounds` as its budget), or when the pool
-holds `max_pool` prompts.  Each round's log counts its new high-gap names either way.
+holds `max_pool` prompts.  Each round's log counts its new high-gap names either way.  Only
+a dry round of the same generators stops the loop (a quiz round that found no new name says
+nothing about a crawl after it).
 """
 
 from __future__ import annotations
@@ -250,7 +252,9 @@ def run_expansion(
             done_rounds = finished_rounds(pool, history)
             if done_rounds >= config.rounds:
                 break
-            if history and not config.like:  # a person's pick is always tried
+            # A person's pick is always tried; and a dry round of other generators (a quiz round before
+            # a crawl) says nothing about what these will find.
+            if history and not config.like and sorted(history[-1].get("generators") or {}) == sorted(names):
                 if history[-1]["new_above"] == 0:
                     log(f"stopping: round {done_rounds} found no new high-gap prompt")
                     break

@@ -56,6 +56,7 @@ class MoreRounds:
     generators: list[str]
     rounds: int = 1
     per_round: int | None = None
+    stop_when: str | None = None  # expansion's stop_when for these rounds (default: expand's)
 
 
 @dataclass
@@ -175,7 +176,7 @@ class TuneShiftRecipe:
             if m.rounds < 1:
                 raise KDError(f"rounds must be >= 1 (got {m.rounds})")
             plan.append(replace(plan[-1], rounds=plan[-1].rounds + m.rounds, generators=tuple(m.generators),
-                                per_round=m.per_round or self.expand.per_round))
+                                per_round=m.per_round or self.expand.per_round, stop_when=m.stop_when or self.expand.stop_when))
         return plan
 
     def model_spec(self, role: str) -> ModelSpec:
