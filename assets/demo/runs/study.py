@@ -72,6 +72,8 @@ def arms() -> list[Arm]:
             RUNS / "paraphrase/eval/paraphrase-control", RUNS / "paraphrase/data/dataset.jsonl",
             job=RUNS / "paraphrase/jobs/paraphrase/status.json"),
     ]
+    out.append(Arm("reference + coverage crawl until dry (422 prompts), 5 ep", RUNS / "crawl/eval/crawl-test",
+                   RUNS / "crawl/eval/crawl-control", RUNS / "crawl/data/dataset.jsonl", job=RUNS / "crawl/jobs/crawl/status.json"))
     out.append(Arm("reference + 3 sampled answers a prompt, 256 steps", RUNS / "samples/eval/samples-test",
                    RUNS / "samples/eval/samples-control", RUNS / "samples/data/dataset.jsonl",
                    job=RUNS / "samples/jobs/samples/status.json"))
