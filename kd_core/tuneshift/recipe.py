@@ -32,7 +32,7 @@ import random
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from kd_core.data.files import write_atomic
 from kd_core.errors import KDError
@@ -42,6 +42,9 @@ from kd_core.training.config import TrainConfig
 from kd_core.tuneshift.pool import ACCEPTED, Pool, PoolFilter
 from kd_core.tuneshift.recipe_config import DATA_DIR, LIVE, RECIPE_DIR, STAGES, WHAT, Arm, TuneShiftRecipe, recipe_yaml
 from kd_core.tuneshift.report import build_report, write_report
+
+if TYPE_CHECKING:
+    from kd_core.models.loading import ModelSpec
 
 Log = Callable[[str], None]
 
@@ -104,6 +107,28 @@ def write_arm_data(pool: Pool, project: Path, arm: Arm, recipe: TuneShiftRecipe,
     return result.files["dataset.jsonl"], result.rows, blank
 
 
+def cached_answers(path: Path, spec: ModelSpec, prompts: list[str], config: GenerationConfig, key: dict[str, Any],
+                   system: str | None, folder: Path | None, log: Log, saying: str) -> list[dict[str, Any]]:
+    """`spec`'s answers to `prompts` (one row each: prompt, response, and `key`), read back from
+    `path` while its prompts and `key` (model and settings) match, else generated (under the
+    run's device hold when `folder` is given), trimmed to whole sentences and written atomically."""
+    from kd_core.data.files import jsonl_text, read_jsonl
+    from kd_core.models.generation import generate, trim_to_sentence
+    from kd_core.models.loading import load_model
+
+    cached = read_jsonl(path)
+    if [c.get("prompt") for c in cached] == prompts and all({k: c.get(k) for k in key} == key for c in cached):
+        return cached
+    log(saying)
+    with runs.DeviceHold(folder, spec.device, log) if folder else contextlib.nullcontext():
+        lm = load_model(spec)
+        answers = generate(lm, prompts, config, system=system)
+        del lm
+    cached = [{"prompt": p, "response": trim_to_sentence(a), **key} for p, a in zip(prompts, answers)]
+    write_atomic(path, jsonl_text(cached))
+    return cached
+
+
 SAMPLES_FILE = "samples.jsonl"  # data/<arm>/samples.jsonl: the fine-tuned model's sampled answers, read back by later runs
 
 
@@ -118,9 +143,6 @@ def sampled_rows(recipe: TuneShiftRecipe, project: Path, arm: Arm, pool: Pool, i
     model, prompts and settings match. Returns the rows and what the data card says of them."""
     if not arm.samples:
         return [], {}
-    from kd_core.data.files import jsonl_text, read_jsonl
-    from kd_core.models.generation import generate, trim_to_sentence
-    from kd_core.models.loading import load_model
     from kd_core.tuneshift.expansion import answer_names
 
     stored = [(r.text, (r.response or "").strip(), answer_names(r.text, r.scores))
@@ -132,16 +154,9 @@ def sampled_rows(recipe: TuneShiftRecipe, project: Path, arm: Arm, pool: Pool, i
     key = {"finetuned": spec.label(), "system": recipe.expand.system, "max_new_tokens": config.max_new_tokens,
            "temperature": config.temperature, "seed": config.seed}
     wanted = [text for text, _, _ in stored for _ in range(arm.samples)]
-    path = project / DATA_DIR / arm.name / SAMPLES_FILE
-    cached = read_jsonl(path)
-    if [c.get("prompt") for c in cached] != wanted or any({k: c.get(k) for k in key} != key for c in cached):
-        log(f"data {arm.name}: the fine-tuned model samples {arm.samples} more answers to each of {len(stored)} prompts")
-        with runs.DeviceHold(folder, spec.device, log) if folder else contextlib.nullcontext():
-            lm = load_model(spec)
-            answers = generate(lm, wanted, config, system=recipe.expand.system)
-            del lm
-        cached = [{"prompt": p, "response": trim_to_sentence(a), **key} for p, a in zip(wanted, answers)]
-        write_atomic(path, jsonl_text(cached))
+    cached = cached_answers(project / DATA_DIR / arm.name / SAMPLES_FILE, spec, wanted, config, key, recipe.expand.system,
+                            folder, log, f"data {arm.name}: the fine-tuned model samples {arm.samples} more answers to "
+                                         f"each of {len(stored)} prompts")
     check = {text: (answer, names) for text, answer, names in stored}
     kept, seen, slips = [], set(), 0
     for c in cached:
@@ -178,24 +193,12 @@ def replay_rows(recipe: TuneShiftRecipe, project: Path, arm: Arm, folder: Path |
     ``data/<arm>/replay.jsonl`` and read back while target, prompts and settings match."""
     if not arm.replay:
         return []
-    from kd_core.data.files import jsonl_text, read_jsonl, write_atomic
-    from kd_core.models.generation import generate, trim_to_sentence
-    from kd_core.models.loading import load_model
-
     prompts = _replay_prompts(recipe.replay)[: arm.replay]
     spec = recipe.target_spec(arm.target)
     answer = replace(recipe.expand.answer, do_sample=False)
     key = {"target": spec.label(), "system": recipe.expand.system, "max_new_tokens": answer.max_new_tokens}
-    path = project / DATA_DIR / arm.name / REPLAY_FILE
-    cached = read_jsonl(path)
-    if [c.get("prompt") for c in cached] != prompts or any({k: c.get(k) for k in key} != key for c in cached):
-        log(f"data {arm.name}: the target answers {len(prompts)} replay prompts")
-        with runs.DeviceHold(folder, spec.device, log) if folder else contextlib.nullcontext():
-            lm = load_model(spec)
-            answers = generate(lm, prompts, answer, system=recipe.expand.system)
-            del lm
-        cached = [{"prompt": p, "response": trim_to_sentence(a), **key} for p, a in zip(prompts, answers)]
-        write_atomic(path, jsonl_text(cached))
+    cached = cached_answers(project / DATA_DIR / arm.name / REPLAY_FILE, spec, prompts, answer, key, recipe.expand.system,
+                            folder, log, f"data {arm.name}: the target answers {len(prompts)} replay prompts")
     blank = sum(not c["response"].strip() for c in cached)
     if blank:
         log(f"data {arm.name}: {blank} replay answers left out: the target's answer is blank")
