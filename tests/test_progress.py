@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import re
+import select
 import subprocess
 import sys
 
@@ -71,7 +72,14 @@ def test_a_terminal_gets_one_bar_redrawn_in_place_with_done_total_and_eta():
         bar.show(ProgressRecord("answered", 5, 20, started=100.0, updated=110.0))  # 0.5/s: 30 s left
         bar.show(ProgressRecord("answered", 10, 20, started=100.0, updated=120.0))
         bar.close()
-        text = os.read(master, 4096).decode()
+        # A pty may hand the two draws over in separate reads: read until nothing more comes.
+        chunks = []
+        while select.select([master], [], [], 0.5)[0]:
+            chunk = os.read(master, 4096)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        text = b"".join(chunks).decode()
     finally:
         os.close(master)
         os.close(slave)
