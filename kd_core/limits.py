@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 
 from kd_core.errors import InputFileError, KDError
 
@@ -82,13 +81,3 @@ def check_count(name: str, count: int, limit: int, what: str, setting: str) -> N
     if count > limit:
         raise InputFileError(f"{name}: {count:,} {what} is more than the {limit:,} allowed "
                              f"(limit {setting}); split it or keep the part that matters")
-
-
-def check_upload(path: str | Path, limits: Limits | None = None) -> None:
-    """Refuse an uploaded file larger than ``upload_mb`` before anything reads it."""
-    limits = limits or current()
-    p = Path(path)
-    size = p.stat().st_size
-    if size > limits.upload_mb * 2**20:
-        raise InputFileError(f"{p.name}: {size / 2**20:,.1f} MB is more than the {limits.upload_mb:,} MB an upload may be "
-                             "(limit upload_mb)")

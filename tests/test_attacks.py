@@ -402,22 +402,27 @@ def test_the_parquet_bomb_is_refused_without_the_server_growing(world, server, e
 
 def test_oversized_and_foreign_host_requests_are_refused(world, server):
     url = server["url"]
-    def big_body():
-        # The headers announce 2 MB; the server must answer 413 before reading any of it.
+    def big_body(route: str, size: int, kind: str):
+        # The headers announce the size; the server must answer 413 before reading any of it.
         import http.client
 
         parsed = urllib.parse.urlparse(url)
         conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
-        conn.putrequest("POST", "/gradio_api/queue/join")
-        conn.putheader("Content-Type", "application/json")
-        conn.putheader("Content-Length", str(2 * 1024 * 1024))
+        conn.putrequest("POST", route)
+        conn.putheader("Content-Type", kind)
+        conn.putheader("Content-Length", str(size))
         conn.endheaders()
         r = conn.getresponse()
         body = r.read(500).decode()
         conn.close()
         return r.status == 413, (r.status, body)
 
-    row = attempt(world, server, "limits", "anyone", "a 2 MB API request body", big_body)
+    row = attempt(world, server, "limits", "anyone", "a 2 MB API request body",
+                  lambda: big_body("/gradio_api/queue/join", 2 * 2**20, "application/json"))
+    assert row["blocked"], row
+    # Uploads have their own, larger cap (upload_mb, 200 MB by default): one byte more is refused unread.
+    row = attempt(world, server, "limits", "anyone", "an upload one byte over upload_mb",
+                  lambda: big_body("/gradio_api/upload", 200 * 2**20 + 65536 + 1, "multipart/form-data; boundary=x"))
     assert row["blocked"], row
     row = attempt(world, server, "limits", "anyone", "Host: evil.example (DNS rebinding)",
                   lambda: ((c := _get(url, "/", headers={"Host": "evil.example"}))[0] == 421, c))

@@ -15,7 +15,7 @@ import pytest
 from kd_core.data.documents import read_document_file, read_documents
 from kd_core.data.prompt_files import read_prompts
 from kd_core.errors import InputFileError, KDError
-from kd_core.limits import Limits, check_upload
+from kd_core.limits import Limits
 from kd_core.models import chat
 from kd_core.models.generation import GenerationConfig, encode_prompt, stopping_criteria
 from kd_core.models.loading import ModelSpec, load_model
@@ -128,14 +128,6 @@ def test_documents_past_the_limit_are_refused_in_one_file_and_across_files(tmp_p
     with pytest.raises(InputFileError, match=r"the documents of 3 files: 6 documents is more than the 5 allowed"):
         read_documents([many, *notes], Limits(documents=5))
     assert len(read_documents([many, *notes], Limits(documents=6))) == 6
-
-
-def test_an_upload_larger_than_the_limit_is_refused_before_it_is_read(tmp_path):
-    big = tmp_path / "big.txt"
-    big.write_bytes(b"x" * (2 * 2**20 + 1))
-    with pytest.raises(InputFileError, match=r"big\.txt: 2\.0 MB is more than the 2 MB an upload may be \(limit upload_mb\)"):
-        check_upload(big, Limits(upload_mb=2))
-    check_upload(big, Limits(upload_mb=3))
 
 
 def test_limits_are_server_flags_with_their_defaults_and_help():
