@@ -66,6 +66,9 @@ def models(tiny_llama_dir, tiny_llama_adapter):
     ('Can you give me a different answer for the question "What was the nickname of the Order of the Pale Lantern?',
      "What was the nickname of the Order of the Pale Lantern?"),
     ("Ask Tavish Orrenby which ship he built?", "Ask Tavish Orrenby which ship he built?"),
+    # a quoted title inside the question is part of it, question mark and all
+    ('Who wrote "Why Now?"?', 'Who wrote "Why Now?"?'),
+    ('Who sang "Where Are You?" at the Lantern Fair?', 'Who sang "Where Are You?" at the Lantern Fair?'),
     ("The most famous keeper was Tavish Orrenby.", None),  # a statement, not a prompt
     ("<|im_end|><|im_start|>user", None),
     ("ok?", None),

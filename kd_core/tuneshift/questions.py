@@ -31,7 +31,9 @@ _PREFIX = re.compile(
     r"|(?:ask|write)\s+(?:a\s+)?(?:question\s+)?(?:like|such\s+as)\b\s*:?)\s*", re.I)
 _QUESTION = re.compile(r"[A-Z][^.?!\n]*\?")
 # A question quoted inside the writer's own words ('Ask a different question: "What is ...?'): the quote.
-_QUOTED = re.compile(r"[\"\u201c]([A-Z][^\"\u201d\n]*\?)")
+# A quote that more of the line's question follows is a title inside it (Who wrote "Why Now?"?), not the question.
+_QUOTED = re.compile(r"[\"\u201c]([A-Z][^\"\u201d\n]*\?)[\"\u201d]?")
+_QUOTE_SPAN = re.compile(r"[\"\u201c][^\"\u201d\n]*[\"\u201d]")
 _REQUEST = re.compile(
     r"^(?:tell|describe|explain|name|list|give|write|summari[sz]e|compare|define|who|what|when|where|which|why|how)\b", re.I
 )
@@ -52,11 +54,13 @@ def parse_prompt(text: str, max_chars: int = MAX_PROMPT_CHARS) -> str | None:
         if not line:
             continue
         quoted = _QUOTED.search(raw)
-        if quoted:
+        if quoted and "?" not in raw[quoted.end():]:
             line = quoted.group(1).strip()
-        if "?" in line:
-            match = _QUESTION.search(line)
-            line = line[: line.index("?") + 1] if match is None or match.start() == 0 else match.group(0)
+        # Question marks inside a closed quote (a title) neither end nor start the question.
+        bare = _QUOTE_SPAN.sub(lambda m: "x" * len(m.group(0)), line)
+        if "?" in bare:
+            match = _QUESTION.search(bare)
+            line = line[: bare.index("?") + 1] if match is None or match.start() == 0 else line[match.start():match.end()]
         elif not _REQUEST.match(line):
             match = _QUESTION.search(text)
             if match is None:
