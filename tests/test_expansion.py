@@ -29,8 +29,10 @@ from kd_core.tuneshift.generators import (
     FewShotGenerator,
     GenContext,
     ListGenerator,
+    ReverseGenerator,
     SelfQueryGenerator,
     gap_spans,
+    reverse_questions,
 )
 from kd_core.tuneshift.pool import Pool, PoolFilter
 from kd_core.tuneshift.questions import parse_prompt
@@ -105,6 +107,42 @@ def test_crawl_asks_about_each_answers_names_breadth_first_and_skips_what_the_po
         ("Tell me about Pellinmoor.", (1,)),
     ]  # q3 was crawled before; each answer's best name comes before any answer's second
     assert len(CrawlGenerator().propose(ctx, n=2).candidates) == 2
+
+
+def test_reverse_questions_ask_for_the_subject_of_each_sentence_that_names_something_high_gap():
+    answer = ("Veshtel is a giant sea serpent said to live in the Caddow Strait. It feeds on lanternsquid. "
+              "The Ismere Lens lights Hollowlight Tower. Veshtel's eggs are blue. Veshtel and Orrenby met at Saltmere.")
+    names = ["Caddow Strait", "lanternsquid", "Hollowlight Tower", "Saltmere"]
+    assert reverse_questions(answer, names) == [
+        "What is a giant sea serpent said to live in the Caddow Strait?",
+        "What feeds on lanternsquid?",  # "It" is the subject: What
+        "What lights Hollowlight Tower?",  # "The X" is a subject too
+    ]  # "X's ..." and "X and Y ..." have no verb straight after a subject: left out
+    person = "Yuvesta Carrowind, born in Lirrendale, founded the Order of the Pale Lantern. She raised Hollowlight Tower."
+    assert reverse_questions(person, ["Order of the Pale Lantern", "Hollowlight Tower"]) == [
+        "Who, born in Lirrendale, founded the Order of the Pale Lantern?", "Who raised Hollowlight Tower?"]
+    # a sentence that names nothing high-gap asks about nothing the base model could not guess
+    assert reverse_questions("Veshtel is a very large animal.", ["Caddow Strait"]) == []
+
+
+def test_reverse_generator_asks_each_unfollowed_answer_the_other_way_round_and_skips_what_the_pool_knows():
+    def ex(i, answer, high):
+        tokens = [f" {w}" if k else w for k, w in enumerate(answer.split(" "))]
+        gaps = [6.0 if any(h in t for h in high) else 0.0 for t in tokens]
+        return Exemplar(i, f"Tell me about {answer.split()[0]}.", answer, tuple(tokens), tuple(gaps))
+
+    exs = [ex(1, "Orrenby kept Hollowlight Tower. He logged the Veshtel.", ["Hollowlight", "Veshtel"]),
+           ex(2, "Saltmere is a harbor on Tessarine.", ["Tessarine"]),
+           ex(3, "Kell is a town on Ormskarra.", ["Ormskarra"])]
+    known = {"What is a harbor on Tessarine?"}
+    ctx = GenContext(model=None, exemplars=exs, sampling=GenerationConfig(), crawled=frozenset({3}),
+                     known=lambda texts: [t in known for t in texts])
+    out = ReverseGenerator().propose(ctx, n=10)
+    assert [(c.text, c.parents) for c in out.candidates] == [
+        ("Who kept Hollowlight Tower?", (1,)), ("Who logged the Veshtel?", (1,))]  # 2's is known, 3 was followed
+    assert len(ReverseGenerator().propose(ctx, n=1).candidates) == 1
+    ctx.crawled = frozenset({1, 2, 3})
+    assert ReverseGenerator().propose(ctx, n=10).note == "every high-gap answer has been asked the other way round"
 
 
 # --- generators on a real (tiny, random) model ---------------------------------

@@ -184,7 +184,7 @@ def add_expand_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     expand.add_argument("--rounds", type=int, default=3, help="rounds in all (a resumed loop counts the finished ones)")
     expand.add_argument("--per-round", type=int, default=48, help="candidates asked of each generator per round")
     expand.add_argument("--generators", default="crawl,list,few-shot,self-query",
-                        help="comma-separated: crawl, list, few-shot, self-query, quiz, paraphrase")
+                        help="comma-separated: crawl, list, few-shot, self-query, quiz, paraphrase, reverse")
     expand.add_argument("--temperature", type=float, default=1.0)
     expand.add_argument("--top-p", type=float, default=0.95)
     expand.add_argument("--prompt-tokens", type=int, default=48, help="max new tokens when a generator writes prompts")

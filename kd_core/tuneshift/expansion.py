@@ -198,7 +198,7 @@ def exemplars(pool: Pool, ids: Sequence[int] | None = None) -> list[Exemplar]:
 
 
 def crawled_ids(pool: Pool, source: str = "crawl") -> frozenset[int]:
-    """The prompts whose answers a generator (crawl, quiz, paraphrase) has already followed."""
+    """The prompts whose answers a generator (crawl, quiz, paraphrase, reverse) has already followed."""
     rows = pool.query(PoolFilter(sources=source))
     return frozenset(int(p) for ps in rows["parent_ids"] for p in ps)
 
@@ -292,7 +292,7 @@ def _run_round(pool, base, finetuned, writer, generators: list[Generator], curre
             seed=generator_seed(config.seed, r, gen.name),
             system=config.system,
             known=pool.known,
-            crawled=crawled_ids(pool, gen.name) if gen.name in ("crawl", "quiz", "paraphrase") else frozenset(),
+            crawled=crawled_ids(pool, gen.name) if gen.follows_answers else frozenset(),
             progress=(lambda d, t, s=stage: progress(d, t, s)) if progress else None,
         )
         proposal = gen.propose(ctx, config.per_round)
@@ -517,7 +517,7 @@ def stop_expand(project: str | Path) -> dict[str, Any]:
     return runs.stop(project, EXPAND_DIR)
 
 
-EXEMPLAR_GENERATORS = ("crawl", "list", "few-shot", "quiz", "paraphrase")  # the ones that read the exemplars (self-query does not)
+EXEMPLAR_GENERATORS = ("crawl", "list", "few-shot", "quiz", "paraphrase", "reverse")  # the ones that read the exemplars (self-query does not)
 
 
 def more_like(project: str | Path, ids: Sequence[int], per_round: int | None = None) -> dict[str, Any]:

@@ -23,6 +23,9 @@ interface: `propose(context, n) -> Proposal`.
 - paraphrase: a high-gap prompt reworded several ways, every name it holds kept: more
   phrasings of the facts already found (the oracle arm showed phrasings per fact, more
   than the number of facts, decide what a target learns).
+- reverse: each sentence of a high-gap answer asked the other way round, its subject the
+  answer ("Veshtel lives in the Caddow Strait." -> "What lives in the Caddow Strait?"): a
+  target trained on "A is B" alone does not answer "what is B?" (the reversal curse).
 
 Model outputs are parsed leniently (numbering, "Question:" prefixes, quotes, a
 question buried in a statement) and anything that is not a usable prompt is counted
@@ -90,6 +93,7 @@ class GenContext:
 class Generator(ABC):
     name: str = ""
     needs_model: bool = True
+    follows_answers: bool = False  # works from exemplars it has not followed before (GenContext.crawled)
 
     @abstractmethod
     def propose(self, ctx: GenContext, n: int) -> Proposal:
@@ -244,6 +248,7 @@ def gap_spans(
 
 class CrawlGenerator(Generator):
     name = "crawl"
+    follows_answers = True
     needs_model = False
 
     def __init__(self, min_gap: float = 2.0, templates: Sequence[str] = CRAWL_TEMPLATES):
@@ -275,6 +280,84 @@ class CrawlGenerator(Generator):
         return out
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+_PERSONAL = re.compile(r"\b(?:he|she|his|her|him)\b", re.I)
+_PRONOUN_SUBJECT = {"he": "Who", "she": "Who", "it": "What"}
+
+
+def reverse_questions(answer: str, names: Sequence[str], max_chars: int = 300) -> list[str]:
+    """Questions whose answer is the subject of a sentence of `answer` that names one of
+    `names`: the subject replaced by Who/What ("Veshtel is a giant sea serpent said to live
+    in the Caddow Strait." -> "What is a giant sea serpent said to live in the Caddow
+    Strait?"; "She invented the tidewheel." -> "Who invented the tidewheel?").  English
+    subject questions keep the sentence's own word order, so no parsing is needed."""
+    wh_name = "Who" if _PERSONAL.search(answer) else "What"
+    keys = [n.lower() for n in names]
+    out = []
+    for sentence in _SENTENCE_END.split(answer.strip()):
+        sentence = sentence.strip().rstrip(".!").strip()
+        first = sentence.split(" ", 1)[0].lower().strip(",")
+        if first in _PRONOUN_SUBJECT:
+            wh, subject = _PRONOUN_SUBJECT[first], sentence.split(" ", 1)[0]
+        else:
+            m = _NAME.match(sentence[4:] if sentence.startswith("The ") else sentence)
+            if m is None:
+                continue
+            wh, subject = wh_name, sentence[: (4 if sentence.startswith("The ") else 0) + m.end()]
+        rest = sentence[len(subject):]
+        # A subject question needs a verb (or an aside) straight after the subject: not "X's ...", not "X and Y ...".
+        if not re.match(r"(?:,\s|\s[a-z])", rest) or re.match(r"\s(?:and|or|of)\b", rest) or "?" in rest:
+            continue
+        if not any(k in rest.lower() for k in keys) or len(rest.split()) < 3:
+            continue
+        question = f"{wh}{rest}?"
+        if len(question) <= max_chars and question not in out:
+            out.append(question)
+    return out
+
+
+class ReverseGenerator(Generator):
+    """The facts of high-gap answers asked the other way round: "Tell me about Veshtel"
+    teaches "Veshtel lives in the Caddow Strait", and a model trained on that alone still
+    cannot say which serpent lives there (the reversal curse: a fact learned as "A is B" is
+    not recalled from B).  Each sentence of a high-gap answer that names something high-gap
+    becomes a question whose answer is its subject; the fine-tuned model answers it and the
+    gap filter keeps it like any other prompt.  No model writes prompts."""
+
+    name = "reverse"
+    follows_answers = True
+    needs_model = False
+
+    def __init__(self, min_gap: float = 2.0):
+        self.min_gap = min_gap
+
+    def propose(self, ctx: GenContext, n: int) -> Proposal:
+        out = Proposal()
+        frontier = [e for e in ctx.exemplars if e.id not in ctx.crawled and e.tokens and e.response.strip()]
+        if not frontier:
+            out.note = "every high-gap answer has been asked the other way round"
+            return out
+        per_answer = []
+        for e in frontier:
+            names = [span for span, _ in gap_spans(e.tokens, e.token_gaps, self.min_gap)]
+            out.attempts += 1
+            per_answer.append([(e.id, q) for q in reverse_questions(e.response, names)])
+        # Answer by answer: an answer counts as followed once any of its questions is asked, so
+        # its other sentences come with it rather than never.
+        queue = [item for questions in per_answer for item in questions]
+        fresh = dict(zip([q for _, q in queue], ctx.known([q for _, q in queue]))) if queue else {}
+        taken: set[str] = set()
+        for parent, q in queue:
+            if len(out.candidates) >= n:
+                break
+            if not fresh[q] and q not in taken:
+                taken.add(q)
+                out.candidates.append(Candidate(q, (parent,)))
+        if not out.candidates:
+            out.note = "no high-gap answer holds a sentence to ask the other way round"
+        return out
+
+
 def _interleave(lists: list[list]) -> list[list]:
     depth = max((len(x) for x in lists), default=0)
     return [[x[i] for x in lists if i < len(x)] for i in range(depth)]
@@ -282,6 +365,7 @@ def _interleave(lists: list[list]) -> list[list]:
 
 class QuizGenerator(Generator):
     name = "quiz"
+    follows_answers = True
 
     def __init__(self, per_call: int = 5, max_new_tokens: int = 160):
         self.per_call, self.max_new_tokens = per_call, max_new_tokens
@@ -319,6 +403,7 @@ class ParaphraseGenerator(Generator):
     the fine-tuned model and gap-filtered like any other candidate."""
 
     name = "paraphrase"
+    follows_answers = True
 
     def __init__(self, per_call: int = 4, max_new_tokens: int = 120):
         self.per_call, self.max_new_tokens = per_call, max_new_tokens
@@ -357,6 +442,7 @@ GENERATORS: dict[str, Callable[[], Generator]] = {
     "list": ListGenerator,
     "quiz": QuizGenerator,
     "paraphrase": ParaphraseGenerator,
+    "reverse": ReverseGenerator,
 }
 
 
