@@ -74,9 +74,12 @@ def arms() -> list[Arm]:
     ]
     out.append(Arm("reference + coverage crawl until dry (422 prompts), 5 ep", RUNS / "crawl/eval/crawl-test",
                    RUNS / "crawl/eval/crawl-control", RUNS / "crawl/data/dataset.jsonl", job=RUNS / "crawl/jobs/crawl/status.json"))
-    out.append(Arm("reference + 3 sampled answers a prompt, 256 steps", RUNS / "samples/eval/samples-test",
-                   RUNS / "samples/eval/samples-control", RUNS / "samples/data/dataset.jsonl",
-                   job=RUNS / "samples/jobs/samples/status.json"))
+    out.append(Arm("crawl pool + reverse rounds, 265 steps", RUNS / "reverse/eval/reverse-test",
+                   RUNS / "reverse/eval/reverse-control", RUNS / "reverse/data/dataset.jsonl",
+                   job=RUNS / "reverse/jobs/reverse/status.json"))
+    out.append(Arm("crawl pool + 3 sampled answers a prompt, 4 ep", RUNS / "crawl-samples/eval/crawl-samples-test",
+                   RUNS / "crawl-samples/eval/crawl-samples-control", RUNS / "crawl-samples/data/dataset.jsonl",
+                   job=RUNS / "crawl-samples/jobs/crawl-samples/status.json"))
     for arm, what in (("gemma-r64", "reference data, LoRA r64, 8 ep"), ("smollm2-sft", "SmolLM2 target, SFT, 4 ep"),
                       ("smollm2-kd", "SmolLM2 target, KD T=2, 4 ep"), ("smollm2-mix", "SmolLM2 target, SFT + KD, 4 ep")):
         side = RUNS / "target-side"
