@@ -80,6 +80,8 @@ def arms() -> list[Arm]:
     out.append(Arm("crawl pool + 3 sampled answers a prompt, 4 ep", RUNS / "crawl-samples/eval/crawl-samples-test",
                    RUNS / "crawl-samples/eval/crawl-samples-control", RUNS / "crawl-samples/data/dataset.jsonl",
                    job=RUNS / "crawl-samples/jobs/crawl-samples/status.json"))
+    out.append(Arm("SmolLM2-135M before (the teacher's base, no LoRA)", TS / "eval/smollm2-135m-before-test",
+                   TS / "eval/smollm2-135m-before-control"))
     for arm, what in (("gemma-r64", "reference data, LoRA r64, 8 ep"), ("smollm2-sft", "SmolLM2 target, SFT, 4 ep"),
                       ("smollm2-kd", "SmolLM2 target, KD T=2, 4 ep"), ("smollm2-mix", "SmolLM2 target, SFT + KD, 4 ep")):
         side = RUNS / "target-side"
@@ -130,7 +132,7 @@ def main() -> None:
           "| train wall | vs the previous best (only this / only that, p) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for arm in rows:
-        f, p, learn = carried(arm) if not arm.name.startswith(("teacher", "Gemma 3 270M before")) else ("-", "-", "-")
+        f, p, learn = carried(arm) if not arm.name.startswith(("teacher", "Gemma 3 270M before", "SmolLM2-135M before")) else ("-", "-", "-")
         vs = "-" if arm.test == BEST else paired_text(compare_files(arm.test, BEST))
         print(f"| {arm.name} | {summary_text(arm.test)} | {f} | {p} | {learn} | {summary_text(arm.control)} | {wall(arm)} | {vs} |")
 
