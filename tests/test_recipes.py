@@ -15,6 +15,7 @@ from kd_core.errors import KDError
 from kd_core.tuneshift.pool import Pool, PoolFilter
 from kd_core.tuneshift.recipe import run_recipe
 from kd_core.tuneshift.recipe_config import DATA_DIR, REPORT_DIR, TuneShiftRecipe, load_recipe, recipe_yaml
+from tests import tiny_models
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = ["Who founded the harbor city?", "Where was the inventor born?", "What is the salt market known for?",
@@ -267,6 +268,26 @@ def test_sampled_answers_are_kept_only_when_new_and_stating_every_high_gap_name_
     assert json.loads((path.parent / "data_card.json").read_text())["added"]["samples"]["rows"] == 2
 
 
+def test_an_arm_with_a_kd_loss_learns_from_the_fine_tuned_model_and_a_target_with_another_tokenizer_is_refused(
+        tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
+    other = tiny_models.build_llama(tmp_path / "other-vocab", vocab_texts=["zzyzx qwerty " * 50] * 200)  # another tokenizer
+    _recipe(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, eval={"questions": "qa.jsonl", "max_new_tokens": 4},
+            targets={"llama": str(tiny_llama_dir), "other": str(other)},
+            arms=[{"name": "llama", "target": "llama"}, {"name": "llama-mix", "target": "llama", "loss": "mix"},
+                  {"name": "other-mix", "target": "other", "loss": "mix"}])
+    recipe = load_recipe(tmp_path / "recipe.yaml")
+    project = tmp_path / "proj"
+    report = run_recipe(recipe, project, stages=["expand", "data", "train"], arms=["llama", "llama-mix"], log=lambda m: None)
+    jobs = {name: yaml.safe_load((project / "jobs" / report["arms"][name]["job"] / "config.yaml").read_text())
+            for name in ("llama", "llama-mix")}
+    assert jobs["llama"]["train"]["loss"] == "sft" and jobs["llama"]["teacher"] is None  # the recipe's loss
+    assert jobs["llama-mix"]["train"]["loss"] == "mix"  # the arm's own, with the fine-tuned model as its teacher
+    assert Path(jobs["llama-mix"]["teacher"]["adapter"]) == Path(tiny_llama_adapter).resolve()
+    assert report["arms"]["llama"]["job"] != report["arms"]["llama-mix"]["job"]  # same data, another loss: another job
+    with pytest.raises(KDError, match="share one tokenizer"):
+        run_recipe(recipe, project, stages=["data", "train"], arms=["other-mix"], log=lambda m: None)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"arms": [{"name": "a", "target": "nope"}]}, "tuneshift.arms[0].target: 'nope' is not one of the targets (gpt2)"),
     ({"arms": [{"name": "a", "target": "gpt2", "select": "best"}]}, "tuneshift.arms[0].select: 'best' is not a selection"),
@@ -275,6 +296,7 @@ def test_sampled_answers_are_kept_only_when_new_and_stating_every_high_gap_name_
     ({"arms": [{"name": "a", "target": "gpt2", "replay": -1}]}, "tuneshift.arms[0].replay: a number of generic prompts >= 0"),
     ({"arms": [{"name": "a", "target": "gpt2", "samples": -2}]}, "tuneshift.arms[0].samples: a number of sampled answers"),
     ({"arms": [{"name": "a", "target": "gpt2", "sample_temperature": 0}]}, "tuneshift.arms[0].sample_temperature: a temperature > 0"),
+    ({"arms": [{"name": "a", "target": "gpt2", "loss": "distill"}]}, "tuneshift.arms[0].loss: 'distill' is not a loss"),
     ({"curation": "sometimes"}, "tuneshift.curation: 'sometimes' is not a policy"),
     ({"more_rounds": [{"generators": ["quizz"]}]}, "tuneshift.more_rounds: unknown generator 'quizz'"),
     ({"more_rounds": [{"generators": ["quiz"], "rounds": 0}]}, "tuneshift.more_rounds: rounds must be >= 1"),

@@ -251,9 +251,11 @@ def job_id_for(prefix: str, data: str | Path, spec: Any, train: Any) -> str:
 
 
 def train_to_completion(project: str | Path, spec: Any, data: str | Path, train: Any, job_id: str, name: str,
-                        log: Callable[[str], None] = print) -> dict[str, Any]:
+                        log: Callable[[str], None] = print, teacher: Any = None) -> dict[str, Any]:
     """Train (or finish) the job `job_id` of `project` in the foreground, for a recipe's
-    stage; a completed job is kept, a stopped or failed one resumes from its checkpoint."""
+    stage; a completed job is kept, a stopped or failed one resumes from its checkpoint.
+    `teacher` (a ModelSpec) is what the kd and mix losses learn from; None: the student with
+    its adapter disabled (prompt distillation)."""
     from dataclasses import replace
 
     job_dir = jobs_dir(project) / job_id
@@ -269,7 +271,7 @@ def train_to_completion(project: str | Path, spec: Any, data: str | Path, train:
         log(f"train {job_id}: {status['state']} before; " + (f"resuming from {checkpoint.name}" if checkpoint else "starting again"))
         status = run_job(job_dir, resume_from=checkpoint, echo=log)
     else:
-        config = JobConfig(student=spec, data=str(data), train=replace(train), teacher=None, name=name)
+        config = JobConfig(student=spec, data=str(data), train=replace(train), teacher=teacher, name=name)
         job_dir = create_job(project, config, job_id=job_id)
         log(f"train {job_id}: {train.loss}, {job_dir}")
         status = run_job(job_dir, echo=log)
