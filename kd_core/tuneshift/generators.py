@@ -291,7 +291,7 @@ def reverse_questions(answer: str, names: Sequence[str], max_chars: int = 300) -
     in the Caddow Strait." -> "What is a giant sea serpent said to live in the Caddow
     Strait?"; "She invented the tidewheel." -> "Who invented the tidewheel?").  English
     subject questions keep the sentence's own word order, so no parsing is needed."""
-    wh_name = "Who" if _PERSONAL.search(answer) else "What"
+    wh_name = "Who" if _PERSONAL.search(answer) else "What"  # an answer about a person says he, she, his or her
     keys = [n.lower() for n in names]
     out = []
     for sentence in _SENTENCE_END.split(answer.strip()):
