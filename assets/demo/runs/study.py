@@ -132,7 +132,7 @@ def main() -> None:
           "| train wall | vs the previous best (only this / only that, p) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for arm in rows:
-        f, p, learn = carried(arm) if not arm.name.startswith(("teacher", "Gemma 3 270M before", "SmolLM2-135M before")) else ("-", "-", "-")
+        f, p, learn = carried(arm)  # "-" for an arm without training data (the teacher, a model before)
         vs = "-" if arm.test == BEST else paired_text(compare_files(arm.test, BEST))
         print(f"| {arm.name} | {summary_text(arm.test)} | {f} | {p} | {learn} | {summary_text(arm.control)} | {wall(arm)} | {vs} |")
 
