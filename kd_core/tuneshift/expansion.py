@@ -33,7 +33,7 @@ from kd_core.models.loading import LoadedModel, ModelSpec, max_positions
 from kd_core.project import Project
 from kd_core.runtime import runs
 from kd_core.tuneshift.gaps import GapConfig
-from kd_core.tuneshift.generators import Exemplar, GenContext, Generator, gap_spans, make_generators
+from kd_core.tuneshift.generators import GENERATORS, Exemplar, GenContext, Generator, gap_spans, make_generators
 from kd_core.tuneshift.pool import Pool, PoolFilter, Results
 from kd_core.tuneshift.scoring import ScoreConfig, check_same_tokenizer, score_prompts
 
@@ -517,7 +517,6 @@ def stop_expand(project: str | Path) -> dict[str, Any]:
     return runs.stop(project, EXPAND_DIR)
 
 
-EXEMPLAR_GENERATORS = ("crawl", "list", "few-shot", "quiz", "paraphrase", "reverse")  # the ones that read the exemplars (self-query does not)
 
 
 def more_like(project: str | Path, ids: Sequence[int], per_round: int | None = None) -> dict[str, Any]:
@@ -538,7 +537,7 @@ def more_like(project: str | Path, ids: Sequence[int], per_round: int | None = N
         saved = pool.get_meta("expansion.config")
         done = finished_rounds(pool, round_history(pool))
     base = ExpansionConfig.from_dict({k: v for k, v in saved.items() if k != "like"}) if saved else ExpansionConfig()
-    generators = tuple(g for g in base.generators if g in EXEMPLAR_GENERATORS) or ("list", "few-shot")
+    generators = tuple(g for g in base.generators if g in GENERATORS and GENERATORS[g].reads_exemplars) or ("list", "few-shot")
     config = replace(base, rounds=done + 1, like=tuple(ids), generators=generators, per_round=per_round or base.per_round)
     return start_expand(root, config)
 

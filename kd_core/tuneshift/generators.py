@@ -94,6 +94,7 @@ class Generator(ABC):
     name: str = ""
     needs_model: bool = True
     follows_answers: bool = False  # works from exemplars it has not followed before (GenContext.crawled)
+    reads_exemplars: bool = True  # works from the high-gap prompts (a person's "more like these" pick steers it)
 
     @abstractmethod
     def propose(self, ctx: GenContext, n: int) -> Proposal:
@@ -149,6 +150,7 @@ class FewShotGenerator(Generator):
 
 class SelfQueryGenerator(Generator):
     name = "self-query"
+    reads_exemplars = False
     _SENTINEL = "\u2063KD-STUDIO-USER-TURN\u2063"
 
     def user_turn_opening(self, tokenizer: PreTrainedTokenizerBase, system: str | None) -> str:
@@ -435,7 +437,7 @@ class ParaphraseGenerator(Generator):
         return out
 
 
-GENERATORS: dict[str, Callable[[], Generator]] = {
+GENERATORS: dict[str, type[Generator]] = {
     "few-shot": FewShotGenerator,
     "self-query": SelfQueryGenerator,
     "crawl": CrawlGenerator,
