@@ -32,6 +32,7 @@ from kd_core.tuneshift.generators import (
     ReverseGenerator,
     SelfQueryGenerator,
     gap_spans,
+    reverse_pairs,
     reverse_questions,
 )
 from kd_core.tuneshift.pool import Pool, PoolFilter
@@ -123,6 +124,11 @@ def test_reverse_questions_ask_for_the_subject_of_each_sentence_that_names_somet
         "Who, born in Lirrendale, founded the Order of the Pale Lantern?", "Who raised Hollowlight Tower?"]
     # a sentence that names nothing high-gap asks about nothing the base model could not guess
     assert reverse_questions("Veshtel is a very large animal.", ["Caddow Strait"]) == []
+    # each question with the subject it asks for; a pronoun stands for the last named subject
+    assert reverse_pairs(person, ["Order of the Pale Lantern", "Hollowlight Tower"]) == [
+        ("Who, born in Lirrendale, founded the Order of the Pale Lantern?", "Yuvesta Carrowind"),
+        ("Who raised Hollowlight Tower?", "Yuvesta Carrowind")]
+    assert reverse_pairs("It lights Hollowlight Tower.", ["Hollowlight Tower"]) == [("What lights Hollowlight Tower?", None)]
 
 
 def test_reverse_generator_asks_each_unfollowed_answer_the_other_way_round_and_skips_what_the_pool_knows():

@@ -287,25 +287,29 @@ _PERSONAL = re.compile(r"\b(?:he|she|his|her|him)\b", re.I)
 _PRONOUN_SUBJECT = {"he": "Who", "she": "Who", "it": "What"}
 
 
-def reverse_questions(answer: str, names: Sequence[str], max_chars: int = 300) -> list[str]:
+def reverse_pairs(answer: str, names: Sequence[str], max_chars: int = 300) -> list[tuple[str, str | None]]:
     """Questions whose answer is the subject of a sentence of `answer` that names one of
-    `names`: the subject replaced by Who/What ("Veshtel is a giant sea serpent said to live
-    in the Caddow Strait." -> "What is a giant sea serpent said to live in the Caddow
-    Strait?"; "She invented the tidewheel." -> "Who invented the tidewheel?").  English
-    subject questions keep the sentence's own word order, so no parsing is needed."""
+    `names`, each with that subject: the subject replaced by Who/What ("Veshtel is a giant
+    sea serpent said to live in the Caddow Strait." -> "What is a giant sea serpent said to
+    live in the Caddow Strait?"; "She invented the tidewheel." -> "Who invented the
+    tidewheel?").  English subject questions keep the sentence's own word order, so no
+    parsing is needed.  A pronoun subject stands for the last named subject before it (None
+    when there is none)."""
     wh_name = "Who" if _PERSONAL.search(answer) else "What"  # an answer about a person says he, she, his or her
     keys = [n.lower() for n in names]
-    out = []
+    out: list[tuple[str, str | None]] = []
+    named: str | None = None
     for sentence in _SENTENCE_END.split(answer.strip()):
         sentence = sentence.strip().rstrip(".!").strip()
         first = sentence.split(" ", 1)[0].lower().strip(",")
         if first in _PRONOUN_SUBJECT:
-            wh, subject = _PRONOUN_SUBJECT[first], sentence.split(" ", 1)[0]
+            wh, subject, answer_is = _PRONOUN_SUBJECT[first], sentence.split(" ", 1)[0], named
         else:
             m = _NAME.match(sentence[4:] if sentence.startswith("The ") else sentence)
             if m is None:
                 continue
             wh, subject = wh_name, sentence[: (4 if sentence.startswith("The ") else 0) + m.end()]
+            named = answer_is = subject
         rest = sentence[len(subject):]
         # A subject question needs a verb (or an aside) straight after the subject: not "X's ...", not "X and Y ...".
         if not re.match(r"(?:,\s|\s[a-z])", rest) or re.match(r"\s(?:and|or|of)\b", rest) or "?" in rest:
@@ -313,9 +317,14 @@ def reverse_questions(answer: str, names: Sequence[str], max_chars: int = 300) -
         if not any(k in rest.lower() for k in keys) or len(rest.split()) < 3:
             continue
         question = f"{wh}{rest}?"
-        if len(question) <= max_chars and question not in out:
-            out.append(question)
+        if len(question) <= max_chars and question not in (q for q, _ in out):
+            out.append((question, answer_is))
     return out
+
+
+def reverse_questions(answer: str, names: Sequence[str], max_chars: int = 300) -> list[str]:
+    """The questions of `reverse_pairs`, without their subjects."""
+    return [q for q, _ in reverse_pairs(answer, names, max_chars)]
 
 
 class ReverseGenerator(Generator):

@@ -14,7 +14,7 @@
 # reversed questions do. Each step resumes: run it again after an interruption.
 # Recorded (2026-12-07): the two reverse rounds added 245 prompts (189 + 56; 208 accepted,
 # 176 s), and analyze.py found that the answer names the subject the question was made to
-# ask for in only 32 of 231 (14%; reversed.jsonl): the fine-tuned SmolLM2 does not answer its
+# ask for in only 36 of 245 (15%; reversed.jsonl): the fine-tuned SmolLM2 does not answer its
 # own sentences asked the other way round, so these pairs carry mostly other claims. The
 # training was stopped at step 25 to give the machine to the target-side arms; not evaluated.
 set -e
