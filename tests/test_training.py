@@ -57,3 +57,41 @@ def test_a_few_lora_steps_raise_training_set_accuracy(tiny_llama_dir, tmp_path):
     assert after >= 0.75, f"accuracy after training {after}"
     log = [l for l in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert len(log) >= 3 and '"loss"' in log[0] and '"eta_s"' in log[0]
+
+
+def test_a_full_blocks_run_trains_every_block_and_reads_back_and_merges_like_any_adapter(tiny_llama_dir, tmp_path):
+    """lora.full_blocks: the full fine-tune. Every block's weights move (not only a low-rank
+    update), the embedding has the LoRA, and the saved adapter gives the trained model back
+    through the same loader and merge that read every other adapter."""
+    import json
+
+    from kd_core.training.merge import mean_logliks, merge_adapter
+
+    summary = train_lora(
+        ModelSpec(str(tiny_llama_dir)),
+        [Example(q, a) for q, a in PAIRS] * 4,
+        TrainConfig(output_dir=str(tmp_path / "job"), epochs=60, learning_rate=1e-2, batch_size=8, warmup=0.0,
+                    save_steps=0, report_to=["none"], lora=LoraSettings(r=4, alpha=8, dropout=0.0, full_blocks=True)),
+    )
+    saved = json.loads((tmp_path / "job" / "adapter" / "adapter_config.json").read_text())
+    base = load_model(ModelSpec(str(tiny_llama_dir)))
+    n_blocks = base.model.config.num_hidden_layers
+    assert sorted(saved["modules_to_save"]) == sorted([f"model.layers.{i}" for i in range(n_blocks)] + ["model.norm"])
+    assert saved["target_modules"] in (["model.embed_tokens"], "model.embed_tokens")  # the frozen zero LoRA peft needs
+    trained = load_model(ModelSpec(str(tiny_llama_dir), adapter=summary["adapter"]))
+    pairs = [Example(q, a) for q, a in PAIRS]
+    gain = [a - b for a, b in zip(mean_logliks(trained.model, trained.tokenizer, pairs), mean_logliks(base.model, base.tokenizer, pairs))]
+    assert min(gain) > 1.0, f"log-likelihood gained per token on the training answers: {gain}"
+    # Every block moved in full: a weight matrix's change has full rank, where a LoRA's has rank r.
+    for i in range(n_blocks):
+        name = f"model.layers.{i}.mlp.down_proj.weight"
+        after = dict(trained.model.named_parameters())[f"base_model.model.model.layers.{i}.modules_to_save.default.mlp.down_proj.weight"]
+        delta = (after - dict(base.model.named_parameters())[name]).detach()
+        assert torch.linalg.matrix_rank(delta) > 4, f"block {i} changed by rank {torch.linalg.matrix_rank(delta)}"
+    card = (tmp_path / "job" / "adapter" / "README.md").read_text()
+    assert "every transformer block and the final norm trained in full" in card
+    report = merge_adapter(str(tiny_llama_dir), summary["adapter"], tmp_path / "merged", dtype="float32", pairs=pairs)
+    merged = load_model(ModelSpec(str(tmp_path / "merged")))
+    assert report.max_abs_diff < 1e-4
+    assert max(abs(a - b) for a, b in zip(mean_logliks(merged.model, merged.tokenizer, pairs),
+                                          mean_logliks(trained.model, trained.tokenizer, pairs))) < 1e-4

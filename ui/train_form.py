@@ -37,7 +37,7 @@ GROUPS = {
     "Evaluation and reports": ("eval_fraction", "eval_data", "eval_steps", "early_stopping_patience", "report_to",
                                "logging_steps"),
     "Checkpoints": ("save_steps", "save_total_limit"),
-    "LoRA": ("lora.dropout", "lora.target_modules"),
+    "LoRA": ("lora.dropout", "lora.target_modules", "lora.full_blocks"),
 }
 OTHER = "Other settings"
 

@@ -172,8 +172,10 @@ def adapter_card(facts: AdapterFacts) -> str:
         "",
         f"- Method: {method}",
         *([f"- Teacher: `{facts.teacher}`"] if facts.teacher else []),
-        f"- LoRA: r={lora.get('r')}, alpha={lora.get('alpha')}, dropout={lora.get('dropout')}, "
-        f"target modules {lora.get('target_modules')}",
+        ("- Full fine-tune: every transformer block and the final norm trained in full (stored as peft's "
+         "modules_to_save); the token embedding frozen" if lora.get("full_blocks") else
+         f"- LoRA: r={lora.get('r')}, alpha={lora.get('alpha')}, dropout={lora.get('dropout')}, "
+         f"target modules {lora.get('target_modules')}"),
         *([f"- Compute: {s['compute']}"] if s.get("compute") else []),
         "",
         *(_settings_table(cfg) if cfg else []),

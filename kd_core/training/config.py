@@ -40,6 +40,12 @@ class LoraSettings:
     target_modules: str | list[str] = field(default="all-linear", metadata={
         "help": "Layers that get a LoRA: 'all-linear' (every linear layer but the output layer), or a list of "
                 "module names such as q_proj, v_proj."})
+    full_blocks: bool = field(default=False, metadata={
+        "help": "Full fine-tune: train every weight of every transformer block and of the final norm; the "
+                "token embedding (tied to the output layer in most small models) stays frozen, and r, alpha, "
+                "dropout and target_modules are not read. Saved in the adapter as peft's modules_to_save, so "
+                "chat, evaluation, merge and export read it like any adapter. It is as large as the blocks, and "
+                "AdamW keeps two more copies of them in memory."})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "lora") -> "LoraSettings":

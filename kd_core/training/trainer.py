@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
@@ -216,12 +217,51 @@ def add_lora(model: PreTrainedModel, settings: LoraSettings, seed: int = 0) -> S
     from peft import LoraConfig
 
     torch.manual_seed(seed)
-    cfg = LoraConfig(
-        r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
-        target_modules=settings.target_modules, task_type="CAUSAL_LM",
-    )
-    cfg.base_model_name_or_path = model.__dict__.get("name_or_path")  # as get_peft_model records it
-    return StudentLM(model, cfg)
+    if not settings.full_blocks:
+        cfg = LoraConfig(
+            r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
+            target_modules=settings.target_modules, task_type="CAUSAL_LM",
+        )
+        cfg.base_model_name_or_path = model.__dict__.get("name_or_path")  # as get_peft_model records it
+        return StudentLM(model, cfg)
+    # peft has no full fine-tune of its own: modules_to_save trains a whole copy of each
+    # block and stores it in the adapter, so every reader of adapters reads this one too.
+    # peft insists on one LoRA as well; it goes on the embedding and is frozen at zero (its
+    # B starts at zero): the embedding is tied to the output layer, and a trained LoRA on a
+    # tied weight does not merge back into the model it trained (peft issue 2777; tied or
+    # not, the merge's check refused it on the tiny test model by 0.18 nats a token).
+    cfg = LoraConfig(r=1, lora_alpha=1, target_modules=[module_name(model, model.get_input_embeddings())],
+                     modules_to_save=block_names(model), task_type="CAUSAL_LM")
+    cfg.base_model_name_or_path = model.__dict__.get("name_or_path")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*tie")  # about a trained LoRA on a tied layer; this one stays zero
+        student = StudentLM(model, cfg)
+    for name, p in student.named_parameters():
+        if "lora_" in name:
+            p.requires_grad_(False)
+    return student
+
+
+def module_name(model: PreTrainedModel, module: torch.nn.Module) -> str:
+    """The dotted name of `module` inside `model`."""
+    return next(name for name, m in model.named_modules() if m is module)
+
+
+def block_names(model: PreTrainedModel) -> list[str]:
+    """What a full-blocks fine-tune trains: every transformer block (the classes the model
+    names as never to be split across devices) and each layer outside them that holds
+    weights of its own, but the embeddings (the final norm)."""
+    kinds = set(getattr(model, "_no_split_modules", None) or ())
+    blocks = [name for name, m in model.named_modules() if type(m).__name__ in kinds]
+    if not blocks:
+        raise KDError(f"lora.full_blocks: {type(model).__name__} names no transformer block class "
+                      "(_no_split_modules); train a LoRA on it instead")
+    embeddings = {module_name(model, m) for m in (model.get_input_embeddings(), model.get_output_embeddings()) if m is not None}
+    inside = tuple(b + "." for b in blocks)
+    rest = [name for name, m in model.named_modules()
+            if name and name not in embeddings and not name.startswith(inside) and name not in blocks
+            and any(True for _ in m.parameters(recurse=False))]
+    return blocks + rest
 
 
 def resolve_teacher(student: LoadedModel, teacher: ModelSpec | LoadedModel | None, loss: str) -> LoadedModel | None:
