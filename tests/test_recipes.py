@@ -268,18 +268,25 @@ def test_sampled_answers_are_kept_only_when_new_and_stating_every_high_gap_name_
     assert json.loads((path.parent / "data_card.json").read_text())["added"]["samples"]["rows"] == 2
 
 
-def test_an_arm_with_a_kd_loss_learns_from_the_fine_tuned_model_and_a_target_with_another_tokenizer_is_refused(
+def test_an_arm_sets_its_own_training_a_kd_loss_from_the_fine_tuned_model_or_a_full_fine_tune_and_another_tokenizer_is_refused(
         tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, lock_dir):
     other = tiny_models.build_llama(tmp_path / "other-vocab", vocab_texts=["zzyzx qwerty " * 50] * 200)  # another tokenizer
     _recipe(tmp_path, tiny_llama_dir, tiny_llama_adapter, tiny_gpt2_dir, eval={"questions": "qa.jsonl", "max_new_tokens": 4},
             targets={"llama": str(tiny_llama_dir), "other": str(other)},
             arms=[{"name": "llama", "target": "llama"}, {"name": "llama-mix", "target": "llama", "loss": "mix"},
+                  {"name": "llama-full", "target": "llama", "train": {"learning_rate": 1.0e-4, "lora": {"full_blocks": True}}},
                   {"name": "other-mix", "target": "other", "loss": "mix"}])
     recipe = load_recipe(tmp_path / "recipe.yaml")
     project = tmp_path / "proj"
-    report = run_recipe(recipe, project, stages=["expand", "data", "train"], arms=["llama", "llama-mix"], log=lambda m: None)
+    report = run_recipe(recipe, project, stages=["expand", "data", "train"], arms=["llama", "llama-mix", "llama-full"],
+                        log=lambda m: None)
     jobs = {name: yaml.safe_load((project / "jobs" / report["arms"][name]["job"] / "config.yaml").read_text())
-            for name in ("llama", "llama-mix")}
+            for name in ("llama", "llama-mix", "llama-full")}
+    full = jobs["llama-full"]["train"]
+    assert full["lora"]["full_blocks"] and full["learning_rate"] == 1.0e-4 and full["loss"] == "sft"
+    assert full["epochs"] == jobs["llama"]["train"]["epochs"] and not jobs["llama"]["train"]["lora"]["full_blocks"]
+    saved = json.loads((project / "jobs" / report["arms"]["llama-full"]["job"] / "adapter" / "adapter_config.json").read_text())
+    assert "model.layers.0" in saved["modules_to_save"]
     assert jobs["llama"]["train"]["loss"] == "sft" and jobs["llama"]["teacher"] is None  # the recipe's loss
     assert jobs["llama-mix"]["train"]["loss"] == "mix"  # the arm's own, with the fine-tuned model as its teacher
     assert Path(jobs["llama-mix"]["teacher"]["adapter"]) == Path(tiny_llama_adapter).resolve()
@@ -297,6 +304,9 @@ def test_an_arm_with_a_kd_loss_learns_from_the_fine_tuned_model_and_a_target_wit
     ({"arms": [{"name": "a", "target": "gpt2", "samples": -2}]}, "tuneshift.arms[0].samples: a number of sampled answers"),
     ({"arms": [{"name": "a", "target": "gpt2", "sample_temperature": 0}]}, "tuneshift.arms[0].sample_temperature: a temperature > 0"),
     ({"arms": [{"name": "a", "target": "gpt2", "loss": "distill"}]}, "tuneshift.arms[0].loss: 'distill' is not a loss"),
+    ({"arms": [{"name": "a", "target": "gpt2", "train": {"lora": {"full_block": True}}}]},
+     "tuneshift.arms[0].train.lora.full_block: unknown setting (did you mean 'full_blocks'?)"),
+    ({"arms": [{"name": "a", "target": "gpt2", "train": {"learning_rate": 0}}]}, "tuneshift.arms[0].train.learning_rate: must be > 0"),
     ({"curation": "sometimes"}, "tuneshift.curation: 'sometimes' is not a policy"),
     ({"more_rounds": [{"generators": ["quizz"]}]}, "tuneshift.more_rounds: unknown generator 'quizz'"),
     ({"more_rounds": [{"generators": ["quiz"], "rounds": 0}]}, "tuneshift.more_rounds: rounds must be >= 1"),

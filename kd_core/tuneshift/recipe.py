@@ -280,7 +280,7 @@ def _run(recipe: TuneShiftRecipe, project: Path, pool, folder: Path, stages: Seq
         for arm in arms:
             job = arm_job(recipe, project, arm, train)
             if job:
-                settings = arm_train(arm, train)
+                settings = arm.train_config(train)
                 teacher = recipe.model_spec("finetuned") if settings.loss != "sft" else None
                 timed(f"train {arm.name}", lambda: jobs.train_to_completion(
                     project, recipe.target_spec(arm.target), job[0], settings, job[1], f"TuneShift-KD {recipe.name}: {arm.name}",
@@ -297,11 +297,6 @@ def _run(recipe: TuneShiftRecipe, project: Path, pool, folder: Path, stages: Seq
     return report
 
 
-def arm_train(arm: Arm, train: TrainConfig) -> TrainConfig:
-    """The recipe's training settings with the arm's own loss, where it sets one."""
-    return replace(train, loss=arm.loss) if arm.loss else train
-
-
 def arm_job(recipe: TuneShiftRecipe, project: Path, arm: Arm, train: TrainConfig) -> tuple[Path, str] | None:
     """The arm's dataset and the id of the job that trains it: a digest of the data, the
     target and the settings (with the arm's loss), so a changed arm trains anew and an
@@ -309,7 +304,7 @@ def arm_job(recipe: TuneShiftRecipe, project: Path, arm: Arm, train: TrainConfig
     from kd_core.runtime import jobs
 
     data = project / DATA_DIR / arm.name / "dataset.jsonl"
-    return (data, jobs.job_id_for(arm.name, data, recipe.target_spec(arm.target), arm_train(arm, train))) if data.exists() else None
+    return (data, jobs.job_id_for(arm.name, data, recipe.target_spec(arm.target), arm.train_config(train))) if data.exists() else None
 
 
 def trained_adapters(recipe: TuneShiftRecipe, project: Path, train: TrainConfig) -> dict[str, str]:

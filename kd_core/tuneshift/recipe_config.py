@@ -51,6 +51,19 @@ class Arm:
     # its tokenizer (the trainer refuses another before any step). On the demo, mix into SmolLM2-135M
     # beat SFT on the same pairs and steps, 38.4% vs 27.3% (README "The transfer study").
     loss: str | None = None
+    # Any other training settings this arm changes, as a part of the recipe's `train` mapping
+    # (e.g. {learning_rate: 1.0e-4, lora: {full_blocks: true}}: a full fine-tune of the target).
+    train: dict[str, Any] = field(default_factory=dict)
+
+    def train_config(self, train: TrainConfig, where: str = "arm") -> TrainConfig:
+        """The recipe's training settings with this arm's own (`loss`, then `train`)."""
+        if not isinstance(self.train, dict) or not isinstance(self.train.get("lora") or {}, dict):
+            raise KDError(f"{where}.train: expected a mapping of training settings, got {self.train!r}")
+        over = {**self.train, **({"loss": self.loss} if self.loss else {})}
+        if not over:
+            return train
+        base = train.to_dict()
+        return TrainConfig.from_dict({**base, **over, "lora": {**base["lora"], **(over.get("lora") or {})}}, f"{where}.train")
 
 
 @dataclass
@@ -169,6 +182,7 @@ class TuneShiftRecipe:
                 raise KDError(f"{at}.sample_temperature: a temperature > 0 (got {arm.sample_temperature!r})")
             if arm.loss is not None and arm.loss not in LOSSES:
                 raise KDError(f"{at}.loss: '{arm.loss}' is not a loss (choose one of {', '.join(LOSSES)})")
+            arm.train_config(self.train, at)  # names a bad setting now, not when the arm trains
         for key in ("base", "finetuned"):
             self.model_spec(key)
         for name in self.targets:
