@@ -80,6 +80,12 @@ def arms() -> list[Arm]:
     out.append(Arm("crawl pool + 3 sampled answers a prompt, 4 ep", RUNS / "crawl-samples/eval/crawl-samples-test",
                    RUNS / "crawl-samples/eval/crawl-samples-control", RUNS / "crawl-samples/data/dataset.jsonl",
                    job=RUNS / "crawl-samples/jobs/crawl-samples/status.json"))
+    out.append(Arm("the same 553 rows, 8 ep (the oracle's 560 steps)", RUNS / "crawl-samples-8ep/eval/crawl-samples-8ep-test",
+                   RUNS / "crawl-samples-8ep/eval/crawl-samples-8ep-control", RUNS / "crawl-samples/data/dataset.jsonl",
+                   job=RUNS / "crawl-samples-8ep/jobs/crawl-samples-8ep/status.json"))
+    out.append(Arm("the same 553 rows, full fine-tune of every block (lr 1e-4), 4 ep",
+                   RUNS / "full-finetune/eval/full-finetune-test", RUNS / "full-finetune/eval/full-finetune-control",
+                   RUNS / "crawl-samples/data/dataset.jsonl", job=RUNS / "full-finetune/jobs/full-finetune/status.json"))
     out.append(Arm("SmolLM2-135M before (the teacher's base, no LoRA)", TS / "eval/smollm2-135m-before-test",
                    TS / "eval/smollm2-135m-before-control"))
     for arm, what in (("gemma-r64", "reference data, LoRA r64, 8 ep"), ("smollm2-sft", "SmolLM2 target, SFT, 4 ep"),
