@@ -45,7 +45,7 @@ class LoraSettings:
                 "token embedding (tied to the output layer in most small models) stays frozen, and r, alpha, "
                 "dropout and target_modules are not read. Saved in the adapter as peft's modules_to_save, so "
                 "chat, evaluation, merge and export read it like any adapter. It is as large as the blocks, and "
-                "AdamW keeps two more copies of them in memory."})
+                "training holds them four more times (the frozen originals, gradients, AdamW's two moments)."})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "lora") -> "LoraSettings":
