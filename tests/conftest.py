@@ -4,6 +4,13 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
+# A job a test starts takes a device lock in a folder of the test session's own: it never
+# queues behind a real training job on this machine (a test waited 20 minutes behind one),
+# nor holds one back. The `lock_dir` fixture gives a test a folder of its own on top.
+if not os.environ.get("KD_STUDIO_LOCK_DIR"):
+    import tempfile
+
+    os.environ["KD_STUDIO_LOCK_DIR"] = tempfile.mkdtemp(prefix="kd-studio-test-locks-")
 
 from pathlib import Path  # noqa: E402
 
