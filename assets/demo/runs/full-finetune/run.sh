@@ -4,9 +4,10 @@
 # steps, batch 8, seed 0, as that LoRA arm (r16 on every linear layer, lr 1e-3: 46.7% held-out),
 # but with lora.full_blocks: every weight of the 18 transformer blocks and the final norm
 # trained (100M parameters; the 168M-parameter embedding, tied to the output layer, frozen).
-# A full fine-tune takes a smaller learning rate than a LoRA: 1e-4 here (one value, not tuned;
-# Google's Gemma 3 270M fine-tuning guide uses 5e-5). Each step resumes: run it again after an
-# interruption (a killed training restarts from its first step: save_steps 0).
+# A full fine-tune takes a smaller learning rate than a LoRA: 1e-4 here (one value, not tuned).
+# Recorded run (2026-12-08): 43.4% held-out against the LoRA's 46.7% (47 / 60, p = 0.25), control
+# 4% against 18% (0 / 7, p = 0.016); training 1,821 s against 1,829 s. Each step resumes: run it
+# again after an interruption (a killed training restarts from its first step: save_steps 0).
 set -e
 cd "$(dirname "$0")/../../../.."  # the repository root
 P=${1:-/tmp/full-finetune}
