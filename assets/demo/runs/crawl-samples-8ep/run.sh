@@ -4,7 +4,9 @@
 # for 8 epochs instead of 4, so 560 optimizer steps: the oracle ceiling's count (../oracle: the
 # fine-tune's own 1,116 pairs, 4 epochs, 560 steps, 90.4% held-out). Same settings otherwise
 # (r16, lr 1e-3, batch 8, seed 0). It says how much of the gap to the oracle is training length
-# rather than the data. Each step resumes: run it again after an interruption.
+# rather than the data. Recorded run (2026-12-08): 49.2% held-out against 46.7% at 4 epochs
+# (52 / 42, p = 0.35), last logged training loss 0.03. Each step resumes: run it again after an
+# interruption.
 set -e
 cd "$(dirname "$0")/../../../.."  # the repository root
 P=${1:-/tmp/crawl-samples-8ep}
