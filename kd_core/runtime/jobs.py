@@ -240,13 +240,13 @@ def job_id_for(prefix: str, data: str | Path, spec: Any, train: Any) -> str:
     # Settings added later count only when set, and where a job reports to or how often it
     # checkpoints trains the same weights: a project's finished jobs keep their ids.
     later = {"eval_fraction", "eval_data", "eval_steps", "early_stopping_patience"}
+    later_lora = {"full_blocks"}
     default = TrainConfig().to_dict()
     settings = {k: v for k, v in train.to_dict().items()
                 if k not in ("output_dir", "report_to") and not (k in later and v == default[k])}
     if settings.get("save_steps") == -1:
         settings["save_steps"] = 0  # the automatic interval: as before it, a run with no checkpoint asked for
-    if not settings["lora"].get("full_blocks"):  # a later setting too
-        settings["lora"] = {k: v for k, v in settings["lora"].items() if k != "full_blocks"}
+    settings["lora"] = {k: v for k, v in settings["lora"].items() if not (k in later_lora and v == default["lora"][k])}
     h = hashlib.sha256(Path(data).read_bytes())
     h.update(json.dumps([spec.to_dict(), settings], sort_keys=True).encode())
     return f"{prefix}-{h.hexdigest()[:8]}"

@@ -218,27 +218,26 @@ def add_lora(model: PreTrainedModel, settings: LoraSettings, seed: int = 0) -> S
 
     torch.manual_seed(seed)
     if not settings.full_blocks:
-        cfg = LoraConfig(
-            r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
-            target_modules=settings.target_modules, task_type="CAUSAL_LM",
-        )
-        cfg.base_model_name_or_path = model.__dict__.get("name_or_path")  # as get_peft_model records it
-        return StudentLM(model, cfg)
-    # peft has no full fine-tune of its own: modules_to_save trains a whole copy of each
-    # block and stores it in the adapter, so every reader of adapters reads this one too.
-    # peft insists on one LoRA as well; it goes on the embedding and is frozen at zero (its
-    # B starts at zero): the embedding is tied to the output layer, and a trained LoRA on a
-    # tied weight does not merge back into the model it trained (peft issue 2777; tied or
-    # not, the merge's check refused it on the tiny test model by 0.18 nats a token).
-    cfg = LoraConfig(r=1, lora_alpha=1, target_modules=[module_name(model, model.get_input_embeddings())],
-                     modules_to_save=block_names(model), task_type="CAUSAL_LM")
-    cfg.base_model_name_or_path = model.__dict__.get("name_or_path")
+        cfg = LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
+                         target_modules=settings.target_modules, task_type="CAUSAL_LM")
+    else:
+        # peft has no full fine-tune of its own: modules_to_save trains a whole copy of each
+        # block and stores it in the adapter, so every reader of adapters reads this one too.
+        # peft insists on one LoRA as well; it goes on the embedding and is frozen at zero (its
+        # B starts at zero): the embedding is tied to the output layer, and a trained LoRA on a
+        # tied weight does not merge back into the model it trained (peft issue 2777; tied or
+        # not, the merge's check refused it on the tiny test model by 0.18 nats a token).
+        cfg = LoraConfig(r=1, lora_alpha=1, target_modules=[module_name(model, model.get_input_embeddings())],
+                         modules_to_save=block_names(model), task_type="CAUSAL_LM")
+    cfg.base_model_name_or_path = model.__dict__.get("name_or_path")  # as get_peft_model records it
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*tie")  # about a trained LoRA on a tied layer; this one stays zero
+        if settings.full_blocks:  # peft warns of a trained LoRA on a tied layer; this one stays zero
+            warnings.filterwarnings("ignore", message=".*tie")
         student = StudentLM(model, cfg)
-    for name, p in student.named_parameters():
-        if "lora_" in name:
-            p.requires_grad_(False)
+    if settings.full_blocks:
+        for name, p in student.named_parameters():
+            if "lora_" in name:
+                p.requires_grad_(False)
     return student
 
 
